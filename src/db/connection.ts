@@ -1,0 +1,269 @@
+import {mkdir, open, readFile, rm} from 'node:fs/promises'
+import {hostname} from 'node:os'
+import path from 'node:path'
+import {PGlite} from '@electric-sql/pglite'
+import {Kysely, PostgresDialect} from 'kysely'
+import pg from 'pg'
+import {AedbError, EXIT} from '../errors.js'
+import type {DatabaseTarget} from './database-url.js'
+import {redactSecrets} from './database-url.js'
+import {PGliteDialect} from './pglite-dialect.js'
+import type {Database} from './schema.js'
+
+export type Backend = 'pglite' | 'postgres'
+
+export interface OpenDatabase {
+  db: Kysely<Database>
+  backend: Backend
+  /** Where the database is, with any password replaced by `***`. */
+  location: string
+  /** True when this call created the database (a new PGlite folder, or CREATE DATABASE on a server). */
+  created: boolean
+  close(): Promise<void>
+}
+
+export interface OpenDatabaseOptions {
+  /** On a server, create the database when it does not exist and the role may. PGlite folders are always created. */
+  createDatabase?: boolean
+  /** Maximum pool size on a server. */
+  poolSize?: number
+  /** How long to wait for another process that holds an embedded database folder. */
+  pgliteLockTimeoutMs?: number
+  applicationName?: string
+}
+
+// Same JavaScript types from both backends: int8 as number (sizes stay far below 2^53), timestamps without
+// time zone as their naive wall-clock text, so no machine time zone ever shifts a legacy value.
+const PARSE_INT8 = (value: string) => Number(value)
+const KEEP_TEXT = (value: string) => value
+const TYPE_PARSERS: Record<number, (value: string) => unknown> = {20: PARSE_INT8, 1114: KEEP_TEXT, 1082: KEEP_TEXT}
+
+export async function openDatabase(target: DatabaseTarget, options: OpenDatabaseOptions = {}): Promise<OpenDatabase> {
+  return target.backend === 'pglite' ? openPglite(target, options) : openPostgres(target.url, target.redacted, options)
+}
+
+/** Opens the database, runs `fn`, and always closes it. The one way commands and tests get a connection. */
+export async function withDatabase<T>(
+  target: DatabaseTarget,
+  fn: (open: OpenDatabase) => Promise<T>,
+  options: OpenDatabaseOptions = {},
+): Promise<T> {
+  const opened = await openDatabase(target, options)
+  try {
+    return await fn(opened)
+  } finally {
+    await opened.close()
+  }
+}
+
+async function openPglite(
+  target: Extract<DatabaseTarget, {backend: 'pglite'}>,
+  options: OpenDatabaseOptions,
+): Promise<OpenDatabase> {
+  const dataDir = target.dataDir
+  let created = false
+  let releaseLock = async () => {}
+  if (dataDir !== null) {
+    await mkdir(path.dirname(dataDir), {recursive: true})
+    created = !(await pathExists(path.join(dataDir, 'PG_VERSION')))
+    releaseLock = await lockPgliteDir(dataDir, options.pgliteLockTimeoutMs ?? 60_000)
+  }
+  let pglite: PGlite
+  try {
+    pglite = new PGlite(dataDir ?? undefined, {parsers: TYPE_PARSERS})
+    await pglite.waitReady
+  } catch (error) {
+    await releaseLock()
+    throw new AedbError(`Could not open the embedded database at ${target.redacted}: ${String(error)}.`, {
+      code: 'DATABASE_UNREACHABLE',
+      exit: EXIT.DATABASE,
+      suggestions: ['Check that the folder is a PGlite data folder written by aedb and that it is not damaged.'],
+      cause: error,
+    })
+  }
+  const db = new Kysely<Database>({dialect: new PGliteDialect(pglite)})
+  return {
+    db,
+    backend: 'pglite',
+    location: target.redacted,
+    created: created || dataDir === null,
+    async close() {
+      try {
+        await db.destroy()
+        await pglite.close()
+      } finally {
+        await releaseLock()
+      }
+    },
+  }
+}
+
+async function openPostgres(url: string, redacted: string, options: OpenDatabaseOptions): Promise<OpenDatabase> {
+  let created = false
+  try {
+    await probeServer(url, options)
+  } catch (error) {
+    if (pgCode(error) === '3D000' && options.createDatabase) {
+      await createServerDatabase(url, redacted)
+      created = true
+    } else {
+      throw connectionError(error, redacted)
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 4,
+    application_name: options.applicationName ?? applicationName(),
+    types: {getTypeParser: getTypeParser as never},
+  })
+  // An idle client's error (server restart) must not crash the process; the next query reports it.
+  pool.on('error', () => {})
+  const db = new Kysely<Database>({dialect: new PostgresDialect({pool})})
+  return {
+    db,
+    backend: 'postgres',
+    location: redacted,
+    created,
+    async close() {
+      await db.destroy()
+    },
+  }
+}
+
+function getTypeParser(oid: number, format?: 'text' | 'binary') {
+  return TYPE_PARSERS[oid] ?? pg.types.getTypeParser(oid, format ?? 'text')
+}
+
+export function applicationName(): string {
+  return `aedb (pid ${process.pid} on ${hostname()})`.slice(0, 63)
+}
+
+async function probeServer(url: string, options: OpenDatabaseOptions): Promise<void> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    application_name: options.applicationName ?? applicationName(),
+  })
+  try {
+    await client.connect()
+    await client.query('select 1')
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+async function createServerDatabase(url: string, redacted: string): Promise<void> {
+  const parsed = new URL(url)
+  const name = decodeURIComponent(parsed.pathname.replace(/^\//, ''))
+  parsed.pathname = '/postgres'
+  const client = new pg.Client({connectionString: parsed.toString(), connectionTimeoutMillis: 10_000})
+  try {
+    await client.connect()
+    await client.query(`create database ${quoteIdent(name)}`)
+  } catch (error) {
+    if (pgCode(error) === '42P04') return
+    throw new AedbError(`The database in ${redacted} does not exist and could not be created: ${errorText(error)}.`, {
+      code: 'DATABASE_CREATE_FAILED',
+      exit: EXIT.DATABASE,
+      suggestions: [`Ask an administrator to run CREATE DATABASE ${quoteIdent(name)}, or grant your role CREATEDB.`],
+      cause: error,
+    })
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}
+
+export function pgCode(error: unknown): string | undefined {
+  const code = (error as {code?: unknown} | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+function errorText(error: unknown): string {
+  return redactSecrets(error instanceof Error ? error.message : String(error))
+}
+
+export function connectionError(error: unknown, redacted: string): AedbError {
+  const code = pgCode(error)
+  const text = errorText(error)
+  if (code === '3D000') {
+    return new AedbError(`The database in ${redacted} does not exist.`, {
+      code: 'DATABASE_MISSING',
+      exit: EXIT.DATABASE,
+      suggestions: ['Run `aedb init` to create it and apply the migrations.'],
+      cause: error,
+    })
+  }
+  if (code === '28P01' || code === '28000') {
+    return new AedbError(`The server at ${redacted} refused the login: ${text}.`, {
+      code: 'DATABASE_REFUSED',
+      exit: EXIT.DATABASE,
+      suggestions: ['Check the user name and password in the URL, and the server pg_hba.conf rules for this host.'],
+      cause: error,
+    })
+  }
+  return new AedbError(`Could not connect to the database at ${redacted}: ${text}.`, {
+    code: 'DATABASE_UNREACHABLE',
+    exit: EXIT.DATABASE,
+    suggestions: [
+      'Check that the server is running and accepts TCP connections on that host and port (pg_isready -h HOST -p PORT).',
+      'Check --database-url, AEDB_DATABASE_URL, DATABASE_URL and AE_DATABASE_URL (in that order), or leave them unset to use the embedded database.',
+    ],
+    cause: error,
+  })
+}
+
+async function pathExists(file: string): Promise<boolean> {
+  try {
+    await readFile(file)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * PGlite keeps its data folder in this process's memory: two processes on one folder would corrupt it. A lock file
+ * beside the folder, holding the owner's pid, makes the second one wait (a lock left by a dead process is taken over).
+ */
+async function lockPgliteDir(dataDir: string, timeoutMs: number): Promise<() => Promise<void>> {
+  const lockFile = `${dataDir}.lock`
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const handle = await open(lockFile, 'wx')
+      await handle.writeFile(`${process.pid}\n`)
+      await handle.close()
+      return async () => {
+        await rm(lockFile, {force: true})
+      }
+    } catch (error) {
+      if (pgCode(error) !== 'EEXIST') throw error
+    }
+    const owner = Number.parseInt((await readFile(lockFile, 'utf8').catch(() => '')).trim(), 10)
+    if (!Number.isFinite(owner) || owner === process.pid || !isAlive(owner)) {
+      await rm(lockFile, {force: true})
+      continue
+    }
+    if (Date.now() > deadline) {
+      throw new AedbError(`The embedded database at pglite:${dataDir} is in use by another aedb process (pid ${owner}).`, {
+        code: 'DATABASE_BUSY',
+        exit: EXIT.DATABASE,
+        suggestions: ['Wait for that process to finish, or use a PostgreSQL server (--database-url) for concurrent work.'],
+      })
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return pgCode(error) === 'EPERM'
+  }
+}

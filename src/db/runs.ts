@@ -1,0 +1,48 @@
+import {hostname} from 'node:os'
+import {type Kysely, sql} from 'kysely'
+import {redactSecrets} from './database-url.js'
+import type {Database, JsonObject} from './schema.js'
+
+export type RunCommand = 'init' | 'migrate' | 'backfill-excel' | 'import-json' | 'export-excel' | 'verify'
+export type RunOutcome = 'succeeded' | 'problems' | 'failed'
+
+export interface StartRunProps {
+  db: Kysely<Database>
+  command: RunCommand
+  argv: readonly string[]
+  version: string
+}
+
+/** Records that a command started writing; returns the run id every row it writes will carry. */
+export async function startRun(props: StartRunProps): Promise<string> {
+  const row = await props.db
+    .insertInto('runs')
+    .values({
+      command: props.command,
+      arguments: JSON.stringify(redactArguments(props.argv)),
+      aedb_version: props.version,
+      hostname: hostname(),
+      pid: process.pid,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow()
+  return row.id
+}
+
+export async function finishRun(
+  db: Kysely<Database>,
+  runId: string,
+  outcome: RunOutcome,
+  counts: JsonObject,
+): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({outcome, counts: JSON.stringify(counts), finished_at: sql<Date>`now()`})
+    .where('id', '=', runId)
+    .execute()
+}
+
+/** Command-line arguments as stored in `runs.arguments`: any URL password replaced by `***`. */
+export function redactArguments(argv: readonly string[]): string[] {
+  return argv.map((arg) => redactSecrets(arg))
+}
