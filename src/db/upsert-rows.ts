@@ -1,0 +1,117 @@
+import {CompiledQuery, type Kysely} from 'kysely'
+import {type Database, SCHEMA, type TableName} from './schema.js'
+
+export interface UpsertCounts {
+  inserted: number
+  updated: number
+  unchanged: number
+}
+
+export interface UpsertRowsProps<T extends TableName> {
+  db: Kysely<Database>
+  table: T
+  rows: ReadonlyArray<Record<string, unknown>>
+  /** The natural key: the columns of the table's UNIQUE constraint. */
+  conflict: readonly string[]
+  /**
+   * Columns compared to tell an unchanged row from an updated one. Defaults to `content_hash` where the table has
+   * one, else every written column except run_id. An unchanged row is not touched at all (updated_at stays).
+   */
+  compare?: readonly string[]
+}
+
+const CHUNK_ROWS = 5000
+const NEVER_UPDATED = new Set(['id', 'created_at'])
+
+/**
+ * One batched `INSERT ... SELECT FROM unnest(...) ON CONFLICT (natural key) DO UPDATE ... WHERE changed` per chunk:
+ * one bind parameter per column (so no 65,535-parameter ceiling), the same SQL on PGlite and PostgreSQL.
+ */
+export async function upsertRows<T extends TableName>(props: UpsertRowsProps<T>): Promise<UpsertCounts> {
+  const counts: UpsertCounts = {inserted: 0, updated: 0, unchanged: 0}
+  if (props.rows.length === 0) return counts
+  const spec = SCHEMA[props.table] as Record<string, string>
+  const columns = Object.keys(props.rows[0]!)
+  for (const column of columns) {
+    if (!(column in spec)) throw new Error(`upsertRows: ${props.table} has no column ${column}`)
+  }
+  const compare = props.compare ?? ('content_hash' in spec ? ['content_hash'] : columns.filter((c) => c !== 'run_id' && !props.conflict.includes(c) && c !== 'id'))
+  const updates = columns.filter((c) => !NEVER_UPDATED.has(c) && !props.conflict.includes(c))
+  const rows = [...props.rows].sort((a, b) => String(a.id ?? '').localeCompare(String(b.id ?? '')))
+  for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+    const chunk = rows.slice(start, start + CHUNK_ROWS)
+    const params = columns.map((column) => toArrayLiteral(chunk.map((row) => row[column])))
+    const casts = columns.map((column) => `u.${quote(column)}::${castType(spec[column]!)}`)
+    const table = quote(props.table)
+    const text = `insert into ${table} (${columns.map(quote).join(', ')})
+select ${casts.join(', ')}
+from unnest(${columns.map((_, i) => `$${i + 1}::text[]`).join(', ')}) as u(${columns.map(quote).join(', ')})
+on conflict (${props.conflict.map(quote).join(', ')}) do ${
+      updates.length === 0
+        ? 'nothing'
+        : `update set ${updates.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}
+  where (${compare.map((c) => `${table}.${quote(c)}`).join(', ')}${compare.length === 1 ? ', null' : ''}) is distinct from (${compare
+    .map((c) => `excluded.${quote(c)}`)
+    .join(', ')}${compare.length === 1 ? ', null' : ''})`
+    }
+returning (xmax = 0) as inserted`
+    const result = await props.db.executeQuery<{inserted: boolean}>(CompiledQuery.raw(text, params))
+    const inserted = result.rows.filter((r) => r.inserted).length
+    counts.inserted += inserted
+    counts.updated += result.rows.length - inserted
+    counts.unchanged += chunk.length - result.rows.length
+  }
+  return counts
+}
+
+function quote(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`
+}
+
+function castType(columnSpec: string): string {
+  const udt = columnSpec.replace(/[?=]/g, '')
+  return udt === '_float8' ? 'float8[]' : udt
+}
+
+/** A PostgreSQL array literal of text elements: every value sent as text and cast server-side. */
+export function toArrayLiteral(values: readonly unknown[]): string {
+  return `{${values.map(elementLiteral).join(',')}}`
+}
+
+function elementLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL'
+  return `"${textOf(value).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+}
+
+function textOf(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number') return numberText(value)
+  if (typeof value === 'boolean') return value ? 't' : 'f'
+  if (value instanceof Date) return value.toISOString()
+  if (Array.isArray(value)) return `{${value.map((v) => (v === null ? 'NULL' : numberText(Number(v)))).join(',')}}`
+  return JSON.stringify(value)
+}
+
+function numberText(value: number): string {
+  if (Number.isNaN(value)) return 'NaN'
+  if (value === Number.POSITIVE_INFINITY) return 'Infinity'
+  if (value === Number.NEGATIVE_INFINITY) return '-Infinity'
+  return String(value)
+}
+
+export interface DeleteStaleRowsProps {
+  db: Kysely<Database>
+  table: TableName
+  /** The parent column and value that scope the rows one import owns (e.g. processing_log_id). */
+  scope: {column: string; value: string}
+  /** Ids written by this import; every other row in scope is gone from the source and is deleted (audited). */
+  keepIds: readonly string[]
+}
+
+export async function deleteStaleRows(props: DeleteStaleRowsProps): Promise<number> {
+  const text = `delete from ${quote(props.table)} where ${quote(props.scope.column)} = $1::uuid and not (id = any($2::uuid[]))`
+  const result = await props.db.executeQuery(
+    CompiledQuery.raw(text, [props.scope.value, toArrayLiteral(props.keepIds)]),
+  )
+  return Number(result.numAffectedRows ?? 0n)
+}

@@ -1,0 +1,198 @@
+import {realpath, stat} from 'node:fs/promises'
+import path from 'node:path'
+import type {Kysely} from 'kysely'
+import {deterministicId} from '../db/deterministic-id.js'
+import type {Database, NewRow, Row} from '../db/schema.js'
+import {type UpsertCounts, upsertRows} from '../db/upsert-rows.js'
+import {AedbError, EXIT} from '../errors.js'
+import {hashFile} from './hash-file.js'
+import {AUDIO_EXTENSIONS, probeAudio} from './probe-audio.js'
+
+export type FileKind = Row<'files'>['kind'] &
+  ('workbook' | 'metadata_json' | 'config' | 'hash_index' | 'audio' | 'raw_audio' | 'pickle' | 'directory' | 'waveform' | 'spreadsheet' | 'other')
+
+export interface FileRecord {
+  id: string
+  root_id: string
+  rel_path: string
+  kind: FileKind
+  present: boolean
+  size_bytes: number | null
+  mtime: Date | null
+  sha256: string | null
+  hashed_at: Date | null
+  duration_s: number | null
+  sample_rate_hz: number | null
+  channels: number | null
+  codec: string | null
+  probe_error: string | null
+}
+
+export interface FileCatalogStats {
+  described: number
+  hashed: number
+  fromCache: number
+  missing: number
+  bytesHashed: number
+}
+
+export interface DescribeOptions {
+  /** Probe audio with music-metadata (default: by extension). */
+  probe?: boolean
+}
+
+export function importRootId(rootPath: string): string {
+  return deterministicId('import_root', rootPath)
+}
+
+export function fileId(rootPath: string, relPath: string): string {
+  return deterministicId('file', rootPath, relPath)
+}
+
+/**
+ * Every file aedb reads or references, relative to one import root. Hashes come from the database when the
+ * file's size and mtime are what was recorded (the hash cache), otherwise the file is streamed through SHA-256.
+ * A path that is absolute, climbs out with `..`, or resolves (through symlinks) outside the root is refused and
+ * never opened.
+ */
+export class FileCatalog {
+  readonly rootPath: string
+  readonly rootId: string
+  readonly stats: FileCatalogStats = {described: 0, hashed: 0, fromCache: 0, missing: 0, bytesHashed: 0}
+  private cache = new Map<string, Row<'files'>>()
+  private realRoot: string | null = null
+
+  constructor(
+    rootPath: string,
+    private readonly onBytesHashed?: (bytes: number) => void,
+  ) {
+    this.rootPath = path.resolve(rootPath)
+    this.rootId = importRootId(this.rootPath)
+  }
+
+  /** Loads what the database knows of this root's files, for the hash cache. */
+  async load(db: Kysely<Database>): Promise<void> {
+    this.realRoot = await realpath(this.rootPath)
+    const rows = await db.selectFrom('files').selectAll().where('root_id', '=', this.rootId).execute()
+    this.cache = new Map(rows.map((r) => [r.rel_path, r]))
+  }
+
+  /** The absolute path of `relPath`, or an error when it would leave the root. Opens nothing. */
+  resolveInside(relPath: string): string {
+    const normalised = relPath.split(path.sep).join('/')
+    if (path.isAbsolute(relPath) || normalised.split('/').includes('..') || normalised === '') {
+      throw new AedbError(`Path ${JSON.stringify(relPath)} is absolute or leaves ${this.rootPath}.`, {
+        code: 'PATH_ESCAPE',
+        exit: EXIT.PROBLEMS,
+      })
+    }
+    return path.join(this.rootPath, normalised)
+  }
+
+  relativePath(absolute: string): string {
+    return path.relative(this.rootPath, absolute).split(path.sep).join('/')
+  }
+
+  async describe(relPath: string, kind: FileKind, options: DescribeOptions = {}): Promise<FileRecord> {
+    const absolute = this.resolveInside(relPath)
+    const rel = this.relativePath(absolute)
+    this.stats.described++
+    const base: FileRecord = {
+      id: fileId(this.rootPath, rel),
+      root_id: this.rootId,
+      rel_path: rel,
+      kind,
+      present: false,
+      size_bytes: null,
+      mtime: null,
+      sha256: null,
+      hashed_at: null,
+      duration_s: null,
+      sample_rate_hz: null,
+      channels: null,
+      codec: null,
+      probe_error: null,
+    }
+    let info: Awaited<ReturnType<typeof stat>>
+    try {
+      info = await stat(absolute)
+    } catch {
+      this.stats.missing++
+      return base
+    }
+    await this.assertRealPathInside(absolute, relPath)
+    const mtime = new Date(Math.floor(info.mtimeMs))
+    if (info.isDirectory()) return {...base, kind: 'directory', present: true, mtime}
+    const record: FileRecord = {...base, present: true, size_bytes: info.size, mtime}
+    const cached = this.cache.get(rel)
+    const wantsProbe = options.probe ?? AUDIO_EXTENSIONS.has(path.extname(rel).toLowerCase())
+    if (
+      cached?.sha256 &&
+      cached.size_bytes === info.size &&
+      cached.mtime?.getTime() === mtime.getTime() &&
+      (!wantsProbe || cached.duration_s !== null || cached.probe_error !== null)
+    ) {
+      this.stats.fromCache++
+      return {
+        ...record,
+        sha256: cached.sha256,
+        hashed_at: cached.hashed_at,
+        duration_s: cached.duration_s,
+        sample_rate_hz: cached.sample_rate_hz,
+        channels: cached.channels,
+        codec: cached.codec,
+        probe_error: cached.probe_error,
+      }
+    }
+    const hashed = await hashFile(absolute, this.onBytesHashed)
+    this.stats.hashed++
+    this.stats.bytesHashed += hashed.bytes
+    record.sha256 = hashed.sha256
+    record.hashed_at = new Date()
+    if (wantsProbe) {
+      const probe = await probeAudio(absolute)
+      record.duration_s = probe.durationS
+      record.sample_rate_hz = probe.sampleRateHz
+      record.channels = probe.channels
+      record.codec = probe.codec
+      record.probe_error = probe.error
+    }
+    return record
+  }
+
+  private async assertRealPathInside(absolute: string, relPath: string): Promise<void> {
+    const real = await realpath(absolute)
+    const root = this.realRoot ?? (await realpath(this.rootPath))
+    if (real !== root && !real.startsWith(root + path.sep)) {
+      throw new AedbError(`Path ${JSON.stringify(relPath)} resolves outside ${this.rootPath} (through a symbolic link).`, {
+        code: 'PATH_ESCAPE',
+        exit: EXIT.PROBLEMS,
+      })
+    }
+  }
+}
+
+/** Writes the import root and file rows (batched upsert on (root_id, rel_path)). */
+export async function upsertFiles(
+  db: Kysely<Database>,
+  rootPath: string,
+  records: readonly FileRecord[],
+  runId: string | null,
+): Promise<UpsertCounts> {
+  const root = path.resolve(rootPath)
+  await upsertRows({
+    db,
+    table: 'import_roots',
+    rows: [{id: importRootId(root), path: root}],
+    conflict: ['path'],
+  })
+  const unique = new Map(records.map((r) => [r.rel_path, r]))
+  const rows: NewRow<'files'>[] = [...unique.values()].map((r) => ({...r, run_id: runId}))
+  return upsertRows({
+    db,
+    table: 'files',
+    rows,
+    conflict: ['root_id', 'rel_path'],
+    compare: ['kind', 'present', 'size_bytes', 'mtime', 'sha256', 'duration_s', 'sample_rate_hz', 'channels', 'codec', 'probe_error'],
+  })
+}

@@ -1,0 +1,55 @@
+import {spawn} from 'node:child_process'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+export interface CliResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+export interface RunCliOptions {
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  /** Kill the process with SIGKILL after this many ms (crash tests). */
+  killAfterMs?: number
+}
+
+/**
+ * Runs the real CLI (bin/dev.js, TypeScript through tsx) in a child process, exactly as a user would, with
+ * a clean environment so a developer's DATABASE_URL never leaks into a test.
+ */
+export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TMPDIR: process.env.TMPDIR,
+    NODE_OPTIONS: '',
+    TZ: process.env.TZ,
+    ...options.env,
+  }
+  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key]
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'dev.js'), ...args], {
+      cwd: options.cwd ?? PROJECT_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+    })
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+    })
+    const timer = options.killAfterMs ? setTimeout(() => child.kill('SIGKILL'), options.killAfterMs) : undefined
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer)
+      resolve({exitCode: code ?? (signal ? 137 : 1), stdout, stderr})
+    })
+  })
+}
