@@ -47,7 +47,7 @@ export async function upsertRows<T extends TableName>(props: UpsertRowsProps<T>)
 select ${casts.join(', ')}
 from unnest(${columns.map((_, i) => `$${i + 1}::text[]`).join(', ')}) as u(${columns.map(quote).join(', ')})
 on conflict (${props.conflict.map(quote).join(', ')}) do ${
-      updates.length === 0
+      updates.length === 0 || compare.length === 0
         ? 'nothing'
         : `update set ${updates.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}
   where (${compare.map((c) => `${table}.${quote(c)}`).join(', ')}${compare.length === 1 ? ', null' : ''}) is distinct from (${compare

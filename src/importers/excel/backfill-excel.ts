@@ -1,0 +1,314 @@
+import path from 'node:path'
+import {type Kysely, sql} from 'kysely'
+import {pgCode} from '../../db/connection.js'
+import {MIGRATIONS} from '../../db/migrations.js'
+import {assertSchemaCurrent} from '../../db/migrator.js'
+import type {Database} from '../../db/schema.js'
+import {FileCatalog, type FileRecord} from '../../files/file-catalog.js'
+import {mapConcurrent} from '../../files/map-concurrent.js'
+import {type ImportResult, type ImportWarning, ImportSession, type Rejection} from '../import-session.js'
+import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
+import type {FormatVersion} from './field-maps.js'
+import {type ParsedLog, parseLog, STUDY_NAMES, type StudyName} from './parse-log.js'
+import {readWorkbook, WorkbookReadError} from './read-workbook.js'
+import {buildReferenceIndex, resolveReference} from './resolve-references.js'
+import {EXCEL_PARSER_VERSION, findKneeLogDisagreements, writeLog} from './write-log.js'
+import {type RejectedRow, writeRejectsWorkbook} from './write-rejects.js'
+
+export interface BackfillProgress {
+  phase: 'read' | 'write'
+  done: number
+  total: number
+  rows: number
+  bytesHashed: number
+}
+
+export interface BackfillExcelProps {
+  db: Kysely<Database>
+  paths: readonly string[]
+  /** The study for logs that do not name one (and no other log of the same participant does). */
+  study?: StudyName
+  dryRun?: boolean
+  jobs?: number
+  /** Stop after this many rejected workbooks. */
+  maxErrors?: number
+  coerceInvalid?: boolean
+  /** Write the rejected rows, with their original cells and the reason, to this workbook. */
+  rejectsFile?: string
+  argv?: readonly string[]
+  version: string
+  onProgress?: (progress: BackfillProgress) => void
+  onWarning?: (warning: ImportWarning) => void
+}
+
+export type BackfillExcelResult = ImportResult
+
+interface Candidate {
+  root: string
+  file: string
+  catalog: FileCatalog
+  workbook?: FileRecord
+  parsed?: ParsedLog
+  references?: FileRecord[]
+  rawRows?: Map<string, Map<number, Record<string, unknown>>>
+  participantNumber?: number
+  study?: StudyName
+}
+
+/** Imports every legacy processing log under `paths`: each workbook all-or-nothing, idempotently. */
+export async function backfillExcel(props: BackfillExcelProps): Promise<BackfillExcelResult> {
+  await assertSchemaCurrent(props.db, MIGRATIONS)
+  const jobs = Math.max(1, props.jobs ?? 4)
+  const roots = await discoverWorkbooks(props.paths)
+  const session = await ImportSession.start({
+    db: props.db,
+    command: 'backfill-excel',
+    argv: props.argv ?? [],
+    version: props.version,
+    dryRun: props.dryRun ?? false,
+    ...(props.onWarning ? {onWarning: props.onWarning} : {}),
+  })
+  try {
+    let bytesHashed = 0
+    let rows = 0
+    const candidates: Candidate[] = []
+    for (const root of roots) {
+      const catalog = new FileCatalog(root.root, (bytes) => {
+        bytesHashed += bytes
+      })
+      await catalog.load(session.db)
+      for (const skipped of root.skipped) {
+        session.files.seen++
+        session.files.skipped++
+        void skipped
+      }
+      for (const file of root.workbooks) candidates.push({root: root.root, file, catalog})
+    }
+    const indexes = new Map(roots.map((r) => [r.root, buildReferenceIndex(r.allFiles)]))
+    const imported = await importedWorkbooks(session.db)
+    const progress = (phase: BackfillProgress['phase'], done: number, total: number) =>
+      props.onProgress?.({phase, done, total, rows, bytesHashed})
+    let read = 0
+    const rejectedRows: RejectedRow[] = []
+    const rejectWorkbook = (candidate: Candidate, problems: Rejection[]) => {
+      session.files.rejected++
+      for (const problem of problems) {
+        session.reject(problem)
+        const original = problem.sheet && problem.row ? candidate.rawRows?.get(problem.sheet)?.get(problem.row) : undefined
+        rejectedRows.push({...problem, original: original ?? null})
+      }
+    }
+
+    // Phase 1: hash, skip what this parser already imported, read and parse the rest (in parallel).
+    await mapConcurrent(candidates, jobs, async (candidate) => {
+      session.files.seen++
+      const {catalog, file} = candidate
+      try {
+        const workbook = await catalog.describe(file, 'workbook', {probe: false})
+        candidate.workbook = workbook
+        if (imported.has(`${workbook.id}:${workbook.sha256}`)) {
+          session.files.unchanged++
+          return
+        }
+        let raw: Awaited<ReturnType<typeof readWorkbook>>
+        try {
+          raw = await readWorkbook(catalog.resolveInside(file))
+        } catch (error) {
+          if (!(error instanceof WorkbookReadError)) throw error
+          if (!looksLikeLogName(file)) {
+            session.files.skipped++
+            return
+          }
+          rejectWorkbook(candidate, [{file, sheet: null, row: null, column: null, code: 'WORKBOOK_UNREADABLE', message: `${error.message}; expected an Excel workbook written by the processing pipeline`}])
+          return
+        }
+        candidate.rawRows = new Map(
+          raw.sheets.map((s) => [s.name, new Map(s.rows.map((r) => [r.rowNumber, Object.fromEntries(r.cells)]))]),
+        )
+        const result = parseLog(raw, {file, absolutePath: catalog.resolveInside(file), coerceInvalid: props.coerceInvalid ?? false})
+        const isLog = looksLikeLogName(file)
+        if (!result.parsed && !isLog && result.problems.every((p) => p.code === 'LAYOUT_UNKNOWN' || p.code === 'WORKBOOK_EMPTY')) {
+          session.files.skipped++
+          return
+        }
+        for (const warning of result.warnings) session.warn({file, ...warning})
+        if (!result.parsed) {
+          rejectWorkbook(candidate, result.problems)
+          return
+        }
+        candidate.parsed = result.parsed
+        rows += countRecords(result.parsed)
+        const index = indexes.get(candidate.root)!
+        const maneuverDir = path.posix.dirname(file)
+        candidate.references = await mapConcurrent(result.parsed.references, 4, async (ref) => {
+          const resolved = resolveReference(ref.value, maneuverDir, index, ref.defaultDir)
+          return catalog.describe(resolved.relPath, ref.kind, {probe: false})
+        })
+      } finally {
+        progress('read', ++read, candidates.length)
+      }
+    })
+
+    const parsed = candidates.filter((c) => c.parsed)
+    settleAmbiguousVersions(parsed)
+    await resolveStudies(session.db, parsed, props.study ?? null, (c, problem) => {
+      rejectWorkbook(c, [problem])
+      c.parsed = undefined
+    })
+
+    // Phase 2: write, one transaction per workbook.
+    const participants = new Set<string>()
+    const toWrite = parsed.filter((c) => c.parsed)
+    let written = 0
+    let stopped = false
+    await mapConcurrent(toWrite, jobs, async (candidate) => {
+      if (stopped || (props.maxErrors !== undefined && session.files.rejected >= props.maxErrors)) {
+        if (!stopped) {
+          stopped = true
+          session.warn({file: candidate.file, code: 'MAX_ERRORS', message: `stopped after ${session.files.rejected} rejected workbook(s) (--max-errors ${props.maxErrors}); the remaining workbooks were not imported`})
+        }
+        return
+      }
+      try {
+        const result = await session.unit((ctx) =>
+          writeLog({
+            ctx,
+            parsed: candidate.parsed!,
+            study: candidate.study!,
+            participantNumber: candidate.participantNumber!,
+            root: candidate.root,
+            workbook: candidate.workbook!,
+            references: candidate.references ?? [],
+          }),
+        )
+        participants.add(result.participantId)
+        if (result.changed) session.files.imported++
+        else session.files.unchanged++
+      } catch (error) {
+        // Data the schema refuses (a CHECK, a range) rejects this workbook; anything else is a bug or an outage.
+        if (!/^2[23]/.test(pgCode(error) ?? '')) throw error
+        rejectWorkbook(candidate, [{file: candidate.file, sheet: null, row: null, column: null, code: 'WRITE_REFUSED', message: `the database refused the workbook: ${(error as Error).message}`}])
+      } finally {
+        progress('write', ++written, toWrite.length)
+      }
+    })
+
+    for (const d of await findKneeLogDisagreements(session.db, [...participants])) {
+      session.warn({
+        file: d.file ?? '(knee log)',
+        code: 'KNEE_LOG_MISMATCH',
+        message: `knee log says ${d.column} = ${String(d.kneeLog)} for ${d.knee} ${d.maneuver}, the maneuver log says ${String(d.maneuverLog)}`,
+      })
+    }
+    if (props.rejectsFile && rejectedRows.length > 0) await writeRejectsWorkbook(props.rejectsFile, rejectedRows)
+    return await session.finish()
+  } catch (error) {
+    await session.abort()
+    throw error
+  }
+}
+
+function countRecords(parsed: ParsedLog): number {
+  return parsed.kind === 'knee'
+    ? 1 + parsed.maneuvers.length
+    : 1 + parsed.audio.length + parsed.biomechanics.length + parsed.syncs.length + parsed.summaries.length + parsed.cycles.length
+}
+
+/** `file_id:sha256` of every workbook this parser version has already imported. */
+async function importedWorkbooks(db: Kysely<Database>): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('source_imports')
+    .select(['file_id', 'sha256'])
+    .where('importer', '=', 'excel')
+    .where('parser_version', '=', EXCEL_PARSER_VERSION)
+    .execute()
+  return new Set(rows.map((r) => `${r.file_id}:${r.sha256}`))
+}
+
+const ORDER: FormatVersion[] = ['v1', 'v2', 'v3', 'v4', 'v5']
+
+/**
+ * A log whose distinguishing sheets are placeholders (v2 and v3 differ only in Movement Cycles / Cycle Details;
+ * knee logs did not change from v2 to v4) is given the layout of the maneuver logs beside it when theirs is later.
+ */
+function settleAmbiguousVersions(candidates: Candidate[]): void {
+  const newestByKnee = new Map<string, FormatVersion>()
+  const kneeDir = (c: Candidate) => `${c.root}\0${c.parsed!.kind === 'knee' ? path.posix.dirname(c.file) : path.posix.dirname(path.posix.dirname(c.file))}`
+  for (const c of candidates) {
+    if (c.parsed!.kind !== 'maneuver') continue
+    const key = kneeDir(c)
+    const current = newestByKnee.get(key)
+    if (!current || ORDER.indexOf(c.parsed!.version) > ORDER.indexOf(current)) newestByKnee.set(key, c.parsed!.version)
+  }
+  for (const c of candidates) {
+    const sibling = newestByKnee.get(kneeDir(c))
+    const p = c.parsed!
+    if (!sibling) continue
+    if (p.kind === 'maneuver' && p.version === 'v2' && sibling === 'v3' && p.summaries.length === 0 && p.cycles.length === 0) p.version = 'v3'
+    if (p.kind === 'knee' && p.version !== 'v5' && sibling !== 'v5' && ORDER.indexOf(sibling) > ORDER.indexOf(p.version)) {
+      const hasModernColumns = p.maneuvers.some((m) => 'consensus_time_s' in m.values && m.values.consensus_time_s !== null)
+      if (p.version === 'v2' || !hasModernColumns) p.version = sibling
+    }
+  }
+}
+
+/**
+ * The study of each log: the one it names; else the one another log of the same participant names (in this run or
+ * already in the database); else --study. A log naming a study other than --study is rejected naming both.
+ */
+async function resolveStudies(
+  db: Kysely<Database>,
+  candidates: Candidate[],
+  flagStudy: StudyName | null,
+  reject: (candidate: Candidate, problem: Rejection) => void,
+): Promise<void> {
+  const named = new Map<number, Set<StudyName>>()
+  for (const c of candidates) {
+    const p = c.parsed!
+    if (p.participantNumber === null) continue
+    if (p.studyNamed) {
+      const set = named.get(p.participantNumber) ?? new Set()
+      set.add(p.studyNamed)
+      named.set(p.participantNumber, set)
+    }
+  }
+  const numbers = [...new Set(candidates.map((c) => c.parsed!.participantNumber).filter((n): n is number => n !== null))]
+  const known = new Map<number, Set<StudyName>>()
+  if (numbers.length > 0) {
+    const {rows} = await sql<{participant_number: number; name: StudyName}>`
+      select p.participant_number, s.name from participants p join studies s on s.id = p.study_id
+      where p.participant_number = any(${`{${numbers.join(',')}}`}::int[])`.execute(db)
+    for (const r of rows) {
+      const set = known.get(r.participant_number) ?? new Set()
+      set.add(r.name)
+      known.set(r.participant_number, set)
+    }
+  }
+  for (const c of candidates) {
+    const p = c.parsed!
+    const problem = (code: string, column: string | null, message: string): Rejection => ({file: c.file, sheet: 'Summary', row: 2, column, code, message})
+    if (p.participantNumber === null) {
+      reject(c, problem('PARTICIPANT_UNKNOWN', 'Study ID', `found no participant number; expected a Study ID such as 1011 (or the log inside a #1011 folder)`))
+      continue
+    }
+    c.participantNumber = p.participantNumber
+    if (p.studyNamed) {
+      if (flagStudy && flagStudy !== p.studyNamed) {
+        reject(c, problem('STUDY_CONFLICT', 'Study', `the workbook names study ${p.studyNamed} but --study says ${flagStudy}; expected them to agree (drop --study or fix the workbook)`))
+        continue
+      }
+      c.study = p.studyNamed
+      continue
+    }
+    const siblings = named.get(p.participantNumber) ?? known.get(p.participantNumber)
+    if (siblings && siblings.size === 1) {
+      c.study = [...siblings][0]!
+    } else if (siblings && siblings.size > 1 && !flagStudy) {
+      reject(c, problem('STUDY_AMBIGUOUS', 'Study ID', `participant ${p.participantNumber} appears in studies ${[...siblings].join(' and ')}; pass --study to say which this log belongs to`))
+    } else if (flagStudy) {
+      c.study = flagStudy
+    } else {
+      reject(c, problem('STUDY_UNKNOWN', 'Study ID', `no log of participant ${p.participantNumber} names its study; pass --study (one of ${STUDY_NAMES.join(', ')})`))
+    }
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Cell values as the legacy pipeline wrote them, and their conversion to typed columns.
+ *
+ * pandas/openpyxl wrote: text, numbers (integral floats come back as integers), Excel booleans, date cells in the
+ * 1900 system holding naive wall-clock time, and nothing at all for None/NaN. Dates are carried as naive
+ * `YYYY-MM-DD HH:MM:SS.mmm` text so no machine time zone can shift them.
+ */
+export type CellValue = string | number | boolean | {naive: string} | null
+
+export type FieldType =
+  | 'text'
+  | 'int'
+  | 'float'
+  | 'bool'
+  | 'timestamp'
+  | 'intervals'
+  | 'knee'
+  | 'maneuver'
+  | 'speed'
+  | 'status'
+  | 'mic'
+  | 'sync_method'
+
+export type Converted = {ok: true; value: unknown} | {ok: false; expected: string}
+
+const ENUMS: Partial<Record<FieldType, {expected: string; map: Record<string, string>}>> = {
+  knee: {expected: 'Left or Right', map: {left: 'left', right: 'right', l: 'left', r: 'right'}},
+  maneuver: {
+    expected: 'walk, sit_to_stand or flexion_extension (or the codes walk, sts, fe)',
+    map: {
+      walk: 'walk',
+      walking: 'walk',
+      sit_to_stand: 'sts',
+      'sit-stand': 'sts',
+      sts: 'sts',
+      flexion_extension: 'fe',
+      'flexion-extension': 'fe',
+      fe: 'fe',
+    },
+  },
+  // The pipeline mapped file-name speed `normal` to `medium`; early logs still hold `normal`.
+  speed: {
+    expected: 'slow, normal, medium, fast or comfortable',
+    map: {slow: 'slow', normal: 'medium', medium: 'medium', fast: 'fast', comfortable: 'comfortable'},
+  },
+  status: {
+    expected: 'not_processed, success or error',
+    map: {not_processed: 'not_processed', success: 'success', error: 'error'},
+  },
+  mic: {expected: 'IPM, IPL, SPM or SPL', map: {ipm: 'IPM', ipl: 'IPL', spm: 'SPM', spl: 'SPL'}},
+  sync_method: {
+    expected: 'audio, consensus or biomechanics',
+    map: {audio: 'audio', consensus: 'consensus', biomechanics: 'biomechanics'},
+  },
+}
+
+const NAN_TEXT = new Set(['nan', 'NaN', 'none', 'None', ''])
+
+export function isEmptyCell(value: CellValue): boolean {
+  return value === null || (typeof value === 'string' && value.trim() === '')
+}
+
+/** The value as it appears in a row's `extra` jsonb: verbatim, dates as their naive text. */
+export function verbatim(value: CellValue): string | number | boolean | null {
+  if (value !== null && typeof value === 'object') return value.naive
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
+  return value
+}
+
+/** What the cell looked like, for messages: `"abc"`, `12.5`, `TRUE`, `2024-03-13 12:53:51`. */
+export function describeCell(value: CellValue): string {
+  if (value === null) return '(empty)'
+  if (typeof value === 'object') return value.naive
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE'
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)
+  return String(value)
+}
+
+export function convertCell(value: CellValue, type: FieldType): Converted {
+  if (isEmptyCell(value)) return {ok: true, value: null}
+  switch (type) {
+    case 'text':
+      return {ok: true, value: typeof value === 'object' && value !== null ? value.naive : String(value)}
+    case 'int':
+      return toInt(value)
+    case 'float':
+      return toFloat(value)
+    case 'bool':
+      return toBool(value)
+    case 'timestamp':
+      return toTimestamp(value)
+    case 'intervals':
+      return toIntervals(value)
+    default: {
+      const spec = ENUMS[type]!
+      if (typeof value !== 'string') return {ok: false, expected: spec.expected}
+      const mapped = spec.map[value.trim().toLowerCase()]
+      return mapped ? {ok: true, value: mapped} : {ok: false, expected: spec.expected}
+    }
+  }
+}
+
+function toFloat(value: CellValue): Converted {
+  if (typeof value === 'number') return {ok: true, value}
+  if (typeof value === 'string') {
+    const text = value.trim()
+    if (NAN_TEXT.has(text)) return {ok: true, value: null}
+    if (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text)) return {ok: true, value: Number(text)}
+    if (/^[-+]?inf(inity)?$/i.test(text)) return {ok: true, value: text.startsWith('-') ? -Infinity : Infinity}
+  }
+  return {ok: false, expected: 'a number'}
+}
+
+function toInt(value: CellValue): Converted {
+  const asFloat = toFloat(value)
+  if (!asFloat.ok) return {ok: false, expected: 'a whole number'}
+  if (asFloat.value === null) return asFloat
+  const n = asFloat.value as number
+  if (!Number.isInteger(n) || Math.abs(n) > 2_147_483_647) return {ok: false, expected: 'a whole number'}
+  return {ok: true, value: n}
+}
+
+function toBool(value: CellValue): Converted {
+  if (typeof value === 'boolean') return {ok: true, value}
+  if (value === 0 || value === 1) return {ok: true, value: value === 1}
+  if (typeof value === 'string') {
+    const text = value.trim().toLowerCase()
+    if (text === 'true') return {ok: true, value: true}
+    if (text === 'false') return {ok: true, value: false}
+  }
+  return {ok: false, expected: 'TRUE or FALSE'}
+}
+
+const EXCEL_EPOCH_MS = Date.UTC(1899, 11, 30)
+
+function toTimestamp(value: CellValue): Converted {
+  if (value !== null && typeof value === 'object') return {ok: true, value: value.naive}
+  if (typeof value === 'number' && value > 0 && value < 2_958_466) return {ok: true, value: excelSerialToNaive(value)}
+  if (typeof value === 'string') {
+    const match = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?$/.exec(value.trim())
+    if (match) {
+      const [, y, mo, d, h = '00', mi = '00', s = '00', frac = ''] = match
+      const ms = frac ? Math.round(Number(`0${frac}`) * 1000) : 0
+      const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms))
+      if (!Number.isNaN(date.getTime()) && date.getUTCDate() === Number(d)) return {ok: true, value: naiveText(date)}
+    }
+  }
+  return {ok: false, expected: 'a date and time'}
+}
+
+/** An Excel 1900-system serial as naive wall-clock text (the 1900 leap-year bug only matters before March 1900). */
+export function excelSerialToNaive(serial: number): string {
+  return naiveText(new Date(EXCEL_EPOCH_MS + Math.round(serial * 86_400_000)))
+}
+
+/** A Date whose UTC fields hold a naive wall-clock time, as `YYYY-MM-DD HH:MM:SS.mmm`. */
+export function naiveText(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '')
+}
+
+/** `"[(1.25, 2.5), (10.0, 10.75)]"` (a Python repr of (start, end) pairs) → `[1.25, 2.5, 10, 10.75]`. */
+function toIntervals(value: CellValue): Converted {
+  const expected = 'a list of (start, end) pairs such as [(1.25, 2.5)]'
+  if (typeof value !== 'string') return {ok: false, expected}
+  const text = value.trim()
+  if (!/^\[.*\]$/s.test(text)) return {ok: false, expected}
+  const inner = text.slice(1, -1).trim()
+  if (inner === '') return {ok: true, value: []}
+  if (!/^[\s()[\],\d.eE+\-naifNAIF]*$/.test(inner)) return {ok: false, expected}
+  const numbers: number[] = []
+  for (const token of inner.replace(/[()[\]]/g, ' ').split(/[\s,]+/)) {
+    if (token === '') continue
+    const parsed = toFloat(token)
+    if (!parsed.ok || parsed.value === null) return {ok: false, expected}
+    numbers.push(parsed.value as number)
+  }
+  return {ok: true, value: numbers}
+}

@@ -1,0 +1,91 @@
+import ExcelJS from 'exceljs'
+import {type CellValue, naiveText} from './cell-value.js'
+
+export interface RawRow {
+  /** The Excel row number (1 = header row, data from 2). */
+  rowNumber: number
+  cells: Map<string, CellValue>
+}
+
+export interface RawSheet {
+  name: string
+  headers: string[]
+  rows: RawRow[]
+  /** Header texts that occur twice in the header row. */
+  duplicateHeaders: string[]
+  /** Data cells in columns with no header text: `(column letter, row, value)`. */
+  headerless: Array<{column: number; row: number; value: CellValue}>
+}
+
+export interface RawWorkbook {
+  sheets: RawSheet[]
+}
+
+export class WorkbookReadError extends Error {}
+
+/**
+ * Reads a legacy log with exceljs's in-memory reader, which gives the real sheet names and date cells as Dates
+ * (holding the naive wall-clock time as UTC) for the pandas/openpyxl-written files; legacy logs are 50-500 KB.
+ */
+export async function readWorkbook(file: string): Promise<RawWorkbook> {
+  const workbook = new ExcelJS.Workbook()
+  try {
+    await workbook.xlsx.readFile(file)
+  } catch (error) {
+    throw new WorkbookReadError(describeReadError(error))
+  }
+  return {sheets: workbook.worksheets.map(readSheet)}
+}
+
+function describeReadError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  if (/end of central directory|zip|signature|invalid|corrupt|unexpected end/i.test(message)) {
+    return `not a readable .xlsx file (${message.split('\n')[0]})`
+  }
+  return message.split('\n')[0] ?? 'unreadable'
+}
+
+function readSheet(sheet: ExcelJS.Worksheet): RawSheet {
+  const headerRow = sheet.getRow(1)
+  const byColumn = new Map<number, string>()
+  const seen = new Set<string>()
+  const duplicateHeaders: string[] = []
+  headerRow.eachCell({includeEmpty: false}, (cell, column) => {
+    const value = toCellValue(cell.value)
+    if (value === null) return
+    const header = typeof value === 'object' ? value.naive : String(value).trim()
+    if (header === '') return
+    if (seen.has(header)) duplicateHeaders.push(header)
+    seen.add(header)
+    byColumn.set(column, header)
+  })
+  const rows: RawRow[] = []
+  const headerless: RawSheet['headerless'] = []
+  sheet.eachRow({includeEmpty: false}, (row, rowNumber) => {
+    if (rowNumber === 1) return
+    const cells = new Map<string, CellValue>()
+    row.eachCell({includeEmpty: false}, (cell, column) => {
+      const value = toCellValue(cell.value)
+      if (value === null) return
+      const header = byColumn.get(column)
+      if (header === undefined) headerless.push({column, row: rowNumber, value})
+      else cells.set(header, value)
+    })
+    if (cells.size > 0) rows.push({rowNumber, cells})
+  })
+  return {name: sheet.name, headers: [...byColumn.values()], rows, duplicateHeaders, headerless}
+}
+
+export function toCellValue(value: ExcelJS.CellValue): CellValue {
+  if (value === null || value === undefined) return null
+  if (typeof value === 'string' || typeof value === 'boolean') return value
+  if (typeof value === 'number') return Number.isNaN(value) ? null : value
+  if (value instanceof Date) return {naive: naiveText(value)}
+  if (typeof value === 'object') {
+    if ('richText' in value && Array.isArray(value.richText)) return value.richText.map((r) => r.text).join('')
+    if ('result' in value) return toCellValue((value as {result?: ExcelJS.CellValue}).result ?? null)
+    if ('text' in value && typeof (value as {text?: unknown}).text === 'string') return (value as {text: string}).text
+    if ('error' in value) return String((value as {error: unknown}).error)
+  }
+  return String(value)
+}

@@ -1,0 +1,220 @@
+import {sql} from 'kysely'
+import {contentHash, deterministicId} from '../../db/deterministic-id.js'
+import type {TableName} from '../../db/schema.js'
+import {deleteStaleRows, upsertRows} from '../../db/upsert-rows.js'
+import {type FileRecord, upsertFiles} from '../../files/file-catalog.js'
+import type {UnitContext} from '../import-session.js'
+import type {ParsedKneeLog, ParsedLog, ParsedManeuverLog, ParsedRecord, StudyName} from './parse-log.js'
+
+/** Bump whenever parsing or mapping changes what a workbook turns into: workbooks are then re-read. */
+export const EXCEL_PARSER_VERSION = 'excel-1'
+
+export interface WriteLogProps {
+  ctx: UnitContext
+  parsed: ParsedLog
+  study: StudyName
+  participantNumber: number
+  root: string
+  workbook: FileRecord
+  references: FileRecord[]
+}
+
+export interface WriteLogResult {
+  /** True when any row of the study's own tables was inserted, updated or deleted. */
+  changed: boolean
+  participantId: string
+}
+
+interface ChildSpec {
+  table: TableName
+  parentColumn: string
+  records: ParsedRecord[]
+  key: (r: ParsedRecord) => ReadonlyArray<string | number | boolean | null>
+  conflict: string[]
+  link?: (r: ParsedRecord) => Record<string, unknown>
+}
+
+export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
+  const {ctx, parsed} = props
+  const db = ctx.trx
+  let changed = false
+  const track = (table: string, counts: {inserted: number; updated: number; unchanged: number}) => {
+    ctx.count(table, counts)
+    if (table !== 'files' && table !== 'source_imports' && (counts.inserted > 0 || counts.updated > 0)) changed = true
+  }
+  track('files', await upsertFiles(db, props.root, [props.workbook, ...props.references], ctx.runId))
+  const studyId = deterministicId('study', props.study)
+  track('studies', await upsertRows({db, table: 'studies', rows: [{id: studyId, name: props.study, run_id: ctx.runId}], conflict: ['name']}))
+  const participantId = deterministicId('participant', props.study, props.participantNumber)
+  track(
+    'participants',
+    await upsertRows({
+      db,
+      table: 'participants',
+      rows: [{id: participantId, study_id: studyId, participant_number: props.participantNumber, run_id: ctx.runId}],
+      conflict: ['study_id', 'participant_number'],
+    }),
+  )
+  const provenance = (r: ParsedRecord) => ({source_file_id: props.workbook.id, source_sheet: r.sheet, source_row: r.row, source_path: null})
+  const row = (id: string, parent: Record<string, unknown>, r: ParsedRecord, link: Record<string, unknown> = {}) => {
+    const body = {...parent, ...r.values, ...link, ...provenance(r)}
+    return {id, ...body, extra: JSON.stringify(r.extra), content_hash: contentHash({body, extra: r.extra}), run_id: ctx.runId}
+  }
+  let logId: string
+  let children: ChildSpec[]
+  if (parsed.kind === 'maneuver') {
+    logId = deterministicId('processing_log', participantId, parsed.knee, parsed.maneuver)
+    const values = {...parsed.log.values, knee: parsed.knee, maneuver: parsed.maneuver}
+    track(
+      'processing_logs',
+      await upsertRows({
+        db,
+        table: 'processing_logs',
+        rows: [row(logId, {participant_id: participantId, format_version: parsed.version}, {...parsed.log, values})],
+        conflict: ['participant_id', 'knee', 'maneuver'],
+      }),
+    )
+    children = maneuverChildren(parsed, logId)
+  } else {
+    logId = deterministicId('knee_log', participantId, parsed.knee)
+    track(
+      'knee_logs',
+      await upsertRows({
+        db,
+        table: 'knee_logs',
+        rows: [row(logId, {participant_id: participantId, format_version: parsed.version}, {...parsed.log, values: {...parsed.log.values, knee: parsed.knee}})],
+        conflict: ['participant_id', 'knee'],
+      }),
+    )
+    children = kneeChildren(parsed)
+  }
+  for (const child of children) {
+    const rows = child.records.map((r) =>
+      row(deterministicId(child.table, logId, ...child.key(r)), {[child.parentColumn]: logId}, r, child.link?.(r)),
+    )
+    track(child.table, await upsertRows({db, table: child.table, rows, conflict: child.conflict}))
+    const removed = await deleteStaleRows({db, table: child.table, scope: {column: child.parentColumn, value: logId}, keepIds: rows.map((r) => r.id)})
+    if (removed > 0) {
+      changed = true
+      ctx.warn({file: parsed.file, code: 'ROWS_REMOVED', message: `${removed} ${child.table} row(s) of this log are no longer in the workbook and were deleted (see audit_log)`})
+    }
+  }
+  track(
+    'source_imports',
+    await upsertRows({
+      db,
+      table: 'source_imports',
+      rows: [
+        {
+          id: deterministicId('source_import', props.workbook.id, 'excel', EXCEL_PARSER_VERSION, props.workbook.sha256),
+          file_id: props.workbook.id,
+          importer: 'excel',
+          parser_version: EXCEL_PARSER_VERSION,
+          sha256: props.workbook.sha256!,
+          run_id: ctx.runId,
+        },
+      ],
+      conflict: ['file_id', 'importer', 'parser_version', 'sha256'],
+    }),
+  )
+  return {changed, participantId}
+}
+
+function maneuverChildren(parsed: ParsedManeuverLog, logId: string): ChildSpec[] {
+  const syncIds = new Map<string, string>()
+  for (const s of parsed.syncs) {
+    const file = (s.values.sync_file as string | null) ?? null
+    if (file !== null) syncIds.set(file, deterministicId('synchronizations', logId, file))
+  }
+  const linkSync = (r: ParsedRecord) => ({synchronization_id: syncIds.get(r.values.sync_file as string) ?? null})
+  return [
+    {table: 'audio_processing', parentColumn: 'processing_log_id', records: parsed.audio, key: (r) => [v(r, 'audio_file')], conflict: ['processing_log_id', 'audio_file']},
+    {
+      table: 'biomechanics_imports',
+      parentColumn: 'processing_log_id',
+      records: parsed.biomechanics,
+      key: (r) => [v(r, 'biomechanics_file'), v(r, 'sheet_name')],
+      conflict: ['processing_log_id', 'biomechanics_file', 'sheet_name'],
+    },
+    {table: 'synchronizations', parentColumn: 'processing_log_id', records: parsed.syncs, key: (r) => [v(r, 'sync_file')], conflict: ['processing_log_id', 'sync_file']},
+    {
+      table: 'cycle_extraction_summaries',
+      parentColumn: 'processing_log_id',
+      records: parsed.summaries,
+      key: (r) => [v(r, 'sync_file')],
+      conflict: ['processing_log_id', 'sync_file'],
+      link: linkSync,
+    },
+    {
+      table: 'movement_cycles',
+      parentColumn: 'processing_log_id',
+      records: parsed.cycles,
+      key: (r) => [v(r, 'sync_file'), v(r, 'is_outlier'), v(r, 'cycle_index')],
+      conflict: ['processing_log_id', 'sync_file', 'is_outlier', 'cycle_index'],
+      link: linkSync,
+    },
+  ]
+}
+
+function kneeChildren(parsed: ParsedKneeLog): ChildSpec[] {
+  return [{table: 'knee_log_maneuvers', parentColumn: 'knee_log_id', records: parsed.maneuvers, key: (r) => [v(r, 'maneuver')], conflict: ['knee_log_id', 'maneuver']}]
+}
+
+function v(r: ParsedRecord, column: string): string | number | boolean | null {
+  return (r.values[column] as string | number | boolean | null | undefined) ?? null
+}
+
+export interface KneeLogDisagreement {
+  participantId: string
+  knee: string
+  maneuver: string
+  column: string
+  kneeLog: unknown
+  maneuverLog: unknown
+  file: string | null
+}
+
+/** Knee-log maneuver rows whose counts or flags differ from the maneuver log's own summary. */
+export async function findKneeLogDisagreements(db: UnitContext['trx'], participantIds: readonly string[]): Promise<KneeLogDisagreement[]> {
+  if (participantIds.length === 0) return []
+  const {rows} = await sql<{
+    participant_id: string
+    knee: string
+    maneuver: string
+    file: string | null
+    k_synced: number | null
+    m_synced: number | null
+    k_cycles: number | null
+    m_cycles: number | null
+    k_audio: boolean | null
+    m_audio: boolean | null
+    k_bio: boolean | null
+    m_bio: boolean | null
+  }>`
+    select kl.participant_id, kl.knee, km.maneuver, f.rel_path as file,
+      km.num_synced_files as k_synced, pl.num_synced_files as m_synced,
+      km.num_movement_cycles as k_cycles, pl.num_movement_cycles as m_cycles,
+      km.audio_processed as k_audio, pl.audio_processed as m_audio,
+      km.biomechanics_imported as k_bio, pl.biomechanics_imported as m_bio
+    from knee_logs kl
+    join knee_log_maneuvers km on km.knee_log_id = kl.id
+    join processing_logs pl on pl.participant_id = kl.participant_id and pl.knee = kl.knee and pl.maneuver = km.maneuver
+    left join files f on f.id = kl.source_file_id
+    where kl.participant_id = any(${`{${participantIds.join(',')}}`}::uuid[])
+    order by f.rel_path, km.maneuver`.execute(db)
+  const out: KneeLogDisagreement[] = []
+  for (const r of rows) {
+    const pairs: Array<[string, unknown, unknown]> = [
+      ['Num Synced Files', r.k_synced, r.m_synced],
+      ['Num Movement Cycles', r.k_cycles, r.m_cycles],
+      ['Audio Processed', r.k_audio, r.m_audio],
+      ['Biomechanics Imported', r.k_bio, r.m_bio],
+    ]
+    for (const [column, kneeLog, maneuverLog] of pairs) {
+      if (kneeLog !== null && maneuverLog !== null && kneeLog !== maneuverLog) {
+        out.push({participantId: r.participant_id, knee: r.knee, maneuver: r.maneuver, column, kneeLog, maneuverLog, file: r.file})
+      }
+    }
+  }
+  return out
+}

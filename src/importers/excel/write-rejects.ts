@@ -1,0 +1,40 @@
+import ExcelJS from 'exceljs'
+import type {Rejection} from '../import-session.js'
+
+export interface RejectedRow extends Rejection {
+  /** The source row's cells as read (header → value), when the problem is in one row. */
+  original: Record<string, unknown> | null
+}
+
+/**
+ * A workbook of everything rejected: one sheet per source sheet with the original cells of each rejected row
+ * and the reason, plus a `Workbooks` sheet for problems not tied to a row. Streams, and never writes a formula.
+ */
+export async function writeRejectsWorkbook(file: string, rejected: readonly RejectedRow[]): Promise<void> {
+  const writer = new ExcelJS.stream.xlsx.WorkbookWriter({filename: file, useStyles: false, useSharedStrings: false})
+  const bySheet = new Map<string, RejectedRow[]>()
+  for (const r of rejected) {
+    const key = r.original && r.sheet ? r.sheet : 'Workbooks'
+    const list = bySheet.get(key) ?? []
+    list.push(r)
+    bySheet.set(key, list)
+  }
+  for (const [sheetName, rows] of bySheet) {
+    const sheet = writer.addWorksheet(sheetName.slice(0, 31))
+    const originalHeaders = [...new Set(rows.flatMap((r) => Object.keys(r.original ?? {})))]
+    sheet.addRow(['File', 'Sheet', 'Row', 'Column', 'Code', 'Reason', ...originalHeaders]).commit()
+    for (const r of rows) {
+      const cells = originalHeaders.map((h) => cellOf(r.original?.[h]))
+      sheet.addRow([r.file, r.sheet, r.row, r.column, r.code, r.message, ...cells]).commit()
+    }
+    sheet.commit()
+  }
+  await writer.commit()
+}
+
+function cellOf(value: unknown): string | number | boolean | null {
+  if (value === undefined || value === null) return null
+  if (typeof value === 'object' && 'naive' in (value as object)) return (value as {naive: string}).naive
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value
+  return String(value)
+}

@@ -1,0 +1,28 @@
+import type {ImportResult} from './importers/import-session.js'
+import {renderTable} from './render-table.js'
+
+/** The human summary of an import: files, per-table counts, then every rejection and warning. */
+export function renderImportSummary(result: ImportResult): string {
+  const f = result.files
+  const lines = [
+    `${result.dryRun ? 'Dry run (nothing was changed): ' : ''}${f.seen} file(s) seen: ${f.imported} imported, ${f.unchanged} unchanged, ${f.rejected} rejected, ${f.skipped} skipped.`,
+    '',
+    renderTable(
+      ['table', 'inserted', 'updated', 'unchanged'],
+      Object.entries(result.tables).map(([t, c]) => [t, String(c.inserted), String(c.updated), String(c.unchanged)]),
+    ),
+  ]
+  if (result.rejected.length > 0) {
+    lines.push('', `Rejected (${result.rejected.length}):`)
+    for (const r of result.rejected) {
+      const where = [r.file, r.sheet, r.row === null ? null : `row ${r.row}`, r.column].filter((p) => p !== null).join(' > ')
+      lines.push(`  ${where}: ${r.message} [${r.code}]`)
+    }
+  }
+  if (result.warnings.length > 0) {
+    lines.push('', `Warnings (${result.warnings.length}):`)
+    for (const w of result.warnings) lines.push(`  ${w.file}: ${w.message} [${w.code}]`)
+  }
+  lines.push('', `run ${result.runId}`)
+  return lines.join('\n')
+}
