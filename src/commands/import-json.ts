@@ -7,28 +7,53 @@ import {importJson} from '../importers/json/import-json.js'
 import {renderTable} from '../render-table.js'
 
 export default class ImportJson extends AedbCommand {
-  static override summary = "Import the stem-separation app's metadata.json trees: profiles, recordings, stems, sources."
+  static override summary =
+    "Import the stem-separation app's metadata.json trees: profiles, recordings, stems, sources."
 
-  static override description = `Reads config.yaml, media/<profile>/.processed_hashes.json and every media/<profile>/<recording>/metadata.json in any of its five layouts (folders without one are imported from their stem files), hashes and probes every stem, waveform and source file, and links each recording to its source audio by content. Paths named in the legacy files are never opened when they leave the recording folder.
+  static override description =
+    `Reads config.yaml, media/<profile>/.processed_hashes.json and every media/<profile>/<recording>/metadata.json in any of its five layouts (folders without one are imported from their stem files), hashes and probes every stem, waveform and source file, and links each recording to its source audio by content. Paths named in the legacy files are never opened when they leave the recording folder.
 
 Each recording is all-or-nothing in its own transaction; unchanged rows are not touched, so running it again is cheap and changes nothing. Rejected recordings are listed with the place and reason, and the exit code is then 3.`
 
   static override examples = [
-    {description: 'Import a whole app folder (the one holding config.yaml and media/).', command: '<%= config.bin %> <%= command.id %> ./stemset'},
-    {description: 'Import two recording folders only.', command: '<%= config.bin %> <%= command.id %> media/h4n/251019-001 "media/one/take_5_132df89d"'},
-    {description: 'See what would change, as JSON, writing nothing.', command: '<%= config.bin %> <%= command.id %> ./stemset --dry-run --json'},
+    {
+      description: 'Import a whole app folder (the one holding config.yaml and media/).',
+      command: '<%= config.bin %> <%= command.id %> ./stemset',
+    },
+    {
+      description: 'Import two recording folders only.',
+      command: '<%= config.bin %> <%= command.id %> media/h4n/251019-001 "media/one/take_5_132df89d"',
+    },
+    {
+      description: 'See what would change, as JSON, writing nothing.',
+      command: '<%= config.bin %> <%= command.id %> ./stemset --dry-run --json',
+    },
   ]
 
   static override strict = false
 
   static override args = {
-    paths: Args.string({description: 'App folders, media/ folders, profile or recording folders.', required: true}),
+    paths: Args.string({
+      description: 'App folders, media/ folders, profile or recording folders.',
+      required: true,
+    }),
   }
 
   static override flags = {
-    'dry-run': Flags.boolean({summary: 'Do everything in a transaction that is rolled back; report what would change.'}),
-    jobs: Flags.integer({char: 'j', summary: 'Recordings hashed, probed and written at once.', default: 4, min: 1, max: 64}),
-    'max-errors': Flags.integer({summary: 'Stop starting new recordings after this many were rejected.', min: 1}),
+    'dry-run': Flags.boolean({
+      summary: 'Do everything in a transaction that is rolled back; report what would change.',
+    }),
+    jobs: Flags.integer({
+      char: 'j',
+      summary: 'Recordings hashed, probed and written at once.',
+      default: 4,
+      min: 1,
+      max: 64,
+    }),
+    'max-errors': Flags.integer({
+      summary: 'Stop starting new recordings after this many were rejected.',
+      min: 1,
+    }),
   }
 
   async run(): Promise<ImportResult> {
@@ -46,14 +71,29 @@ Each recording is all-or-nothing in its own transaction; unchanged rows are not 
         version: this.config.version,
         onWarning: (w) => this.note(flags.quiet, `${progress ? '\r\u001B[K' : ''}warning: ${w.message}`),
         onProgress: ({done, total, recording}) => {
-          if (progress) process.stderr.write(`\r\u001B[K[${done}/${total}] ${recording}`.slice(0, process.stderr.columns || 100))
+          if (progress)
+            process.stderr.write(
+              `\r\u001B[K[${done}/${total}] ${recording}`.slice(0, process.stderr.columns || 100),
+            )
         },
       }),
     )
     if (progress) process.stderr.write('\r\u001B[K')
     if (human) {
-      this.log(`${result.dryRun ? 'dry run, nothing written: ' : ''}${result.files.seen} recording(s): ${result.files.imported} imported, ${result.files.unchanged} unchanged, ${result.files.rejected} rejected`)
-      this.log(renderTable(['table', 'inserted', 'updated', 'unchanged'], Object.entries(result.tables).map(([t, c]) => [t, String(c.inserted), String(c.updated), String(c.unchanged)])))
+      this.log(
+        `${result.dryRun ? 'dry run, nothing written: ' : ''}${result.files.seen} recording(s): ${result.files.imported} imported, ${result.files.unchanged} unchanged, ${result.files.rejected} rejected`,
+      )
+      this.log(
+        renderTable(
+          ['table', 'inserted', 'updated', 'unchanged'],
+          Object.entries(result.tables).map(([t, c]) => [
+            t,
+            String(c.inserted),
+            String(c.updated),
+            String(c.unchanged),
+          ]),
+        ),
+      )
       for (const r of result.rejected) this.log(`rejected: ${r.message}`)
     }
     if (result.rejected.length > 0) process.exitCode = EXIT.PROBLEMS

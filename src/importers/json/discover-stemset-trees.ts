@@ -77,16 +77,23 @@ export async function discoverStemsetTrees(paths: readonly string[]): Promise<Di
       throw new AedbError(`${given} does not exist.`, {
         code: 'PATH_NOT_FOUND',
         exit: EXIT.USAGE,
-        suggestions: ['Give the folder holding config.yaml and media/, a media/ folder, or recording folders.'],
+        suggestions: [
+          'Give the folder holding config.yaml and media/, a media/ folder, or recording folders.',
+        ],
       })
     }
     if (info.isFile()) {
       if (path.basename(target) !== 'metadata.json') {
-        throw new AedbError(`${given} is a file; import-json reads folders (or a recording's metadata.json).`, {
-          code: 'NOT_A_TREE',
-          exit: EXIT.USAGE,
-          suggestions: ['Give the folder holding config.yaml and media/, a media/ folder, or recording folders.'],
-        })
+        throw new AedbError(
+          `${given} is a file; import-json reads folders (or a recording's metadata.json).`,
+          {
+            code: 'NOT_A_TREE',
+            exit: EXIT.USAGE,
+            suggestions: [
+              'Give the folder holding config.yaml and media/, a media/ folder, or recording folders.',
+            ],
+          },
+        )
       }
       target = path.dirname(target)
     }
@@ -108,7 +115,8 @@ export async function discoverStemsetTrees(paths: readonly string[]): Promise<Di
 
   const trees: StemsetTree[] = []
   for (const [rootPath, {selection, hasConfig}] of selections) {
-    const mediaAbs = hasConfig || (await isDirectory(path.join(rootPath, 'media'))) ? path.join(rootPath, 'media') : rootPath
+    const mediaAbs =
+      hasConfig || (await isDirectory(path.join(rootPath, 'media'))) ? path.join(rootPath, 'media') : rootPath
     const mediaRel = path.relative(rootPath, mediaAbs)
     const profiles: ProfileFolder[] = []
     for (const entry of await listDir(mediaAbs)) {
@@ -130,7 +138,11 @@ export async function discoverStemsetTrees(paths: readonly string[]): Promise<Di
         }
         if (!child.isDirectory()) continue
         if (wanted !== 'all' && !wanted.has(child.name)) continue
-        recordings.push({dirName: child.name, folderName: child.name.normalize('NFC'), relPath: path.join(relPath, child.name)})
+        recordings.push({
+          dirName: child.name,
+          folderName: child.name.normalize('NFC'),
+          relPath: path.join(relPath, child.name),
+        })
       }
       profiles.push({dirName: entry.name, name: entry.name.normalize('NFC'), relPath, recordings})
     }
@@ -140,7 +152,8 @@ export async function discoverStemsetTrees(paths: readonly string[]): Promise<Di
 }
 
 async function classifyFolder(folder: string): Promise<'app' | 'media' | 'profile' | 'recording'> {
-  if ((await isFile(path.join(folder, 'config.yaml'))) || (await isDirectory(path.join(folder, 'media')))) return 'app'
+  if ((await isFile(path.join(folder, 'config.yaml'))) || (await isDirectory(path.join(folder, 'media'))))
+    return 'app'
   const entries = await listDir(folder)
   if (looksLikeRecording(entries)) return 'recording'
   for (const entry of entries) {
@@ -166,7 +179,11 @@ async function rootOfMedia(mediaDir: string): Promise<{root: string; hasConfig: 
 }
 
 function symlinkWarning(relPath: string): ImportWarning {
-  return {file: relPath, code: 'SYMLINK_NOT_FOLLOWED', message: `${relPath} is a symbolic link; aedb does not follow links in media/.`}
+  return {
+    file: relPath,
+    code: 'SYMLINK_NOT_FOLLOWED',
+    message: `${relPath} is a symbolic link; aedb does not follow links in media/.`,
+  }
 }
 
 async function listDir(folder: string): Promise<Dirent[]> {

@@ -22,9 +22,13 @@ export async function resolveInFolder(folderAbs: string, folderRel: string, valu
   if (value === '' || value.includes('\0')) throw new PathEscapeError(value, 'is not a file name')
   const segments = value.split(/[\\/]+/)
   if (path.isAbsolute(value) || /^[A-Za-z]:/.test(value) || value.startsWith('\\')) {
-    throw new PathEscapeError(value, 'is an absolute path; only names relative to the recording folder are read')
+    throw new PathEscapeError(
+      value,
+      'is an absolute path; only names relative to the recording folder are read',
+    )
   }
-  if (segments.includes('..')) throw new PathEscapeError(value, 'climbs out of the recording folder with ".."')
+  if (segments.includes('..'))
+    throw new PathEscapeError(value, 'climbs out of the recording folder with ".."')
   const absolute = path.join(folderAbs, value)
   const exists = await lstat(absolute).then(
     () => true,

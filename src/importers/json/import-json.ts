@@ -2,18 +2,24 @@ import type {Dirent} from 'node:fs'
 import {readdir, readFile, realpath} from 'node:fs/promises'
 import path from 'node:path'
 import type {Kysely} from 'kysely'
+import {pgCode} from '../../db/connection.js'
 import {contentHash, deterministicId} from '../../db/deterministic-id.js'
 import {MIGRATIONS} from '../../db/migrations.js'
 import {assertSchemaCurrent} from '../../db/migrator.js'
 import type {Database} from '../../db/schema.js'
 import {deleteStaleRows, type UpsertCounts, upsertRows} from '../../db/upsert-rows.js'
-import {pgCode} from '../../db/connection.js'
 import {isAedbError} from '../../errors.js'
 import {FileCatalog, type FileRecord, upsertFiles} from '../../files/file-catalog.js'
 import {mapConcurrent} from '../../files/map-concurrent.js'
 import {AUDIO_EXTENSIONS} from '../../files/probe-audio.js'
 import {type ImportResult, ImportSession, type ImportWarning, type UnitContext} from '../import-session.js'
-import {discoverStemsetTrees, isStrayName, type ProfileFolder, type RecordingFolder, type StemsetTree} from './discover-stemset-trees.js'
+import {
+  discoverStemsetTrees,
+  isStrayName,
+  type ProfileFolder,
+  type RecordingFolder,
+  type StemsetTree,
+} from './discover-stemset-trees.js'
 import {folderHashSuffix} from './legacy-output-name.js'
 import {linkSource, type SourceFile} from './link-source.js'
 import {pathKey} from './metadata-layout.js'
@@ -78,7 +84,10 @@ export async function importJson(props: ImportJsonProps): Promise<ImportResult> 
   })
   try {
     for (const warning of discovered.warnings) session.warn(warning)
-    const total = discovered.trees.reduce((n, t) => n + t.profiles.reduce((m, p) => m + p.recordings.length, 0), 0)
+    const total = discovered.trees.reduce(
+      (n, t) => n + t.profiles.reduce((m, p) => m + p.recordings.length, 0),
+      0,
+    )
     const progress = {done: 0, total}
     for (const tree of discovered.trees) await importTree(session, tree, props, progress)
     return await session.finish()
@@ -108,11 +117,25 @@ async function importTree(
       const parsed = readStemsetConfig(await readFile(path.join(tree.rootPath, tree.configRel), 'utf8'))
       configProfiles = parsed.profiles
       for (const problem of parsed.problems) {
-        session.reject({file: tree.configRel, sheet: null, row: null, column: problem.path, code: 'INVALID_CONFIG', message: `${tree.configRel} > ${problem.path}: ${problem.message}.`})
+        session.reject({
+          file: tree.configRel,
+          sheet: null,
+          row: null,
+          column: problem.path,
+          code: 'INVALID_CONFIG',
+          message: `${tree.configRel} > ${problem.path}: ${problem.message}.`,
+        })
       }
     } catch (error) {
       if (isAedbError(error)) throw error
-      session.reject({file: tree.configRel, sheet: null, row: null, column: null, code: 'INVALID_CONFIG', message: `${tree.configRel} is not valid YAML: ${firstLine(error)}; profiles come from media/ folders only.`})
+      session.reject({
+        file: tree.configRel,
+        sheet: null,
+        row: null,
+        column: null,
+        code: 'INVALID_CONFIG',
+        message: `${tree.configRel} is not valid YAML: ${firstLine(error)}; profiles come from media/ folders only.`,
+      })
       configProfiles = null
     }
   }
@@ -122,13 +145,25 @@ async function importTree(
   for (const folder of tree.profiles) {
     const config = configProfiles?.find((p) => p.name === folder.name) ?? null
     if (configProfiles && !config) {
-      session.warn({file: folder.relPath, code: 'PROFILE_NOT_IN_CONFIG', message: `profile folder ${folder.relPath} is not in ${tree.configRel}; imported as a profile without configuration.`})
+      session.warn({
+        file: folder.relPath,
+        code: 'PROFILE_NOT_IN_CONFIG',
+        message: `profile folder ${folder.relPath} is not in ${tree.configRel}; imported as a profile without configuration.`,
+      })
     }
     plans.push({name: folder.name, folder, config, sources: [], processed: new Map(), indexFile: null})
   }
   if (tree.whole) {
     for (const config of configProfiles ?? []) {
-      if (!plans.some((p) => p.name === config.name)) plans.push({name: config.name, folder: null, config, sources: [], processed: new Map(), indexFile: null})
+      if (!plans.some((p) => p.name === config.name))
+        plans.push({
+          name: config.name,
+          folder: null,
+          config,
+          sources: [],
+          processed: new Map(),
+          indexFile: null,
+        })
     }
   }
 
@@ -140,12 +175,16 @@ async function importTree(
     if (plan.folder) await readHashIndex(session, catalog, plan)
     for (const hashes of plan.processed.values()) for (const h of hashes) knownHashes.add(h)
   }
-  const suffixes = tree.profiles.flatMap((p) => p.recordings.map((r) => folderHashSuffix(r.folderName))).filter((s): s is string => s !== null)
+  const suffixes = tree.profiles
+    .flatMap((p) => p.recordings.map((r) => folderHashSuffix(r.folderName)))
+    .filter((s): s is string => s !== null)
   if (suffixes.length > 0) {
     const rows = await session.db
       .selectFrom('source_audio')
       .select('sha256')
-      .where((eb) => eb(eb.fn<string>('substr', ['sha256', eb.val(1), eb.val(8)]), 'in', [...new Set(suffixes)]))
+      .where((eb) =>
+        eb(eb.fn<string>('substr', ['sha256', eb.val(1), eb.val(8)]), 'in', [...new Set(suffixes)]),
+      )
       .execute()
     for (const row of rows) knownHashes.add(row.sha256)
   }
@@ -165,7 +204,11 @@ async function importTree(
         const read = await readRecording({catalog, folder, defaultFormat: plan.config?.outputFormat ?? null})
         if (read === null) {
           session.files.skipped++
-          session.warn({file: folder.relPath, code: 'NOT_A_RECORDING', message: `${folder.relPath} has neither metadata.json nor stem audio files; ignored.`})
+          session.warn({
+            file: folder.relPath,
+            code: 'NOT_A_RECORDING',
+            message: `${folder.relPath} has neither metadata.json nor stem audio files; ignored.`,
+          })
           return
         }
         session.files.seen++
@@ -175,7 +218,9 @@ async function importTree(
           processedHashes: plan.processed.get(folder.folderName) ?? [],
           knownHashes,
         })
-        const changed = await session.unit((ctx) => writeRecording(ctx, catalog, profileId, plan, folder, read, link))
+        const changed = await session.unit((ctx) =>
+          writeRecording(ctx, catalog, profileId, plan, folder, read, link),
+        )
         if (changed) session.files.imported++
         else session.files.unchanged++
       } catch (error) {
@@ -183,23 +228,49 @@ async function importTree(
         if (!rejection) throw error
         session.files.seen += rejection.counted ? 0 : 1
         session.files.rejected++
-        session.reject({file: rejection.file, sheet: null, row: null, column: rejection.column, code: rejection.code, message: rejection.message})
+        session.reject({
+          file: rejection.file,
+          sheet: null,
+          row: null,
+          column: rejection.column,
+          code: rejection.code,
+          message: rejection.message,
+        })
       } finally {
         progress.done++
         props.onProgress?.({done: progress.done, total: progress.total, recording: folder.relPath})
       }
     })
   }
-  if (props.maxErrors !== undefined && session.rejected.length >= props.maxErrors && session.files.skipped > 0) {
-    session.warn({file: tree.rootPath, code: 'MAX_ERRORS', message: `stopped after ${session.rejected.length} rejected input(s) (--max-errors ${props.maxErrors}); ${session.files.skipped} recording(s) not read.`})
+  if (
+    props.maxErrors !== undefined &&
+    session.rejected.length >= props.maxErrors &&
+    session.files.skipped > 0
+  ) {
+    session.warn({
+      file: tree.rootPath,
+      code: 'MAX_ERRORS',
+      message: `stopped after ${session.rejected.length} rejected input(s) (--max-errors ${props.maxErrors}); ${session.files.skipped} recording(s) not read.`,
+    })
   }
 }
 
 /** Hashes and probes the audio files of a profile's source folder (recursive, dot-components skipped). */
-async function hashSourceFolder(session: ImportSession, catalog: FileCatalog, realRoot: string, plan: ProfilePlan, jobs: number): Promise<SourceFile[]> {
+async function hashSourceFolder(
+  session: ImportSession,
+  catalog: FileCatalog,
+  realRoot: string,
+  plan: ProfilePlan,
+  jobs: number,
+): Promise<SourceFile[]> {
   const configured = plan.config?.sourceFolder
   if (!configured) return []
-  const warn = (message: string) => session.warn({file: 'config.yaml', code: 'SOURCE_FOLDER_UNREADABLE', message: `profile ${JSON.stringify(plan.name)}: ${message}; its recordings are linked through .processed_hashes.json and folder suffixes only.`})
+  const warn = (message: string) =>
+    session.warn({
+      file: 'config.yaml',
+      code: 'SOURCE_FOLDER_UNREADABLE',
+      message: `profile ${JSON.stringify(plan.name)}: ${message}; its recordings are linked through .processed_hashes.json and folder suffixes only.`,
+    })
   if (configured.includes('${') || configured.startsWith('~')) {
     warn(`source_folder ${JSON.stringify(configured)} needs expansion aedb does not do`)
     return []
@@ -216,17 +287,22 @@ async function hashSourceFolder(session: ImportSession, catalog: FileCatalog, re
     return []
   }
   if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
-    warn(`source_folder ${JSON.stringify(configured)} leads outside the imported tree through a symbolic link`)
+    warn(
+      `source_folder ${JSON.stringify(configured)} leads outside the imported tree through a symbolic link`,
+    )
     return []
   }
   const found: Array<{rel: string; name: string}> = []
   const walk = async (dirRel: string) => {
-    const entries = await readdir(path.join(catalog.rootPath, dirRel), {withFileTypes: true}).catch(() => [] as Dirent[])
+    const entries = await readdir(path.join(catalog.rootPath, dirRel), {withFileTypes: true}).catch(
+      () => [] as Dirent[],
+    )
     for (const entry of entries) {
       if (isStrayName(entry.name) || entry.isSymbolicLink()) continue
       const childRel = dirRel === '' ? entry.name : path.join(dirRel, entry.name)
       if (entry.isDirectory()) await walk(childRel)
-      else if (entry.isFile() && AUDIO_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) found.push({rel: childRel, name: entry.name})
+      else if (entry.isFile() && AUDIO_EXTENSIONS.has(path.extname(entry.name).toLowerCase()))
+        found.push({rel: childRel, name: entry.name})
     }
   }
   await walk(rel)
@@ -234,7 +310,8 @@ async function hashSourceFolder(session: ImportSession, catalog: FileCatalog, re
   const records = await mapConcurrent(found, jobs, (f) => catalog.describe(f.rel, 'audio'))
   const sources: SourceFile[] = []
   records.forEach((record, i) => {
-    if (record.present && record.sha256) sources.push({fileName: found[i]!.name, record: record as SourceFile['record']})
+    if (record.present && record.sha256)
+      sources.push({fileName: found[i]!.name, record: record as SourceFile['record']})
   })
   return sources
 }
@@ -250,17 +327,35 @@ async function readHashIndex(session: ImportSession, catalog: FileCatalog, plan:
     value = parseTolerantJson(await readFile(path.join(catalog.rootPath, rel), 'utf8'))
   } catch (error) {
     if (!(error instanceof JsonSyntaxError)) throw error
-    session.reject({file: rel, sheet: null, row: null, column: null, code: 'INVALID_JSON', message: `${rel} is not valid JSON: ${error.message}; its entries are not used.`})
+    session.reject({
+      file: rel,
+      sheet: null,
+      row: null,
+      column: null,
+      code: 'INVALID_JSON',
+      message: `${rel} is not valid JSON: ${error.message}; its entries are not used.`,
+    })
     return
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    session.reject({file: rel, sheet: null, row: null, column: null, code: 'INVALID_HASH_INDEX', message: `${rel} should be an object of sha256 -> folder name.`})
+    session.reject({
+      file: rel,
+      sheet: null,
+      row: null,
+      column: null,
+      code: 'INVALID_HASH_INDEX',
+      message: `${rel} should be an object of sha256 -> folder name.`,
+    })
     return
   }
   for (const [key, folder] of Object.entries(value)) {
     const sha = key.toLowerCase()
     if (!SHA256.test(sha) || typeof folder !== 'string' || folder === '') {
-      session.warn({file: rel, code: 'INVALID_HASH_ENTRY', message: `${rel} > ${pathKey(key)}: expected a 64-hex SHA-256 key and a folder name; entry ignored.`})
+      session.warn({
+        file: rel,
+        code: 'INVALID_HASH_ENTRY',
+        message: `${rel} > ${pathKey(key)}: expected a 64-hex SHA-256 key and a folder name; entry ignored.`,
+      })
       continue
     }
     const name = folder.normalize('NFC')
@@ -268,10 +363,18 @@ async function readHashIndex(session: ImportSession, catalog: FileCatalog, plan:
   }
 }
 
-async function writeProfile(session: ImportSession, catalog: FileCatalog, plan: ProfilePlan, configFile: FileRecord | null, treeHasConfig: boolean): Promise<void> {
+async function writeProfile(
+  session: ImportSession,
+  catalog: FileCatalog,
+  plan: ProfilePlan,
+  configFile: FileRecord | null,
+  treeHasConfig: boolean,
+): Promise<void> {
   const profileId = deterministicId('profile', plan.name)
   await session.unit(async ({trx, runId, count}) => {
-    const files = [configFile, plan.indexFile, ...plan.sources.map((s) => s.record)].filter((f): f is FileRecord => f !== null)
+    const files = [configFile, plan.indexFile, ...plan.sources.map((s) => s.record)].filter(
+      (f): f is FileRecord => f !== null,
+    )
     if (files.length > 0) count('files', await upsertFiles(trx, catalog.rootPath, files, runId))
     const config = plan.config
     const row = withContentHash({
@@ -312,8 +415,16 @@ async function writeProfile(session: ImportSession, catalog: FileCatalog, plan: 
           }),
         ),
       )
-      count('processed_hashes', await upsertRows({db: trx, table: 'processed_hashes', rows, conflict: ['profile_id', 'sha256']}))
-      await deleteStaleRows({db: trx, table: 'processed_hashes', scope: {column: 'profile_id', value: profileId}, keepIds: rows.map((r) => r.id)})
+      count(
+        'processed_hashes',
+        await upsertRows({db: trx, table: 'processed_hashes', rows, conflict: ['profile_id', 'sha256']}),
+      )
+      await deleteStaleRows({
+        db: trx,
+        table: 'processed_hashes',
+        scope: {column: 'profile_id', value: profileId},
+        keepIds: rows.map((r) => r.id),
+      })
     }
   })
 }
@@ -337,7 +448,8 @@ async function writeRecording(
   let sourceAudioId: string | null = null
   if (link.sha256) {
     sourceAudioId = deterministicId('source_audio', link.sha256)
-    const known = link.file?.record ?? plan.sources.find((s) => s.record.sha256 === link.sha256)?.record ?? null
+    const known =
+      link.file?.record ?? plan.sources.find((s) => s.record.sha256 === link.sha256)?.record ?? null
     const row = {
       id: sourceAudioId,
       sha256: link.sha256,
@@ -349,11 +461,17 @@ async function writeRecording(
       run_id: runId,
     }
     // Bytes not on disk add nothing to what a run that saw them wrote; only the hash is known.
-    tally('source_audio', known ? await upsertRows({db: trx, table: 'source_audio', rows: [row], conflict: ['sha256']}) : await insertIfMissing(trx, 'source_audio', 'sha256', row))
+    tally(
+      'source_audio',
+      known
+        ? await upsertRows({db: trx, table: 'source_audio', rows: [row], conflict: ['sha256']})
+        : await insertIfMissing(trx, 'source_audio', 'sha256', row),
+    )
   }
   const folderName = folder.folderName
   const recordingId = deterministicId('recording', plan.name, folderName)
-  for (const message of link.warnings) warn({file: folder.relPath, code: 'SOURCE_CHANGED', message: `${folder.relPath}: ${message}.`})
+  for (const message of link.warnings)
+    warn({file: folder.relPath, code: 'SOURCE_CHANGED', message: `${folder.relPath}: ${message}.`})
   const recording = withContentHash({
     id: recordingId,
     profile_id: profileId,
@@ -370,7 +488,15 @@ async function writeRecording(
     extra: read.extra,
     run_id: runId,
   })
-  tally('recordings', await upsertRows({db: trx, table: 'recordings', rows: [recording], conflict: ['profile_id', 'folder_name']}))
+  tally(
+    'recordings',
+    await upsertRows({
+      db: trx,
+      table: 'recordings',
+      rows: [recording],
+      conflict: ['profile_id', 'folder_name'],
+    }),
+  )
   const stems = read.stems.map((stem) =>
     withContentHash({
       id: deterministicId('stem', recordingId, stem.stemType),
@@ -392,14 +518,27 @@ async function writeRecording(
       run_id: runId,
     }),
   )
-  tally('stems', await upsertRows({db: trx, table: 'stems', rows: stems, conflict: ['recording_id', 'stem_type']}))
-  const deleted = await deleteStaleRows({db: trx, table: 'stems', scope: {column: 'recording_id', value: recordingId}, keepIds: stems.map((s) => s.id)})
+  tally(
+    'stems',
+    await upsertRows({db: trx, table: 'stems', rows: stems, conflict: ['recording_id', 'stem_type']}),
+  )
+  const deleted = await deleteStaleRows({
+    db: trx,
+    table: 'stems',
+    scope: {column: 'recording_id', value: recordingId},
+    keepIds: stems.map((s) => s.id),
+  })
   for (const warning of read.warnings) warn(warning)
   return deleted > 0 || counts.some((c) => c.inserted + c.updated > 0)
 }
 
 /** Batched `insert … on conflict do nothing`: for rows that may only add to what is there. */
-async function insertIfMissing(db: Kysely<Database>, table: 'profiles' | 'source_audio', key: 'name' | 'sha256', row: Record<string, unknown>): Promise<UpsertCounts> {
+async function insertIfMissing(
+  db: Kysely<Database>,
+  table: 'profiles' | 'source_audio',
+  key: 'name' | 'sha256',
+  row: Record<string, unknown>,
+): Promise<UpsertCounts> {
   const values = {...row, ...('extra' in row ? {extra: JSON.stringify(row.extra)} : {})}
   const inserted = await db
     .insertInto(table)
@@ -420,11 +559,21 @@ function withContentHash<T extends Record<string, unknown>>(row: T): T & {conten
  * A recording that cannot be imported (bad JSON or shape, an escaping path) or that the database refused (a value
  * a CHECK constraint rejects): reported, and the run goes on. Anything else is a bug or an outage and ends the run.
  */
-function asRejection(error: unknown, folderRel: string): {file: string; column: string | null; code: string; message: string; counted: boolean} | null {
-  if (error instanceof RecordingRejected) return {file: error.file, column: error.column, code: error.code, message: error.message, counted: false}
+function asRejection(
+  error: unknown,
+  folderRel: string,
+): {file: string; column: string | null; code: string; message: string; counted: boolean} | null {
+  if (error instanceof RecordingRejected)
+    return {file: error.file, column: error.column, code: error.code, message: error.message, counted: false}
   const code = pgCode(error)
   if (code && (code.startsWith('22') || code === '23514' || code === '23502')) {
-    return {file: folderRel, column: null, code: 'REFUSED_BY_DATABASE', message: `${folderRel}: the database refused a value: ${firstLine(error)}.`, counted: true}
+    return {
+      file: folderRel,
+      column: null,
+      code: 'REFUSED_BY_DATABASE',
+      message: `${folderRel}: the database refused a value: ${firstLine(error)}.`,
+      counted: true,
+    }
   }
   return null
 }

@@ -41,7 +41,9 @@ export function linkSource(props: LinkSourceProps): SourceLink {
   const promised = [...new Set(props.processedHashes)]
   const promise = promised.length === 1 ? promised[0]! : null
   if (promised.length > 1) {
-    warnings.push(`.processed_hashes.json maps ${promised.length} different sources to this folder; none is trusted`)
+    warnings.push(
+      `.processed_hashes.json maps ${promised.length} different sources to this folder; none is trusted`,
+    )
   }
   if (promise && suffix && !promise.startsWith(suffix)) {
     warnings.push(`.processed_hashes.json says ${short(promise)} but the folder name ends in ${suffix}`)
@@ -53,7 +55,9 @@ export function linkSource(props: LinkSourceProps): SourceLink {
   })
   const fits = (sha: string) => (promise ? sha === promise : suffix ? sha.startsWith(suffix) : true)
 
-  const byHash = props.sources.filter((s) => (promise ? s.record.sha256 === promise : suffix !== null && s.record.sha256.startsWith(suffix)))
+  const byHash = props.sources.filter((s) =>
+    promise ? s.record.sha256 === promise : suffix !== null && s.record.sha256.startsWith(suffix),
+  )
   if (byHash.length > 0) {
     const file = byHash.find((s) => nameMatches.includes(s)) ?? byHash[0]!
     return {sha256: file.record.sha256, link: 'hashed_source', file, warnings}
@@ -68,13 +72,16 @@ export function linkSource(props: LinkSourceProps): SourceLink {
   } else if (named.length === 1) {
     return {sha256: named[0]!.record.sha256, link: 'hashed_source', file: named[0]!, warnings}
   } else if (named.length > 1) {
-    warnings.push(`${named.length} source files with different contents match this folder's name; none is linked`)
+    warnings.push(
+      `${named.length} source files with different contents match this folder's name; none is linked`,
+    )
   }
   if (promise) return {sha256: promise, link: 'processed_hashes', file: null, warnings}
   if (suffix) {
     const candidates = [...props.knownHashes].filter((h) => h.startsWith(suffix))
     if (candidates.length === 1) return {sha256: candidates[0]!, link: 'folder_suffix', file: null, warnings}
-    if (candidates.length > 1) warnings.push(`${candidates.length} known sources start with ${suffix}; none is linked`)
+    if (candidates.length > 1)
+      warnings.push(`${candidates.length} known sources start with ${suffix}; none is linked`)
   }
   return {sha256: null, link: 'none', file: null, warnings}
 }

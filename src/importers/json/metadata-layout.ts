@@ -59,16 +59,30 @@ export function parseMetadata(value: JsonValue): ParsedMetadata {
   if (!isObject(value)) throw new MetadataShapeError('', `expected a JSON object, found ${typeName(value)}`)
   if ('stems' in value) {
     const stemsValue = value.stems
-    if (!isObject(stemsValue)) throw new MetadataShapeError('stems', `expected an object keyed by stem name, found ${typeName(stemsValue)}`)
+    if (!isObject(stemsValue))
+      throw new MetadataShapeError(
+        'stems',
+        `expected an object keyed by stem name, found ${typeName(stemsValue)}`,
+      )
     const displayName = 'display_name' in value ? value.display_name : undefined
     if (displayName !== undefined && typeof displayName !== 'string') {
       throw new MetadataShapeError('display_name', `expected a string, found ${typeName(displayName)}`)
     }
-    const stems = Object.entries(stemsValue).map(([key, stem]) => parseStem(key, stem, `stems${pathKey(key)}`))
+    const stems = Object.entries(stemsValue).map(([key, stem]) =>
+      parseStem(key, stem, `stems${pathKey(key)}`),
+    )
     const raw = Object.values(stemsValue).filter(isObject)
     const has = (field: string) => raw.some((stem) => field in stem)
     const layout =
-      displayName !== undefined ? 'v4' : has('stem_url') ? 'v3' : has('peak_amplitude') || has('stem_gain_adjustment_db') ? 'v2' : has('waveform_url') ? 'v1b' : 'v1a'
+      displayName !== undefined
+        ? 'v4'
+        : has('stem_url')
+          ? 'v3'
+          : has('peak_amplitude') || has('stem_gain_adjustment_db')
+            ? 'v2'
+            : has('waveform_url')
+              ? 'v1b'
+              : 'v1a'
     const extra = Object.fromEntries(Object.entries(value).filter(([k]) => !TOP_KEYS.has(k)))
     return {layout, displayName: displayName ?? null, stems, extra}
   }
@@ -86,10 +100,15 @@ function parseStem(key: string, value: JsonValue, path: string): StemEntry {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
     const field = issue.path.map((p) => pathKey(String(p))).join('')
-    throw new MetadataShapeError(`${path}${field}`, `${issue.message}, found ${typeName(getPath(value, issue.path))}`)
+    throw new MetadataShapeError(
+      `${path}${field}`,
+      `${issue.message}, found ${typeName(getPath(value, issue.path))}`,
+    )
   }
   const stem = parsed.data
-  const extra: Record<string, JsonValue> = Object.fromEntries(Object.entries(value).filter(([k]) => !STEM_KEYS.has(k)))
+  const extra: Record<string, JsonValue> = Object.fromEntries(
+    Object.entries(value).filter(([k]) => !STEM_KEYS.has(k)),
+  )
   if (stem.stem_type !== undefined && stem.stem_type !== key) extra.stem_type = stem.stem_type
   return {
     key,
@@ -117,7 +136,8 @@ function typeName(value: unknown): string {
   if (value === undefined) return 'nothing'
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
   if (typeof value === 'object') return 'an object'
   return `${typeof value} ${String(value)}`
 }

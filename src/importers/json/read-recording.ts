@@ -74,7 +74,9 @@ export async function readRecording(props: ReadRecordingProps): Promise<ReadReco
   let entries: StemEntry[]
   let metadataFile: FileRecord | null = null
   if (hasMetadata) {
-    await checked(metadataRel, 'metadata.json', () => resolveInFolder(folderAbs, folder.relPath, 'metadata.json'))
+    await checked(metadataRel, 'metadata.json', () =>
+      resolveInFolder(folderAbs, folder.relPath, 'metadata.json'),
+    )
     metadataFile = await catalog.describe(metadataRel, 'metadata_json', {probe: false})
     files.push(metadataFile)
     let value: JsonValue
@@ -82,7 +84,12 @@ export async function readRecording(props: ReadRecordingProps): Promise<ReadReco
       value = parseTolerantJson(UTF8.decode(await readFile(path.join(folderAbs, 'metadata.json'))))
     } catch (error) {
       if (error instanceof JsonSyntaxError) {
-        throw new RecordingRejected(metadataRel, null, 'INVALID_JSON', `${metadataRel} is not valid JSON: ${error.message}.`)
+        throw new RecordingRejected(
+          metadataRel,
+          null,
+          'INVALID_JSON',
+          `${metadataRel} is not valid JSON: ${error.message}.`,
+        )
       }
       if (error instanceof TypeError) {
         throw new RecordingRejected(metadataRel, null, 'INVALID_JSON', `${metadataRel} is not UTF-8 text.`)
@@ -118,14 +125,23 @@ export async function readRecording(props: ReadRecordingProps): Promise<ReadReco
     const source = hasMetadata ? metadataRel : folder.relPath
     const stemType = entry.key.normalize('NFC')
     if (seenTypes.has(stemType)) {
-      throw new RecordingRejected(source, entry.path, 'DUPLICATE_STEM', `${source} > ${entry.path}: stem ${JSON.stringify(stemType)} is listed twice (${seenTypes.get(stemType)}).`)
+      throw new RecordingRejected(
+        source,
+        entry.path,
+        'DUPLICATE_STEM',
+        `${source} > ${entry.path}: stem ${JSON.stringify(stemType)} is listed twice (${seenTypes.get(stemType)}).`,
+      )
     }
     seenTypes.set(stemType, entry.path)
     const stemRel = await locateStem(entry, source, folderAbs, folder.relPath, props.defaultFormat)
     const file = await catalog.describe(stemRel, 'audio', {probe: true})
     files.push(file)
     if (!file.present) {
-      warnings.push({file: file.rel_path, code: 'STEM_MISSING', message: `stem ${JSON.stringify(stemType)} of ${folder.relPath} is listed but ${file.rel_path} does not exist; imported with an absent file.`})
+      warnings.push({
+        file: file.rel_path,
+        code: 'STEM_MISSING',
+        message: `stem ${JSON.stringify(stemType)} of ${folder.relPath} is listed but ${file.rel_path} does not exist; imported with an absent file.`,
+      })
     } else if (file.duration_s === null) {
       warnings.push({
         file: file.rel_path,
@@ -138,7 +154,9 @@ export async function readRecording(props: ReadRecordingProps): Promise<ReadReco
     let waveformUrl = entry.waveformUrl
     let waveformRel: string | null = null
     if (waveformUrl !== null && !isUrlReference(waveformUrl)) {
-      waveformRel = await checked(source, `${entry.path}.waveform_url`, () => resolveInFolder(folderAbs, folder.relPath, waveformUrl!))
+      waveformRel = await checked(source, `${entry.path}.waveform_url`, () =>
+        resolveInFolder(folderAbs, folder.relPath, waveformUrl!),
+      )
     } else {
       // API-route waveforms are URLs; the PNG they served sits next to the stems under its conventional name.
       const conventional = `${entry.key}_waveform.png`
@@ -146,32 +164,56 @@ export async function readRecording(props: ReadRecordingProps): Promise<ReadReco
         () => true,
         () => false,
       )
-      if (exists) waveformRel = await checked(source, entry.path, () => resolveInFolder(folderAbs, folder.relPath, conventional))
+      if (exists)
+        waveformRel = await checked(source, entry.path, () =>
+          resolveInFolder(folderAbs, folder.relPath, conventional),
+        )
     }
     let waveformFile: FileRecord | null = null
     if (waveformRel !== null) {
       waveformFile = await catalog.describe(waveformRel, 'waveform', {probe: false})
       files.push(waveformFile)
       if (!waveformFile.present) {
-        warnings.push({file: waveformFile.rel_path, code: 'WAVEFORM_MISSING', message: `waveform ${waveformFile.rel_path} of stem ${JSON.stringify(stemType)} does not exist.`})
+        warnings.push({
+          file: waveformFile.rel_path,
+          code: 'WAVEFORM_MISSING',
+          message: `waveform ${waveformFile.rel_path} of stem ${JSON.stringify(stemType)} does not exist.`,
+        })
       }
     }
     if (waveformUrl === '') waveformUrl = null
     stems.push({entry, stemType, file, waveformUrl, waveformFile})
   }
   if (stems.length === 0) {
-    warnings.push({file: metadataRel, code: 'NO_STEMS', message: `${metadataRel} lists no stems; the recording is imported without any.`})
+    warnings.push({
+      file: metadataRel,
+      code: 'NO_STEMS',
+      message: `${metadataRel} lists no stems; the recording is imported without any.`,
+    })
   }
   return {layout, displayName, metadataFile, extra, stems, files, warnings}
 }
 
 /** The stem's file: `stem_url` when written, else `<key>.opus`, `.wav`, `.aac` (first that exists). */
-async function locateStem(entry: StemEntry, source: string, folderAbs: string, folderRel: string, defaultFormat: string | null): Promise<string> {
+async function locateStem(
+  entry: StemEntry,
+  source: string,
+  folderAbs: string,
+  folderRel: string,
+  defaultFormat: string | null,
+): Promise<string> {
   if (entry.stemUrl !== null) {
-    return checked(source, `${entry.path}.stem_url`, () => resolveInFolder(folderAbs, folderRel, entry.stemUrl!))
+    return checked(source, `${entry.path}.stem_url`, () =>
+      resolveInFolder(folderAbs, folderRel, entry.stemUrl!),
+    )
   }
   if (/[\\/]/.test(entry.key) || entry.key === '.' || entry.key === '..' || entry.key === '') {
-    throw new RecordingRejected(source, entry.path, 'PATH_ESCAPE', `${source} > ${entry.path}: the stem name ${JSON.stringify(entry.key)} cannot be a file name (it would be opened as a path); nothing was opened.`)
+    throw new RecordingRejected(
+      source,
+      entry.path,
+      'PATH_ESCAPE',
+      `${source} > ${entry.path}: the stem name ${JSON.stringify(entry.key)} cannot be a file name (it would be opened as a path); nothing was opened.`,
+    )
   }
   for (const extension of STEM_EXTENSIONS) {
     const name = `${entry.key}.${extension}`
@@ -190,7 +232,12 @@ async function checked(file: string, column: string, fn: () => Promise<string>):
     return await fn()
   } catch (error) {
     if (!(error instanceof PathEscapeError)) throw error
-    throw new RecordingRejected(file, column, 'PATH_ESCAPE', `${file} > ${column}: ${error.message}; the recording is rejected and nothing there was opened.`)
+    throw new RecordingRejected(
+      file,
+      column,
+      'PATH_ESCAPE',
+      `${file} > ${column}: ${error.message}; the recording is rejected and nothing there was opened.`,
+    )
   }
 }
 
@@ -233,7 +280,8 @@ async function recoverLoudness(entry: StemEntry, absolute: string): Promise<void
     entry.peakAmplitude = number(value.peak_amplitude)
     entry.gainDb = number(value.stem_gain_adjustment_db)
     for (const [key, v] of Object.entries(value)) {
-      if (!(LOUDNESS_KEYS as readonly string[]).includes(key) && !(key === 'stem_type' && v === entry.key)) entry.extra[key] = v
+      if (!(LOUDNESS_KEYS as readonly string[]).includes(key) && !(key === 'stem_type' && v === entry.key))
+        entry.extra[key] = v
     }
     return
   }

@@ -28,7 +28,9 @@ export interface StemsetConfig {
 const FORMATS = ['opus', 'wav', 'aac'] as const
 
 const PROFILE_SCHEMA = z.object({
-  name: z.string({message: 'expected the profile name as a string'}).min(1, {message: 'expected a non-empty name'}),
+  name: z
+    .string({message: 'expected the profile name as a string'})
+    .min(1, {message: 'expected a non-empty name'}),
   source_folder: z.string({message: 'expected a path'}).nullable().optional(),
   strategy: z.string({message: 'expected a strategy name'}).nullable().optional(),
   output: z.record(z.string(), z.unknown(), {message: 'expected a mapping'}).nullable().optional(),
@@ -52,7 +54,8 @@ export function readStemsetConfig(text: string): StemsetConfig {
   }
   const list = (document as Record<string, unknown>).profiles
   if (list === undefined || list === null) return {profiles, problems}
-  if (!Array.isArray(list)) return {profiles, problems: [{path: 'profiles', message: 'expected a list of profiles'}]}
+  if (!Array.isArray(list))
+    return {profiles, problems: [{path: 'profiles', message: 'expected a list of profiles'}]}
   const seen = new Set<string>()
   list.forEach((entry, index) => {
     const path = `profiles[${index}]`
@@ -65,7 +68,10 @@ export function readStemsetConfig(text: string): StemsetConfig {
     const p = parsed.data
     const name = p.name.normalize('NFC')
     if (seen.has(name)) {
-      problems.push({path: `${path}.name`, message: `profile ${JSON.stringify(name)} is defined twice; the first one is used`})
+      problems.push({
+        path: `${path}.name`,
+        message: `profile ${JSON.stringify(name)} is defined twice; the first one is used`,
+      })
       return
     }
     seen.add(name)

@@ -19,7 +19,16 @@ export class JsonSyntaxError extends Error {
 
 const MAX_DEPTH = 512
 const WHITESPACE = new Set([' ', '\t', '\n', '\r'])
-const ESCAPES: Record<string, string> = {'"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t'}
+const ESCAPES: Record<string, string> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+}
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
 
 export function parseTolerantJson(text: string): JsonValue {
@@ -35,7 +44,8 @@ class TolerantJsonParser {
     this.skipWhitespace()
     const value = this.parseValue(0)
     this.skipWhitespace()
-    if (this.pos < this.text.length) this.fail(`unexpected ${this.describeHere()} after the end of the document`)
+    if (this.pos < this.text.length)
+      this.fail(`unexpected ${this.describeHere()} after the end of the document`)
     return value
   }
 
@@ -60,7 +70,8 @@ class TolerantJsonParser {
       case 'I':
         return this.parseWord('Infinity', Number.POSITIVE_INFINITY)
       case '-':
-        if (this.text.startsWith('-Infinity', this.pos)) return this.parseWord('-Infinity', Number.NEGATIVE_INFINITY)
+        if (this.text.startsWith('-Infinity', this.pos))
+          return this.parseWord('-Infinity', Number.NEGATIVE_INFINITY)
         return this.parseNumber()
       default:
         if (ch !== undefined && ch >= '0' && ch <= '9') return this.parseNumber()
@@ -78,10 +89,12 @@ class TolerantJsonParser {
     }
     for (;;) {
       this.skipWhitespace()
-      if (this.text[this.pos] !== '"') this.fail(`expected a key in double quotes, found ${this.describeHere()}`)
+      if (this.text[this.pos] !== '"')
+        this.fail(`expected a key in double quotes, found ${this.describeHere()}`)
       const key = this.parseString()
       this.skipWhitespace()
-      if (this.text[this.pos] !== ':') this.fail(`expected ':' after the key ${JSON.stringify(key)}, found ${this.describeHere()}`)
+      if (this.text[this.pos] !== ':')
+        this.fail(`expected ':' after the key ${JSON.stringify(key)}, found ${this.describeHere()}`)
       this.pos++
       this.skipWhitespace()
       const value = this.parseValue(depth + 1)
@@ -144,17 +157,18 @@ class TolerantJsonParser {
       if (code < 0x20) this.fail('control character inside a string (it must be escaped)')
       if (code === 0x5c) {
         out += this.text.slice(chunkStart, this.pos)
-        const escape = this.text[this.pos + 1]
-        if (escape === 'u') {
+        const escaped = this.text[this.pos + 1]
+        if (escaped === 'u') {
           const hex = this.text.slice(this.pos + 2, this.pos + 6)
-          if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail(`invalid \\u escape ${JSON.stringify(this.text.slice(this.pos, this.pos + 6))}`)
+          if (!/^[0-9a-fA-F]{4}$/.test(hex))
+            this.fail(`invalid \\u escape ${JSON.stringify(this.text.slice(this.pos, this.pos + 6))}`)
           out += String.fromCharCode(Number.parseInt(hex, 16))
           this.pos += 6
-        } else if (escape !== undefined && escape in ESCAPES) {
-          out += ESCAPES[escape]
+        } else if (escaped !== undefined && escaped in ESCAPES) {
+          out += ESCAPES[escaped]
           this.pos += 2
         } else {
-          this.fail(`invalid escape ${JSON.stringify(`\\${escape ?? ''}`)} in a string`)
+          this.fail(`invalid escape ${JSON.stringify(`\\${escaped ?? ''}`)} in a string`)
         }
         chunkStart = this.pos
         continue
