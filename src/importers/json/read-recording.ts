@@ -3,6 +3,7 @@ import {lstat, readdir, readFile} from 'node:fs/promises'
 import path from 'node:path'
 import type {FileCatalog, FileRecord} from '../../files/file-catalog.js'
 import {probeAudio} from '../../files/probe-audio.js'
+import {checkAudioIntegrity} from './audio-integrity.js'
 import {isStrayName, type RecordingFolder} from './discover-stemset-trees.js'
 import {isUrlReference, PathEscapeError, resolveInFolder} from './folder-paths.js'
 import {type MetadataLayout, MetadataShapeError, parseMetadata, type StemEntry} from './metadata-layout.js'
@@ -134,7 +135,10 @@ export async function readRecording(props: ReadRecordingProps): Promise<ReadReco
     }
     seenTypes.set(stemType, entry.path)
     const stemRel = await locateStem(entry, source, folderAbs, folder.relPath, props.defaultFormat)
-    const file = await catalog.describe(stemRel, 'audio', {probe: true})
+    const file = await checkAudioIntegrity(
+      await catalog.describe(stemRel, 'audio', {probe: true}),
+      path.join(catalog.rootPath, stemRel),
+    )
     files.push(file)
     if (!file.present) {
       warnings.push({
