@@ -5,7 +5,7 @@ import type {OpenDatabase} from '../../../src/db/connection.js'
 import type {ImportResult} from '../../../src/importers/import-session.js'
 import {importJson} from '../../../src/importers/json/import-json.js'
 import {createTestDatabase, type TestDatabase, testBackends} from '../../support/backends.js'
-import {buildNastyTree, type NastyTree, sha256} from './stemset-trees.js'
+import {buildNastyTree, type NastyTree, sha256, UNSET_SOURCE_FOLDER} from './stemset-trees.js'
 
 describe.each(testBackends())('import-json on a tree with every twist of spec section 7 (%s)', (backend) => {
   let database: TestDatabase
@@ -143,7 +143,7 @@ describe.each(testBackends())('import-json on a tree with every twist of spec se
     expect((await stat(control)).atime.getTime()).toBeGreaterThan(tree.trapAtime.getTime())
   })
 
-  it('reads config.yaml with unset ${ENV} placeholders, and profiles that only exist as folders', async () => {
+  it('reads config.yaml with unset $-placeholders, and profiles that only exist as folders', async () => {
     const profiles = await opened.db.selectFrom('profiles').selectAll().orderBy('name').execute()
     expect(profiles.map((p) => [p.name, p.in_config])).toEqual([
       ['Unlisted Profile', false],
@@ -157,7 +157,7 @@ describe.each(testBackends())('import-json on a tree with every twist of spec se
       output_bitrate: 128,
       source_path: 'profiles[0]',
     })
-    expect(profiles.find((p) => p.name === 'remote only')!.source_folder).toBe('${AEDB_TEST_UNSET_SOURCE}')
+    expect(profiles.find((p) => p.name === 'remote only')!.source_folder).toBe(UNSET_SOURCE_FOLDER)
     expect(warnings('PROFILE_NOT_IN_CONFIG').map((w) => w.file)).toEqual(['media/Unlisted Profile'])
     expect(warnings('SOURCE_FOLDER_UNREADABLE')).toHaveLength(1)
   })

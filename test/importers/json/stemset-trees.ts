@@ -79,6 +79,9 @@ async function put(file: string, content: Buffer | string): Promise<void> {
   await writeFile(file, content)
 }
 
+/** A source_folder that is nothing but an unset placeholder. */
+export const UNSET_SOURCE_FOLDER = `\${AEDB_TEST_UNSET_SOURCE}`
+
 const json = (value: unknown) => JSON.stringify(value, null, 2)
 
 export interface NastyTree {
@@ -133,7 +136,7 @@ profiles:
       format: "wav"
       bitrate: 128
   - name: "remote only"
-    source_folder: "\${AEDB_TEST_UNSET_SOURCE}"
+    source_folder: "${UNSET_SOURCE_FOLDER}"
     strategy: "two"
     output:
       format: "opus"
@@ -299,7 +302,11 @@ profiles:
   await put(path.join(p, `changed_${changed8}`, 'vocals.wav'), stemWav(7))
 
   // Path escapes, each its own recording.
-  const escape = async (name: string, metadata: unknown, extra?: (folder: string) => Promise<void>) => {
+  const escapingRecording = async (
+    name: string,
+    metadata: unknown,
+    extra?: (folder: string) => Promise<void>,
+  ) => {
     const folder = path.join(p, name)
     await put(path.join(folder, 'metadata.json'), json(metadata))
     await extra?.(folder)
@@ -315,36 +322,36 @@ profiles:
       },
     },
   })
-  await escape(
+  await escapingRecording(
     'escape_dotdot_10000001',
     v3({stem_url: '../../../../outside/secret.wav', waveform_url: 'vocals_waveform.png'}),
   )
-  await escape(
+  await escapingRecording(
     'escape_absolute_10000002',
     v3({stem_url: path.join(outside, 'secret.wav'), waveform_url: 'vocals_waveform.png'}),
   )
-  await escape(
+  await escapingRecording(
     'escape_symlink_10000003',
     v3({stem_url: 'vocals.wav', waveform_url: 'vocals_waveform.png'}),
     async (folder) => {
       await symlink(path.join(outside, 'secret.wav'), path.join(folder, 'vocals.wav'))
     },
   )
-  await escape(
+  await escapingRecording(
     'escape_fifo_10000004',
     {stems: {vocals: {stem_type: 'vocals', measured_lufs: -20}}},
     async (folder) => {
       await symlink(path.join(outside, 'fifo'), path.join(folder, 'vocals.opus'))
     },
   )
-  await escape(
+  await escapingRecording(
     'escape_waveform_10000005',
     v3({stem_url: 'vocals.wav', waveform_url: '/etc/hostname'}),
     async (folder) => {
       await put(path.join(folder, 'vocals.wav'), stemWav(8))
     },
   )
-  await escape('escape_key_10000006', {
+  await escapingRecording('escape_key_10000006', {
     '../../../outside/secret': {stem_type: 'x', measured_lufs: -20, target_lufs: -23},
   })
   await mkdir(path.join(p, 'escape_meta_10000007'), {recursive: true})
