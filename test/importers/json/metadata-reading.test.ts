@@ -161,7 +161,7 @@ describe('linkSource', () => {
 })
 
 describe('readStemsetConfig', () => {
-  it('reads both eras and keeps unknown keys, with ${VAR} placeholders left as text', () => {
+  it('reads both eras and keeps unknown keys, with unset placeholders left as text', () => {
     const config = readStemsetConfig(`
 gpu_worker_url: \${UNSET}
 profiles:
