@@ -41,59 +41,47 @@ Each recording is all-or-nothing in its own transaction; unchanged rows are not 
 
   static override flags = {
     'dry-run': Flags.boolean({
-      summary: 'Do everything in a transaction that is rolled back; report what would change.',
+      summary: 'Run in a transaction that is rolled back; report what would change.',
     }),
     jobs: Flags.integer({
       char: 'j',
-      summary: 'Recordings hashed, probed and written at once.',
+      summary: 'Recordings read and written at once.',
       default: 4,
       min: 1,
       max: 64,
     }),
-    'max-errors': Flags.integer({
-      summary: 'Stop starting new recordings after this many were rejected.',
-      min: 1,
-    }),
+    'max-errors': Flags.integer({summary: 'Stop starting recordings after this many were rejected.', min: 1}),
   }
 
   async run(): Promise<ImportResult> {
     const {argv, flags} = await this.parse(ImportJson)
     const human = !this.jsonEnabled() && !flags.quiet
-    const progress = human && process.stderr.isTTY
+    const clear = human && process.stderr.isTTY ? '\r\u001B[K' : ''
     const result = await withDatabase(this.databaseTarget(flags['database-url']), ({db}) =>
       importJson({
         db,
         paths: argv as string[],
         jobs: flags.jobs,
         dryRun: flags['dry-run'],
-        ...(flags['max-errors'] ? {maxErrors: flags['max-errors']} : {}),
+        maxErrors: flags['max-errors'],
         argv: this.argv,
         version: this.config.version,
-        onWarning: (w) => this.note(flags.quiet, `${progress ? '\r\u001B[K' : ''}warning: ${w.message}`),
-        onProgress: ({done, total, recording}) => {
-          if (progress)
-            process.stderr.write(
-              `\r\u001B[K[${done}/${total}] ${recording}`.slice(0, process.stderr.columns || 100),
-            )
-        },
+        // Warnings go to stderr under --json too (DESIGN.md); only --quiet silences them.
+        onWarning: (w) => flags.quiet || process.stderr.write(`${clear}warning: ${w.message}\n`),
+        onProgress: (p) =>
+          clear && process.stderr.write(`${clear}[${p.done}/${p.total}] ${p.recording}`.slice(0, 100)),
       }),
     )
-    if (progress) process.stderr.write('\r\u001B[K')
+    process.stderr.write(clear)
     if (human) {
-      this.log(
-        `${result.dryRun ? 'dry run, nothing written: ' : ''}${result.files.seen} recording(s): ${result.files.imported} imported, ${result.files.unchanged} unchanged, ${result.files.rejected} rejected`,
-      )
-      this.log(
-        renderTable(
-          ['table', 'inserted', 'updated', 'unchanged'],
-          Object.entries(result.tables).map(([t, c]) => [
-            t,
-            String(c.inserted),
-            String(c.updated),
-            String(c.unchanged),
-          ]),
-        ),
-      )
+      const {files} = result
+      const counts = `${files.imported} imported, ${files.unchanged} unchanged, ${files.rejected} rejected`
+      this.log(`${result.dryRun ? 'dry run, nothing written: ' : ''}${files.seen} recording(s): ${counts}`)
+      const rows = Object.entries(result.tables).map(([t, c]) => [
+        t,
+        ...[c.inserted, c.updated, c.unchanged].map(String),
+      ])
+      this.log(renderTable(['table', 'inserted', 'updated', 'unchanged'], rows))
       for (const r of result.rejected) this.log(`rejected: ${r.message}`)
     }
     if (result.rejected.length > 0) process.exitCode = EXIT.PROBLEMS
