@@ -24,8 +24,10 @@ export function defaultPgliteDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Replaces the password of any URL-looking substring with `***`. Safe to apply to arbitrary text. */
 export function redactSecrets(text: string): string {
+  // Everything up to the last `@` of the word goes: an unencoded `@` or `/` in a password (`u:p@s/s@host`, also
+  // in a URL too broken to parse) must not leave part of it behind. Hiding a little too much is the safe side.
   return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)@/gi, '$1***@')
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s]*:)(\S*)@/gi, '$1***@')
     .replace(/(password\s*=\s*)('[^']*'|"[^"]*"|\S+)/gi, '$1***')
 }
 
