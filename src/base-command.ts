@@ -1,9 +1,16 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
-import {parseDatabaseUrl, redactSecrets, resolveDatabaseTarget, type DatabaseTarget} from './db/database-url.js'
+import {
+  type DatabaseTarget,
+  parseDatabaseUrl,
+  redactSecrets,
+  resolveDatabaseTarget,
+} from './db/database-url.js'
 import {loadEnvironment} from './env-files.js'
 import {AedbError, EXIT, isAedbError} from './errors.js'
 
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof AedbCommand)['baseFlags'] & T['flags']>
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof AedbCommand)['baseFlags'] & T['flags']
+>
 
 /**
  * What every aedb command shares: `--json`, `--database-url`, `--quiet`, and one mapping from AedbError to the
@@ -19,7 +26,11 @@ export abstract class AedbCommand extends Command {
         'Defaults to AEDB_DATABASE_URL, DATABASE_URL or AE_DATABASE_URL (also read from .env and .env.local), else the embedded database in the data directory.',
       helpGroup: 'GLOBAL',
     }),
-    quiet: Flags.boolean({char: 'q', summary: 'Print nothing but errors (and the JSON document with --json).', helpGroup: 'GLOBAL'}),
+    quiet: Flags.boolean({
+      char: 'q',
+      summary: 'Print nothing but errors (and the JSON document with --json).',
+      helpGroup: 'GLOBAL',
+    }),
   }
 
   /** The database this invocation targets, resolved from the flag, the environment and `.env` files. */

@@ -6,7 +6,10 @@ import {parseEnv} from 'node:util'
  * The environment aedb resolves its settings from: `.env`, then `.env.local` over it, then the real environment
  * over both (a variable set in the shell always wins). Nothing is written to `process.env`.
  */
-export function loadEnvironment(cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function loadEnvironment(
+  cwd = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
   const merged: NodeJS.ProcessEnv = {}
   for (const name of ['.env', '.env.local']) {
     let text: string

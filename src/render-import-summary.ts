@@ -9,13 +9,20 @@ export function renderImportSummary(result: ImportResult): string {
     '',
     renderTable(
       ['table', 'inserted', 'updated', 'unchanged'],
-      Object.entries(result.tables).map(([t, c]) => [t, String(c.inserted), String(c.updated), String(c.unchanged)]),
+      Object.entries(result.tables).map(([t, c]) => [
+        t,
+        String(c.inserted),
+        String(c.updated),
+        String(c.unchanged),
+      ]),
     ),
   ]
   if (result.rejected.length > 0) {
     lines.push('', `Rejected (${result.rejected.length}):`)
     for (const r of result.rejected) {
-      const where = [r.file, r.sheet, r.row === null ? null : `row ${r.row}`, r.column].filter((p) => p !== null).join(' > ')
+      const where = [r.file, r.sheet, r.row === null ? null : `row ${r.row}`, r.column]
+        .filter((p) => p !== null)
+        .join(' > ')
       lines.push(`  ${where}: ${r.message} [${r.code}]`)
     }
   }

@@ -8,17 +8,26 @@ import {createProgressLine} from '../progress-line.js'
 import {renderImportSummary} from '../render-import-summary.js'
 
 export default class BackfillExcel extends AedbCommand {
-  static override summary = 'Import the legacy Excel processing logs of the knee study, every layout, idempotently.'
+  static override summary =
+    'Import the legacy Excel processing logs of the knee study, every layout, idempotently.'
 
-  static override description = `Finds processing logs (maneuver logs and knee logs) under the given folders or files, detects each workbook's layout (v1-v4, and v5 reports), and imports every cell: typed columns where the schema has them, the rest verbatim in the row's extra jsonb, with provenance back to file, sheet and row. Each workbook is all-or-nothing in its own transaction. Workbooks whose bytes this parser version already imported are skipped, so running again (or after a crash) is cheap and changes nothing.
+  static override description =
+    `Finds processing logs (maneuver logs and knee logs) under the given folders or files, detects each workbook's layout (v1-v4, and v5 reports), and imports every cell: typed columns where the schema has them, the rest verbatim in the row's extra jsonb, with provenance back to file, sheet and row. Each workbook is all-or-nothing in its own transaction. Workbooks whose bytes this parser version already imported are skipped, so running again (or after a crash) is cheap and changes nothing.
 
 Bad workbooks are rejected with every problem listed as file > sheet > row > column, the others go on, and the exit code is 3.`
 
   static override examples = [
-    {description: 'Import a study folder (participant folders #1011, … inside).', command: '<%= config.bin %> <%= command.id %> ./logs --study AOA'},
-    {description: 'See what would change, without changing anything.', command: '<%= config.bin %> <%= command.id %> ./logs --dry-run'},
     {
-      description: 'Keep going past bad cells (NULL + warning), write rejected rows to a workbook, JSON result for scripts.',
+      description: 'Import a study folder (participant folders #1011, … inside).',
+      command: '<%= config.bin %> <%= command.id %> ./logs --study AOA',
+    },
+    {
+      description: 'See what would change, without changing anything.',
+      command: '<%= config.bin %> <%= command.id %> ./logs --dry-run',
+    },
+    {
+      description:
+        'Keep going past bad cells (NULL + warning), write rejected rows to a workbook, JSON result for scripts.',
       command: '<%= config.bin %> <%= command.id %> ./logs --coerce-invalid --rejects rejects.xlsx --json',
     },
   ]
@@ -26,16 +35,31 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
   static override strict = false
 
   static override args = {
-    paths: Args.string({description: 'Folders (searched recursively) or workbooks to import.', required: true}),
+    paths: Args.string({
+      description: 'Folders (searched recursively) or workbooks to import.',
+      required: true,
+    }),
   }
 
   static override flags = {
     study: Flags.string({summary: 'Study of logs that do not name one.', options: [...STUDY_NAMES]}),
-    'dry-run': Flags.boolean({summary: 'Do everything inside a transaction that is rolled back; report what would change.'}),
-    jobs: Flags.integer({char: 'j', summary: 'Workbooks read and written at once.', default: 4, min: 1, max: 64}),
+    'dry-run': Flags.boolean({
+      summary: 'Do everything inside a transaction that is rolled back; report what would change.',
+    }),
+    jobs: Flags.integer({
+      char: 'j',
+      summary: 'Workbooks read and written at once.',
+      default: 4,
+      min: 1,
+      max: 64,
+    }),
     'max-errors': Flags.integer({summary: 'Stop after this many rejected workbooks.', min: 1}),
-    'coerce-invalid': Flags.boolean({summary: 'Store NULL for a cell that does not fit its column, keep the text in extra, warn.'}),
-    rejects: Flags.file({summary: 'Write rejected rows with their original cells and the reason to this .xlsx file.'}),
+    'coerce-invalid': Flags.boolean({
+      summary: 'Store NULL for a cell that does not fit its column, keep the text in extra, warn.',
+    }),
+    rejects: Flags.file({
+      summary: 'Write rejected rows with their original cells and the reason to this .xlsx file.',
+    }),
   }
 
   async run(): Promise<BackfillExcelResult> {
@@ -57,7 +81,10 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
           ...(flags.rejects ? {rejectsFile: flags.rejects} : {}),
           argv: this.argv,
           version: this.config.version,
-          onProgress: (p) => progress.update(`${p.phase === 'read' ? 'reading' : 'writing'} ${p.done}/${p.total} workbooks, ${p.rows} rows, ${(p.bytesHashed / 1048576).toFixed(1)} MiB hashed`),
+          onProgress: (p) =>
+            progress.update(
+              `${p.phase === 'read' ? 'reading' : 'writing'} ${p.done}/${p.total} workbooks, ${p.rows} rows, ${(p.bytesHashed / 1048576).toFixed(1)} MiB hashed`,
+            ),
         })
       },
       {poolSize: flags.jobs + 1},

@@ -6,19 +6,27 @@ import {EXIT} from '../errors.js'
 import {renderTable} from '../render-table.js'
 
 export default class Init extends AedbCommand {
-  static override summary = 'Create the database if it does not exist, apply migrations, and report its state.'
+  static override summary =
+    'Create the database if it does not exist, apply migrations, and report its state.'
 
-  static override description = `Creates what is missing (the embedded PGlite folder, or the database on a server when your role may), applies every pending migration and reports the backend, where the database is (password redacted), the schema version, pending migrations and row counts per table.
+  static override description =
+    `Creates what is missing (the embedded PGlite folder, or the database on a server when your role may), applies every pending migration and reports the backend, where the database is (password redacted), the schema version, pending migrations and row counts per table.
 
 With --check nothing is created or changed: it only reports (the old ae-db-check) and exits 4 when the database is unreachable or its schema is behind.`
 
   static override examples = [
-    {description: 'Set up the embedded database in the data directory.', command: '<%= config.bin %> <%= command.id %>'},
+    {
+      description: 'Set up the embedded database in the data directory.',
+      command: '<%= config.bin %> <%= command.id %>',
+    },
     {
       description: 'Set up a PostgreSQL server database (created when missing).',
       command: '<%= config.bin %> <%= command.id %> --database-url postgresql://lab@db.example.org/aedb',
     },
-    {description: 'Only check, for monitoring; JSON on stdout.', command: '<%= config.bin %> <%= command.id %> --check --json'},
+    {
+      description: 'Only check, for monitoring; JSON on stdout.',
+      command: '<%= config.bin %> <%= command.id %> --check --json',
+    },
   ]
 
   static override flags = {
@@ -43,11 +51,19 @@ With --check nothing is created or changed: it only reports (the old ae-db-check
       this.log(`pending:        ${result.pending} migration(s)`)
       for (const problem of result.problems) this.log(`problem:        ${problem.message}`)
       this.log('')
-      this.log(renderTable(['table', 'rows'], Object.entries(result.tables).map(([t, n]) => [t, String(n)])))
+      this.log(
+        renderTable(
+          ['table', 'rows'],
+          Object.entries(result.tables).map(([t, n]) => [t, String(n)]),
+        ),
+      )
     }
     if (flags.check && (result.pending > 0 || result.problems.length > 0)) {
       process.exitCode = EXIT.DATABASE
-      this.note(flags.quiet, 'The schema is behind or has drifted: run `aedb migrate` (see `aedb migrate status`).')
+      this.note(
+        flags.quiet,
+        'The schema is behind or has drifted: run `aedb migrate` (see `aedb migrate status`).',
+      )
     }
     return result
   }

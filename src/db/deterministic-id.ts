@@ -5,7 +5,10 @@ import {createHash} from 'node:crypto'
  * key, so parents and children can be written in batches without reading ids back, and concurrent importers
  * converge on one row.
  */
-export function deterministicId(kind: string, ...key: ReadonlyArray<string | number | boolean | null>): string {
+export function deterministicId(
+  kind: string,
+  ...key: ReadonlyArray<string | number | boolean | null>
+): string {
   const bytes = createHash('sha1')
     .update(JSON.stringify([kind, ...key]))
     .digest()
@@ -25,7 +28,11 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v) => {
     if (typeof v === 'number' && !Number.isFinite(v)) return `__non_finite__${String(v)}`
     if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+      )
     }
     return v
   })

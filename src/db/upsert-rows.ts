@@ -35,7 +35,11 @@ export async function upsertRows<T extends TableName>(props: UpsertRowsProps<T>)
   for (const column of columns) {
     if (!(column in spec)) throw new Error(`upsertRows: ${props.table} has no column ${column}`)
   }
-  const compare = props.compare ?? ('content_hash' in spec ? ['content_hash'] : columns.filter((c) => c !== 'run_id' && !props.conflict.includes(c) && c !== 'id'))
+  const compare =
+    props.compare ??
+    ('content_hash' in spec
+      ? ['content_hash']
+      : columns.filter((c) => c !== 'run_id' && !props.conflict.includes(c) && c !== 'id'))
   const updates = columns.filter((c) => !NEVER_UPDATED.has(c) && !props.conflict.includes(c))
   const rows = [...props.rows].sort((a, b) => String(a.id ?? '').localeCompare(String(b.id ?? '')))
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
@@ -88,7 +92,8 @@ function textOf(value: unknown): string {
   if (typeof value === 'number') return numberText(value)
   if (typeof value === 'boolean') return value ? 't' : 'f'
   if (value instanceof Date) return value.toISOString()
-  if (Array.isArray(value)) return `{${value.map((v) => (v === null ? 'NULL' : numberText(Number(v)))).join(',')}}`
+  if (Array.isArray(value))
+    return `{${value.map((v) => (v === null ? 'NULL' : numberText(Number(v)))).join(',')}}`
   return JSON.stringify(value)
 }
 

@@ -9,7 +9,19 @@ import {hashFile} from './hash-file.js'
 import {AUDIO_EXTENSIONS, probeAudio} from './probe-audio.js'
 
 export type FileKind = Row<'files'>['kind'] &
-  ('workbook' | 'metadata_json' | 'config' | 'hash_index' | 'audio' | 'raw_audio' | 'pickle' | 'directory' | 'waveform' | 'spreadsheet' | 'other')
+  (
+    | 'workbook'
+    | 'metadata_json'
+    | 'config'
+    | 'hash_index'
+    | 'audio'
+    | 'raw_audio'
+    | 'pickle'
+    | 'directory'
+    | 'waveform'
+    | 'spreadsheet'
+    | 'other'
+  )
 
 export interface FileRecord {
   id: string
@@ -164,10 +176,13 @@ export class FileCatalog {
     const real = await realpath(absolute)
     const root = this.realRoot ?? (await realpath(this.rootPath))
     if (real !== root && !real.startsWith(root + path.sep)) {
-      throw new AedbError(`Path ${JSON.stringify(relPath)} resolves outside ${this.rootPath} (through a symbolic link).`, {
-        code: 'PATH_ESCAPE',
-        exit: EXIT.PROBLEMS,
-      })
+      throw new AedbError(
+        `Path ${JSON.stringify(relPath)} resolves outside ${this.rootPath} (through a symbolic link).`,
+        {
+          code: 'PATH_ESCAPE',
+          exit: EXIT.PROBLEMS,
+        },
+      )
     }
   }
 }
@@ -193,6 +208,17 @@ export async function upsertFiles(
     table: 'files',
     rows,
     conflict: ['root_id', 'rel_path'],
-    compare: ['kind', 'present', 'size_bytes', 'mtime', 'sha256', 'duration_s', 'sample_rate_hz', 'channels', 'codec', 'probe_error'],
+    compare: [
+      'kind',
+      'present',
+      'size_bytes',
+      'mtime',
+      'sha256',
+      'duration_s',
+      'sample_rate_hz',
+      'channels',
+      'codec',
+      'probe_error',
+    ],
   })
 }

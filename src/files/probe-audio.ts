@@ -11,7 +11,18 @@ export interface AudioProbe {
   comments: string[]
 }
 
-export const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.opus', '.ogg', '.flac', '.mp3', '.m4a', '.aac', '.aif', '.aiff'])
+export const AUDIO_EXTENSIONS = new Set([
+  '.wav',
+  '.wave',
+  '.opus',
+  '.ogg',
+  '.flac',
+  '.mp3',
+  '.m4a',
+  '.aac',
+  '.aif',
+  '.aiff',
+])
 
 /** Duration, rate, channels and codec read in-process by music-metadata (2-8 ms a file; ffprobe is ~35x slower). */
 export async function probeAudio(file: string): Promise<AudioProbe> {
@@ -19,11 +30,18 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
     const metadata = await parseFile(file, {duration: true, skipCovers: true})
     const {format} = metadata
     const comments = (metadata.common.comment ?? [])
-      .map((c) => (typeof c === 'string' ? c : (c as {text?: string}).text ?? ''))
+      .map((c) => (typeof c === 'string' ? c : ((c as {text?: string}).text ?? '')))
       .filter((c) => c !== '')
     const duration = format.duration
     if (duration === undefined || !Number.isFinite(duration)) {
-      return {durationS: null, sampleRateHz: format.sampleRate ?? null, channels: format.numberOfChannels ?? null, codec: format.codec ?? format.container ?? null, error: 'no duration could be read', comments}
+      return {
+        durationS: null,
+        sampleRateHz: format.sampleRate ?? null,
+        channels: format.numberOfChannels ?? null,
+        codec: format.codec ?? format.container ?? null,
+        error: 'no duration could be read',
+        comments,
+      }
     }
     return {
       durationS: duration,
@@ -34,6 +52,13 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
       comments,
     }
   } catch (error) {
-    return {durationS: null, sampleRateHz: null, channels: null, codec: null, error: (error as Error).message, comments: []}
+    return {
+      durationS: null,
+      sampleRateHz: null,
+      channels: null,
+      codec: null,
+      error: (error as Error).message,
+      comments: [],
+    }
   }
 }

@@ -78,7 +78,12 @@ export class ImportSession {
     if (props.dryRun) {
       const outer = await props.db.startTransaction().execute()
       try {
-        const runId = await startRun({db: outer, command: props.command, argv: props.argv, version: props.version})
+        const runId = await startRun({
+          db: outer,
+          command: props.command,
+          argv: props.argv,
+          version: props.version,
+        })
         await setRunId(outer, runId)
         return new ImportSession(props, runId, outer)
       } catch (error) {
@@ -86,7 +91,12 @@ export class ImportSession {
         throw error
       }
     }
-    const runId = await startRun({db: props.db, command: props.command, argv: props.argv, version: props.version})
+    const runId = await startRun({
+      db: props.db,
+      command: props.command,
+      argv: props.argv,
+      version: props.version,
+    })
     return new ImportSession(props, runId, null)
   }
 
@@ -114,7 +124,10 @@ export class ImportSession {
    */
   async unit<T>(fn: (ctx: UnitContext) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const staged: {counts: Array<[string, UpsertCounts]>; warnings: ImportWarning[]} = {counts: [], warnings: []}
+      const staged: {counts: Array<[string, UpsertCounts]>; warnings: ImportWarning[]} = {
+        counts: [],
+        warnings: [],
+      }
       const ctxFor = (trx: Transaction<Database> | Kysely<Database>): UnitContext => ({
         trx,
         runId: this.runId,
@@ -122,10 +135,12 @@ export class ImportSession {
         warn: (warning) => staged.warnings.push(warning),
       })
       try {
-        const value = this.outer ? await this.inSavepoint(this.outer, () => fn(ctxFor(this.outer!))) : await this.props.db.transaction().execute(async (trx) => {
-          await setRunId(trx, this.runId)
-          return fn(ctxFor(trx))
-        })
+        const value = this.outer
+          ? await this.inSavepoint(this.outer, () => fn(ctxFor(this.outer!)))
+          : await this.props.db.transaction().execute(async (trx) => {
+              await setRunId(trx, this.runId)
+              return fn(ctxFor(trx))
+            })
         for (const [table, counts] of staged.counts) this.addCounts(table, counts)
         for (const warning of staged.warnings) this.warn(warning)
         return value
@@ -161,7 +176,8 @@ export class ImportSession {
   }
 
   addCounts(table: string, counts: UpsertCounts): void {
-    const total = (this.tables[table] ??= {inserted: 0, updated: 0, unchanged: 0})
+    const total = this.tables[table] ?? {inserted: 0, updated: 0, unchanged: 0}
+    this.tables[table] = total
     total.inserted += counts.inserted
     total.updated += counts.updated
     total.unchanged += counts.unchanged
@@ -184,7 +200,12 @@ export class ImportSession {
     if (this.outer) {
       await this.outer.rollback().execute()
     } else {
-      const counts: JsonObject = {files: result.files, tables: result.tables, rejected: result.rejected.length, warnings: result.warnings.length}
+      const counts: JsonObject = {
+        files: result.files,
+        tables: result.tables,
+        rejected: result.rejected.length,
+        warnings: result.warnings.length,
+      }
       await finishRun(this.props.db, this.runId, outcome, counts)
     }
     return result
@@ -193,7 +214,10 @@ export class ImportSession {
   /** Ends a run that failed unexpectedly: rolls back a dry run, marks a real one failed. */
   async abort(): Promise<void> {
     if (this.outer) {
-      await this.outer.rollback().execute().catch(() => {})
+      await this.outer
+        .rollback()
+        .execute()
+        .catch(() => {})
     } else {
       await finishRun(this.props.db, this.runId, 'failed', {files: {...this.files}}).catch(() => {})
     }

@@ -14,7 +14,9 @@ export async function snapshotData(db: Kysely<Database>): Promise<Record<string,
   for (const table of Object.keys(SCHEMA) as TableName[]) {
     if (table === 'runs' || table === 'audit_log') continue
     const columns = Object.keys(SCHEMA[table]).filter((c) => !VOLATILE.has(c))
-    const {rows} = await sql<Record<string, unknown>>`select ${sql.join(columns.map((c) => sql.ref(c)))} from ${sql.table(table)} order by id`.execute(db)
+    const {rows} = await sql<
+      Record<string, unknown>
+    >`select ${sql.join(columns.map((c) => sql.ref(c)))} from ${sql.table(table)} order by id`.execute(db)
     out[table] = rows.map((r) => JSON.parse(JSON.stringify(r)))
   }
   return out

@@ -2,7 +2,12 @@ import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {PROJECT_ROOT} from './run-cli.js'
 
-export const KNEE_SAMPLE_VERSIONS = ['v1-2025-12-28', 'v2-2026-01-17', 'v3-2026-01-19', 'v4-2026-01-29'] as const
+export const KNEE_SAMPLE_VERSIONS = [
+  'v1-2025-12-28',
+  'v2-2026-01-17',
+  'v3-2026-01-19',
+  'v4-2026-01-29',
+] as const
 export type KneeSampleVersion = (typeof KNEE_SAMPLE_VERSIONS)[number]
 
 export interface ManifestSync {

@@ -15,6 +15,8 @@ export interface RunCliOptions {
   cwd?: string
   /** Kill the process with SIGKILL after this many ms (crash tests). */
   killAfterMs?: number
+  /** Polled every 25 ms while the process runs; SIGKILL as soon as it resolves true (crash tests). */
+  killWhen?: () => Promise<boolean>
 }
 
 /**
@@ -32,11 +34,15 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
   }
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key]
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'dev.js'), ...args], {
-      cwd: options.cwd ?? PROJECT_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'dev.js'), ...args],
+      {
+        cwd: options.cwd ?? PROJECT_ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk) => {
@@ -45,9 +51,23 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
     child.stderr.on('data', (chunk) => {
       stderr += chunk
     })
-    const timer = options.killAfterMs ? setTimeout(() => child.kill('SIGKILL'), options.killAfterMs) : undefined
+    const timer = options.killAfterMs
+      ? setTimeout(() => child.kill('SIGKILL'), options.killAfterMs)
+      : undefined
+    let polling = options.killWhen !== undefined
+    const poll = async () => {
+      while (polling) {
+        if (await options.killWhen!().catch(() => false)) {
+          child.kill('SIGKILL')
+          return
+        }
+        await new Promise((r) => setTimeout(r, 25))
+      }
+    }
+    void poll()
     child.on('error', reject)
     child.on('close', (code, signal) => {
+      polling = false
       if (timer) clearTimeout(timer)
       resolve({exitCode: code ?? (signal ? 137 : 1), stdout, stderr})
     })

@@ -6,7 +6,7 @@ import {assertSchemaCurrent} from '../../db/migrator.js'
 import type {Database} from '../../db/schema.js'
 import {FileCatalog, type FileRecord} from '../../files/file-catalog.js'
 import {mapConcurrent} from '../../files/map-concurrent.js'
-import {type ImportResult, type ImportWarning, ImportSession, type Rejection} from '../import-session.js'
+import {type ImportResult, ImportSession, type ImportWarning, type Rejection} from '../import-session.js'
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
 import {type ParsedLog, parseLog, STUDY_NAMES, type StudyName} from './parse-log.js'
@@ -94,13 +94,29 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
       session.files.rejected++
       for (const problem of problems) {
         session.reject(problem)
-        const original = problem.sheet && problem.row ? candidate.rawRows?.get(problem.sheet)?.get(problem.row) : undefined
+        const original =
+          problem.sheet && problem.row ? candidate.rawRows?.get(problem.sheet)?.get(problem.row) : undefined
         rejectedRows.push({...problem, original: original ?? null})
       }
     }
 
     // Phase 1: hash, skip what this parser already imported, read and parse the rest (in parallel).
+    const maxErrorsReached = () => props.maxErrors !== undefined && session.files.rejected >= props.maxErrors
+    let stopped = false
+    const stop = (file: string) => {
+      if (stopped) return
+      stopped = true
+      session.warn({
+        file,
+        code: 'MAX_ERRORS',
+        message: `stopped after ${session.files.rejected} rejected workbook(s) (--max-errors ${props.maxErrors}); the workbooks after it were not imported`,
+      })
+    }
     await mapConcurrent(candidates, jobs, async (candidate) => {
+      if (maxErrorsReached()) {
+        stop(candidate.file)
+        return
+      }
       session.files.seen++
       const {catalog, file} = candidate
       try {
@@ -119,15 +135,35 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
             session.files.skipped++
             return
           }
-          rejectWorkbook(candidate, [{file, sheet: null, row: null, column: null, code: 'WORKBOOK_UNREADABLE', message: `${error.message}; expected an Excel workbook written by the processing pipeline`}])
+          rejectWorkbook(candidate, [
+            {
+              file,
+              sheet: null,
+              row: null,
+              column: null,
+              code: 'WORKBOOK_UNREADABLE',
+              message: `${error.message}; expected an Excel workbook written by the processing pipeline`,
+            },
+          ])
           return
         }
         candidate.rawRows = new Map(
-          raw.sheets.map((s) => [s.name, new Map(s.rows.map((r) => [r.rowNumber, Object.fromEntries(r.cells)]))]),
+          raw.sheets.map((s) => [
+            s.name,
+            new Map(s.rows.map((r) => [r.rowNumber, Object.fromEntries(r.cells)])),
+          ]),
         )
-        const result = parseLog(raw, {file, absolutePath: catalog.resolveInside(file), coerceInvalid: props.coerceInvalid ?? false})
+        const result = parseLog(raw, {
+          file,
+          absolutePath: catalog.resolveInside(file),
+          coerceInvalid: props.coerceInvalid ?? false,
+        })
         const isLog = looksLikeLogName(file)
-        if (!result.parsed && !isLog && result.problems.every((p) => p.code === 'LAYOUT_UNKNOWN' || p.code === 'WORKBOOK_EMPTY')) {
+        if (
+          !result.parsed &&
+          !isLog &&
+          result.problems.every((p) => p.code === 'LAYOUT_UNKNOWN' || p.code === 'WORKBOOK_EMPTY')
+        ) {
           session.files.skipped++
           return
         }
@@ -160,13 +196,11 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
     const participants = new Set<string>()
     const toWrite = parsed.filter((c) => c.parsed)
     let written = 0
-    let stopped = false
+    // Workbooks read before a --max-errors stop are still written; a refusal while writing can stop the rest.
+    const rejectedBeforeWriting = session.files.rejected
     await mapConcurrent(toWrite, jobs, async (candidate) => {
-      if (stopped || (props.maxErrors !== undefined && session.files.rejected >= props.maxErrors)) {
-        if (!stopped) {
-          stopped = true
-          session.warn({file: candidate.file, code: 'MAX_ERRORS', message: `stopped after ${session.files.rejected} rejected workbook(s) (--max-errors ${props.maxErrors}); the remaining workbooks were not imported`})
-        }
+      if (maxErrorsReached() && session.files.rejected > rejectedBeforeWriting) {
+        stop(candidate.file)
         return
       }
       try {
@@ -187,7 +221,16 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
       } catch (error) {
         // Data the schema refuses (a CHECK, a range) rejects this workbook; anything else is a bug or an outage.
         if (!/^2[23]/.test(pgCode(error) ?? '')) throw error
-        rejectWorkbook(candidate, [{file: candidate.file, sheet: null, row: null, column: null, code: 'WRITE_REFUSED', message: `the database refused the workbook: ${(error as Error).message}`}])
+        rejectWorkbook(candidate, [
+          {
+            file: candidate.file,
+            sheet: null,
+            row: null,
+            column: null,
+            code: 'WRITE_REFUSED',
+            message: `the database refused the workbook: ${(error as Error).message}`,
+          },
+        ])
       } finally {
         progress('write', ++written, toWrite.length)
       }
@@ -200,7 +243,8 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
         message: `knee log says ${d.column} = ${String(d.kneeLog)} for ${d.knee} ${d.maneuver}, the maneuver log says ${String(d.maneuverLog)}`,
       })
     }
-    if (props.rejectsFile && rejectedRows.length > 0) await writeRejectsWorkbook(props.rejectsFile, rejectedRows)
+    if (props.rejectsFile && rejectedRows.length > 0)
+      await writeRejectsWorkbook(props.rejectsFile, rejectedRows)
     return await session.finish()
   } catch (error) {
     await session.abort()
@@ -211,7 +255,12 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
 function countRecords(parsed: ParsedLog): number {
   return parsed.kind === 'knee'
     ? 1 + parsed.maneuvers.length
-    : 1 + parsed.audio.length + parsed.biomechanics.length + parsed.syncs.length + parsed.summaries.length + parsed.cycles.length
+    : 1 +
+        parsed.audio.length +
+        parsed.biomechanics.length +
+        parsed.syncs.length +
+        parsed.summaries.length +
+        parsed.cycles.length
 }
 
 /** `file_id:sha256` of every workbook this parser version has already imported. */
@@ -233,20 +282,36 @@ const ORDER: FormatVersion[] = ['v1', 'v2', 'v3', 'v4', 'v5']
  */
 function settleAmbiguousVersions(candidates: Candidate[]): void {
   const newestByKnee = new Map<string, FormatVersion>()
-  const kneeDir = (c: Candidate) => `${c.root}\0${c.parsed!.kind === 'knee' ? path.posix.dirname(c.file) : path.posix.dirname(path.posix.dirname(c.file))}`
+  const kneeDir = (c: Candidate) =>
+    `${c.root}\0${c.parsed!.kind === 'knee' ? path.posix.dirname(c.file) : path.posix.dirname(path.posix.dirname(c.file))}`
   for (const c of candidates) {
     if (c.parsed!.kind !== 'maneuver') continue
     const key = kneeDir(c)
     const current = newestByKnee.get(key)
-    if (!current || ORDER.indexOf(c.parsed!.version) > ORDER.indexOf(current)) newestByKnee.set(key, c.parsed!.version)
+    if (!current || ORDER.indexOf(c.parsed!.version) > ORDER.indexOf(current))
+      newestByKnee.set(key, c.parsed!.version)
   }
   for (const c of candidates) {
     const sibling = newestByKnee.get(kneeDir(c))
     const p = c.parsed!
     if (!sibling) continue
-    if (p.kind === 'maneuver' && p.version === 'v2' && sibling === 'v3' && p.summaries.length === 0 && p.cycles.length === 0) p.version = 'v3'
-    if (p.kind === 'knee' && p.version !== 'v5' && sibling !== 'v5' && ORDER.indexOf(sibling) > ORDER.indexOf(p.version)) {
-      const hasModernColumns = p.maneuvers.some((m) => 'consensus_time_s' in m.values && m.values.consensus_time_s !== null)
+    if (
+      p.kind === 'maneuver' &&
+      p.version === 'v2' &&
+      sibling === 'v3' &&
+      p.summaries.length === 0 &&
+      p.cycles.length === 0
+    )
+      p.version = 'v3'
+    if (
+      p.kind === 'knee' &&
+      p.version !== 'v5' &&
+      sibling !== 'v5' &&
+      ORDER.indexOf(sibling) > ORDER.indexOf(p.version)
+    ) {
+      const hasModernColumns = p.maneuvers.some(
+        (m) => 'consensus_time_s' in m.values && m.values.consensus_time_s !== null,
+      )
       if (p.version === 'v2' || !hasModernColumns) p.version = sibling
     }
   }
@@ -272,7 +337,9 @@ async function resolveStudies(
       named.set(p.participantNumber, set)
     }
   }
-  const numbers = [...new Set(candidates.map((c) => c.parsed!.participantNumber).filter((n): n is number => n !== null))]
+  const numbers = [
+    ...new Set(candidates.map((c) => c.parsed!.participantNumber).filter((n): n is number => n !== null)),
+  ]
   const known = new Map<number, Set<StudyName>>()
   if (numbers.length > 0) {
     const {rows} = await sql<{participant_number: number; name: StudyName}>`
@@ -286,15 +353,36 @@ async function resolveStudies(
   }
   for (const c of candidates) {
     const p = c.parsed!
-    const problem = (code: string, column: string | null, message: string): Rejection => ({file: c.file, sheet: 'Summary', row: 2, column, code, message})
+    const problem = (code: string, column: string | null, message: string): Rejection => ({
+      file: c.file,
+      sheet: 'Summary',
+      row: 2,
+      column,
+      code,
+      message,
+    })
     if (p.participantNumber === null) {
-      reject(c, problem('PARTICIPANT_UNKNOWN', 'Study ID', `found no participant number; expected a Study ID such as 1011 (or the log inside a #1011 folder)`))
+      reject(
+        c,
+        problem(
+          'PARTICIPANT_UNKNOWN',
+          'Study ID',
+          `found no participant number; expected a Study ID such as 1011 (or the log inside a #1011 folder)`,
+        ),
+      )
       continue
     }
     c.participantNumber = p.participantNumber
     if (p.studyNamed) {
       if (flagStudy && flagStudy !== p.studyNamed) {
-        reject(c, problem('STUDY_CONFLICT', 'Study', `the workbook names study ${p.studyNamed} but --study says ${flagStudy}; expected them to agree (drop --study or fix the workbook)`))
+        reject(
+          c,
+          problem(
+            'STUDY_CONFLICT',
+            'Study',
+            `the workbook names study ${p.studyNamed} but --study says ${flagStudy}; expected them to agree (drop --study or fix the workbook)`,
+          ),
+        )
         continue
       }
       c.study = p.studyNamed
@@ -304,11 +392,25 @@ async function resolveStudies(
     if (siblings && siblings.size === 1) {
       c.study = [...siblings][0]!
     } else if (siblings && siblings.size > 1 && !flagStudy) {
-      reject(c, problem('STUDY_AMBIGUOUS', 'Study ID', `participant ${p.participantNumber} appears in studies ${[...siblings].join(' and ')}; pass --study to say which this log belongs to`))
+      reject(
+        c,
+        problem(
+          'STUDY_AMBIGUOUS',
+          'Study ID',
+          `participant ${p.participantNumber} appears in studies ${[...siblings].join(' and ')}; pass --study to say which this log belongs to`,
+        ),
+      )
     } else if (flagStudy) {
       c.study = flagStudy
     } else {
-      reject(c, problem('STUDY_UNKNOWN', 'Study ID', `no log of participant ${p.participantNumber} names its study; pass --study (one of ${STUDY_NAMES.join(', ')})`))
+      reject(
+        c,
+        problem(
+          'STUDY_UNKNOWN',
+          'Study ID',
+          `no log of participant ${p.participantNumber} names its study; pass --study (one of ${STUDY_NAMES.join(', ')})`,
+        ),
+      )
     }
   }
 }

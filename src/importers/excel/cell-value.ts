@@ -106,7 +106,8 @@ function toFloat(value: CellValue): Converted {
     const text = value.trim()
     if (NAN_TEXT.has(text)) return {ok: true, value: null}
     if (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text)) return {ok: true, value: Number(text)}
-    if (/^[-+]?inf(inity)?$/i.test(text)) return {ok: true, value: text.startsWith('-') ? -Infinity : Infinity}
+    if (/^[-+]?inf(inity)?$/i.test(text))
+      return {ok: true, value: text.startsWith('-') ? -Infinity : Infinity}
   }
   return {ok: false, expected: 'a number'}
 }
@@ -135,14 +136,18 @@ const EXCEL_EPOCH_MS = Date.UTC(1899, 11, 30)
 
 function toTimestamp(value: CellValue): Converted {
   if (value !== null && typeof value === 'object') return {ok: true, value: value.naive}
-  if (typeof value === 'number' && value > 0 && value < 2_958_466) return {ok: true, value: excelSerialToNaive(value)}
+  if (typeof value === 'number' && value > 0 && value < 2_958_466)
+    return {ok: true, value: excelSerialToNaive(value)}
   if (typeof value === 'string') {
     const match = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?$/.exec(value.trim())
     if (match) {
       const [, y, mo, d, h = '00', mi = '00', s = '00', frac = ''] = match
       const ms = frac ? Math.round(Number(`0${frac}`) * 1000) : 0
-      const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms))
-      if (!Number.isNaN(date.getTime()) && date.getUTCDate() === Number(d)) return {ok: true, value: naiveText(date)}
+      const date = new Date(
+        Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms),
+      )
+      if (!Number.isNaN(date.getTime()) && date.getUTCDate() === Number(d))
+        return {ok: true, value: naiveText(date)}
     }
   }
   return {ok: false, expected: 'a date and time'}

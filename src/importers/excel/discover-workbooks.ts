@@ -39,7 +39,9 @@ export async function discoverWorkbooks(paths: readonly string[]): Promise<Disco
       })
     }
     if (info.isDirectory()) {
-      const allFiles = (await fg('**/*', {cwd: absolute, dot: true, onlyFiles: true, followSymbolicLinks: false})).sort()
+      const allFiles = (
+        await fg('**/*', {cwd: absolute, dot: true, onlyFiles: true, followSymbolicLinks: false})
+      ).sort()
       const root: DiscoveredRoot = {root: absolute, workbooks: [], skipped: [], allFiles}
       for (const file of allFiles) classify(file, root)
       roots.push(root)
@@ -47,7 +49,12 @@ export async function discoverWorkbooks(paths: readonly string[]): Promise<Disco
       const dir = path.dirname(absolute)
       const file = path.basename(absolute)
       const existing = roots.find((r) => r.root === dir)
-      const root = existing ?? {root: dir, workbooks: [], skipped: [], allFiles: (await fg('**/*', {cwd: dir, dot: true, onlyFiles: true})).sort()}
+      const root = existing ?? {
+        root: dir,
+        workbooks: [],
+        skipped: [],
+        allFiles: (await fg('**/*', {cwd: dir, dot: true, onlyFiles: true})).sort(),
+      }
       if (!existing) roots.push(root)
       if (!/\.xlsx$/i.test(file)) root.skipped.push({file, reason: 'not an .xlsx workbook'})
       else classify(file, root)
@@ -60,6 +67,7 @@ function classify(file: string, root: DiscoveredRoot): void {
   if (!/\.xlsx$/i.test(file)) return
   const name = path.posix.basename(file)
   if (name.startsWith('~$')) root.skipped.push({file, reason: 'Office lock file'})
-  else if (file.split('/').some((part) => part.startsWith('.'))) root.skipped.push({file, reason: 'hidden file'})
+  else if (file.split('/').some((part) => part.startsWith('.')))
+    root.skipped.push({file, reason: 'hidden file'})
   else root.workbooks.push(file)
 }

@@ -14,15 +14,37 @@ export interface FieldMap {
 
 const CH = [1, 2, 3, 4] as const
 
-function f(column: string, headers: string | readonly string[], type: FieldType, versions?: readonly FormatVersion[]): FieldMap {
-  return {column, headers: typeof headers === 'string' ? [headers] : headers, type, ...(versions ? {versions} : {})}
+function f(
+  column: string,
+  headers: string | readonly string[],
+  type: FieldType,
+  versions?: readonly FormatVersion[],
+): FieldMap {
+  return {
+    column,
+    headers: typeof headers === 'string' ? [headers] : headers,
+    type,
+    ...(versions ? {versions} : {}),
+  }
 }
 
 /** A column plus its four per-channel columns: `base`, `base_ch1`…`base_ch4`. */
-function channels(column: string, headerSets: readonly string[], type: FieldType, versions?: readonly FormatVersion[]) {
+function channels(
+  column: string,
+  headerSets: readonly string[],
+  type: FieldType,
+  versions?: readonly FormatVersion[],
+) {
   return [
     f(column, headerSets, type, versions),
-    ...CH.map((n) => f(`${column}_ch${n}`, headerSets.map((h) => `${h} Ch${n}`), type, versions)),
+    ...CH.map((n) =>
+      f(
+        `${column}_ch${n}`,
+        headerSets.map((h) => `${h} Ch${n}`),
+        type,
+        versions,
+      ),
+    ),
   ]
 }
 
@@ -70,26 +92,49 @@ export const AUDIO_FIELDS: readonly FieldMap[] = [
   ...CH.map((n) => f(`qc_fail_ch${n}`, `QC_not_passed_mic_${n}`, 'bool', ['v4', 'v5'])),
   f('qc_fail_segments', ['Audio QC Fail Segments', 'QC Fail Segments'], 'intervals', ['v4', 'v5']),
   ...CH.map((n) =>
-    f(`qc_fail_segments_ch${n}`, [`Audio QC Fail Segments Ch${n}`, `QC Fail Segments Ch${n}`], 'intervals', ['v4', 'v5']),
+    f(`qc_fail_segments_ch${n}`, [`Audio QC Fail Segments Ch${n}`, `QC Fail Segments Ch${n}`], 'intervals', [
+      'v4',
+      'v5',
+    ]),
   ),
   ...channels('qc_signal_dropout', ['Audio Signal Dropout', 'QC Signal Dropout'], 'bool'),
   ...CH.map((n) =>
-    f(`qc_signal_dropout_segments_ch${n}`, [`Audio Signal Dropout Segments Ch${n}`, `QC Signal Dropout Segments Ch${n}`], 'intervals'),
+    f(
+      `qc_signal_dropout_segments_ch${n}`,
+      [`Audio Signal Dropout Segments Ch${n}`, `QC Signal Dropout Segments Ch${n}`],
+      'intervals',
+    ),
   ),
-  f('qc_signal_dropout_segments', ['Audio Signal Dropout Segments', 'QC Signal Dropout Segments'], 'intervals'),
+  f(
+    'qc_signal_dropout_segments',
+    ['Audio Signal Dropout Segments', 'QC Signal Dropout Segments'],
+    'intervals',
+  ),
   ...channels('qc_artifact', ['Audio Artifact', 'QC Artifact', 'QC Continuous Artifact'], 'bool'),
   ...CH.map((n) =>
-    f(`qc_artifact_type_ch${n}`, [`Audio Artifact Type Ch${n}`, `QC Artifact Type Ch${n}`, `QC Continuous Artifact Type Ch${n}`], 'text'),
+    f(
+      `qc_artifact_type_ch${n}`,
+      [`Audio Artifact Type Ch${n}`, `QC Artifact Type Ch${n}`, `QC Continuous Artifact Type Ch${n}`],
+      'text',
+    ),
   ),
   f('qc_artifact_type', ['Audio Artifact Type', 'QC Artifact Type', 'QC Continuous Artifact Type'], 'text'),
   ...CH.map((n) =>
     f(
       `qc_artifact_segments_ch${n}`,
-      [`Audio Artifact Segments Ch${n}`, `QC Artifact Segments Ch${n}`, `QC Continuous Artifact Segments Ch${n}`],
+      [
+        `Audio Artifact Segments Ch${n}`,
+        `QC Artifact Segments Ch${n}`,
+        `QC Continuous Artifact Segments Ch${n}`,
+      ],
       'intervals',
     ),
   ),
-  f('qc_artifact_segments', ['Audio Artifact Segments', 'QC Artifact Segments', 'QC Continuous Artifact Segments'], 'intervals'),
+  f(
+    'qc_artifact_segments',
+    ['Audio Artifact Segments', 'QC Artifact Segments', 'QC Continuous Artifact Segments'],
+    'intervals',
+  ),
 ]
 
 export const BIOMECHANICS_FIELDS: readonly FieldMap[] = [
@@ -275,7 +320,11 @@ export const KNOWN_EXTRA_HEADERS: Readonly<Record<string, readonly string[]>> = 
     'Status',
     'Error',
   ],
-  'maneuver/Cycles': [...RECORD_CONTEXT, ...AUDIO_FIELDS.flatMap((m) => m.headers), ...SYNC_FIELDS.flatMap((m) => m.headers)],
+  'maneuver/Cycles': [
+    ...RECORD_CONTEXT,
+    ...AUDIO_FIELDS.flatMap((m) => m.headers),
+    ...SYNC_FIELDS.flatMap((m) => m.headers),
+  ],
   'maneuver/Cycle Details': [
     'Pass Number',
     'Speed',

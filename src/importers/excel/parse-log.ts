@@ -43,7 +43,11 @@ interface ParsedBase {
   /** The study the workbook itself names (v4 `Study` columns, a prefixed `Study ID`), if any. */
   studyNamed: StudyName | null
   knee: 'left' | 'right'
-  references: Array<{value: string; kind: 'raw_audio' | 'pickle' | 'directory' | 'spreadsheet'; defaultDir?: string}>
+  references: Array<{
+    value: string
+    kind: 'raw_audio' | 'pickle' | 'directory' | 'spreadsheet'
+    defaultDir?: string
+  }>
 }
 
 export interface ParsedManeuverLog extends ParsedBase {
@@ -93,7 +97,8 @@ export function detectLayout(workbook: RawWorkbook): {kind: LogKind; version: Fo
   }
   const summary = sheet('Summary')
   if (!summary) return null
-  if (summary.headers.includes('Metric') && summary.headers.includes('Value')) return {kind: 'maneuver', version: 'v5'}
+  if (summary.headers.includes('Metric') && summary.headers.includes('Value'))
+    return {kind: 'maneuver', version: 'v5'}
   if (sheet('Cycles')) return {kind: 'maneuver', version: 'v5'}
   if (!summary.headers.includes('Maneuver') && !MANEUVER_STAGE_SHEETS.some((s) => sheet(s))) return null
   const v4 =
@@ -104,7 +109,8 @@ export function detectLayout(workbook: RawWorkbook): {kind: LogKind; version: Fo
     has('Movement Cycles', 'Cycle Index') ||
     has('Biomechanics', 'Num Sub-Recordings')
   if (v4) return {kind: 'maneuver', version: 'v4'}
-  if (has('Cycle Details', 'Audio File') || has('Movement Cycles', 'Pass Number')) return {kind: 'maneuver', version: 'v3'}
+  if (has('Cycle Details', 'Audio File') || has('Movement Cycles', 'Pass Number'))
+    return {kind: 'maneuver', version: 'v3'}
   const v2 =
     has('Synchronization', 'Consensus Methods') ||
     has('Audio', 'Audio QC Version') ||
@@ -125,17 +131,35 @@ class SheetParser {
     private readonly options: ParseLogOptions,
   ) {}
 
-  problem(sheet: string | null, row: number | null, column: string | null, code: string, message: string): void {
+  problem(
+    sheet: string | null,
+    row: number | null,
+    column: string | null,
+    code: string,
+    message: string,
+  ): void {
     this.problems.push({file: this.file, sheet, row, column, code, message})
   }
 
   /** Checks the header row; false (with problems recorded) when a required header is missing. */
   checkHeaders(sheet: RawSheet, requiredKey: string): boolean {
     for (const header of sheet.duplicateHeaders) {
-      this.problem(sheet.name, 1, header, 'DUPLICATE_COLUMN', `header ${JSON.stringify(header)} appears twice; expected each header once`)
+      this.problem(
+        sheet.name,
+        1,
+        header,
+        'DUPLICATE_COLUMN',
+        `header ${JSON.stringify(header)} appears twice; expected each header once`,
+      )
     }
     for (const cell of sheet.headerless) {
-      this.problem(sheet.name, cell.row, `column ${cell.column}`, 'HEADERLESS_CELL', `found ${describeCell(cell.value)} under an empty header; expected every filled column to have a header`)
+      this.problem(
+        sheet.name,
+        cell.row,
+        `column ${cell.column}`,
+        'HEADERLESS_CELL',
+        `found ${describeCell(cell.value)} under an empty header; expected every filled column to have a header`,
+      )
     }
     let ok = sheet.duplicateHeaders.length === 0 && sheet.headerless.length === 0
     for (const alternatives of REQUIRED_HEADERS[requiredKey] ?? []) {
@@ -157,7 +181,13 @@ class SheetParser {
   }
 
   /** Typed values of one row for the given field maps; `consumed` gets every header it used. */
-  readFields(sheet: RawSheet, row: RawRow, fields: readonly FieldMap[], consumed: Set<string>, extra: Record<string, unknown>) {
+  readFields(
+    sheet: RawSheet,
+    row: RawRow,
+    fields: readonly FieldMap[],
+    consumed: Set<string>,
+    extra: Record<string, unknown>,
+  ) {
     const values: Record<string, unknown> = {}
     for (const field of fields) {
       if (field.versions && !field.versions.includes(this.version)) continue
@@ -179,14 +209,26 @@ class SheetParser {
           message: `${this.file} > ${sheet.name} > row ${row.rowNumber} > ${header}: found ${describeCell(cell)}, expected ${converted.expected}; stored NULL and kept the text in extra`,
         })
       } else {
-        this.problem(sheet.name, row.rowNumber, header, 'INVALID_VALUE', `found ${describeCell(cell)}, expected ${converted.expected}`)
+        this.problem(
+          sheet.name,
+          row.rowNumber,
+          header,
+          'INVALID_VALUE',
+          `found ${describeCell(cell)}, expected ${converted.expected}`,
+        )
       }
     }
     return values
   }
 
   /** Every cell of the row not consumed by a typed column, verbatim; unknown headers warn once per sheet. */
-  collectExtra(sheet: RawSheet, row: RawRow, consumed: Set<string>, extra: Record<string, unknown>, warned: Set<string>) {
+  collectExtra(
+    sheet: RawSheet,
+    row: RawRow,
+    consumed: Set<string>,
+    extra: Record<string, unknown>,
+    warned: Set<string>,
+  ) {
     const known = new Set(KNOWN_EXTRA_HEADERS[`${this.kind}/${sheet.name}`] ?? [])
     for (const [header, cell] of row.cells) {
       if (consumed.has(header) || isEmptyCell(cell) || header in extra) continue
@@ -206,7 +248,11 @@ class SheetParser {
    * Parses every data row of a sheet into records for one or more targets. `targets` returns, per row, which
    * field sets apply (so one v4 Synchronization row can feed both a synchronization and a cycle summary).
    */
-  parseRows(sheet: RawSheet, fields: readonly FieldMap[], extraTargets?: (row: RawRow) => ReadonlyArray<readonly FieldMap[]>): Array<{main: ParsedRecord; others: ParsedRecord[]}> {
+  parseRows(
+    sheet: RawSheet,
+    fields: readonly FieldMap[],
+    extraTargets?: (row: RawRow) => ReadonlyArray<readonly FieldMap[]>,
+  ): Array<{main: ParsedRecord; others: ParsedRecord[]}> {
     const warned = new Set<string>()
     const out: Array<{main: ParsedRecord; others: ParsedRecord[]}> = []
     for (const row of sheet.rows) {
@@ -222,7 +268,14 @@ class SheetParser {
       this.collectExtra(sheet, row, consumed, extra, warned)
       out.push({main: {values, extra, sheet: sheet.name, row: row.rowNumber}, others})
     }
-    if (sheet.rows.length === 0) this.collectExtra(sheet, {rowNumber: 1, cells: new Map()}, new Set(fields.flatMap((f) => f.headers)), {}, warned)
+    if (sheet.rows.length === 0)
+      this.collectExtra(
+        sheet,
+        {rowNumber: 1, cells: new Map()},
+        new Set(fields.flatMap((f) => f.headers)),
+        {},
+        warned,
+      )
     return out
   }
 }
@@ -232,20 +285,50 @@ export function parseLog(workbook: RawWorkbook, options: ParseLogOptions): Parse
   const file = options.file
   const nonEmpty = workbook.sheets.filter((s) => s.headers.length > 0)
   if (nonEmpty.length === 0) {
-    return {parsed: null, problems: [{file, sheet: null, row: null, column: null, code: 'WORKBOOK_EMPTY', message: 'the workbook has no sheets with data; expected a processing log (Summary, Audio, Biomechanics, Synchronization, Movement Cycles)'}], warnings: []}
+    return {
+      parsed: null,
+      problems: [
+        {
+          file,
+          sheet: null,
+          row: null,
+          column: null,
+          code: 'WORKBOOK_EMPTY',
+          message:
+            'the workbook has no sheets with data; expected a processing log (Summary, Audio, Biomechanics, Synchronization, Movement Cycles)',
+        },
+      ],
+      warnings: [],
+    }
   }
   const layout = detectLayout(workbook)
   if (!layout) {
     return {
       parsed: null,
-      problems: [{file, sheet: null, row: null, column: null, code: 'LAYOUT_UNKNOWN', message: `sheets ${workbook.sheets.map((s) => JSON.stringify(s.name)).join(', ')} are not those of a processing log; expected Summary with Audio, Biomechanics, Synchronization and Movement Cycles, or Summary with Maneuver Summaries`}],
+      problems: [
+        {
+          file,
+          sheet: null,
+          row: null,
+          column: null,
+          code: 'LAYOUT_UNKNOWN',
+          message: `sheets ${workbook.sheets.map((s) => JSON.stringify(s.name)).join(', ')} are not those of a processing log; expected Summary with Audio, Biomechanics, Synchronization and Movement Cycles, or Summary with Maneuver Summaries`,
+        },
+      ],
       warnings: [],
     }
   }
   const parser = new SheetParser(file, layout.kind, layout.version, options)
-  const parsed = layout.kind === 'knee' ? parseKneeLog(workbook, parser, layout.version, file, options) : parseManeuverLog(workbook, parser, layout.version, file, options)
+  const parsed =
+    layout.kind === 'knee'
+      ? parseKneeLog(workbook, parser, layout.version, file, options)
+      : parseManeuverLog(workbook, parser, layout.version, file, options)
   if (parsed) checkDuplicateKeys(parsed, parser)
-  return {parsed: parser.problems.length > 0 ? null : parsed, problems: parser.problems, warnings: parser.warnings}
+  return {
+    parsed: parser.problems.length > 0 ? null : parsed,
+    problems: parser.problems,
+    warnings: parser.warnings,
+  }
 }
 
 function sheetOf(workbook: RawWorkbook, name: string): RawSheet | undefined {
@@ -261,7 +344,13 @@ function placeholderText(sheet: RawSheet): string | null {
   return cell === undefined || cell === null ? null : String(verbatim(cell))
 }
 
-function parseManeuverLog(workbook: RawWorkbook, parser: SheetParser, version: FormatVersion, file: string, options: ParseLogOptions): ParsedManeuverLog | null {
+function parseManeuverLog(
+  workbook: RawWorkbook,
+  parser: SheetParser,
+  version: FormatVersion,
+  file: string,
+  options: ParseLogOptions,
+): ParsedManeuverLog | null {
   const summarySheet = sheetOf(workbook, 'Summary')!
   const fromName = identityFromFileName(file)
   let log: ParsedRecord
@@ -270,13 +359,24 @@ function parseManeuverLog(workbook: RawWorkbook, parser: SheetParser, version: F
   } else {
     if (!parser.checkHeaders(summarySheet, 'maneuver/Summary')) return null
     if (summarySheet.rows.length !== 1) {
-      parser.problem('Summary', 2, null, 'SUMMARY_ROWS', `found ${summarySheet.rows.length} data rows; expected exactly one`)
+      parser.problem(
+        'Summary',
+        2,
+        null,
+        'SUMMARY_ROWS',
+        `found ${summarySheet.rows.length} data rows; expected exactly one`,
+      )
       return null
     }
     log = parser.parseRows(summarySheet, SUMMARY_FIELDS)[0]!.main
   }
   const placeholders: Record<string, unknown> = {}
-  const stage = (name: string, required: string, fields: readonly FieldMap[], extraTargets?: (row: RawRow) => ReadonlyArray<readonly FieldMap[]>) => {
+  const stage = (
+    name: string,
+    required: string,
+    fields: readonly FieldMap[],
+    extraTargets?: (row: RawRow) => ReadonlyArray<readonly FieldMap[]>,
+  ) => {
     const sheet = sheetOf(workbook, name)
     if (!sheet) return [] as Array<{main: ParsedRecord; others: ParsedRecord[]}>
     if (isPlaceholder(sheet)) {
@@ -315,24 +415,42 @@ function parseManeuverLog(workbook: RawWorkbook, parser: SheetParser, version: F
     cycles = stage(cycleSheet, `maneuver/${cycleSheet}@cycles`, CYCLE_FIELDS).map((r) => r.main)
     for (const cycle of cycles) cycle.values.sync_file = syncFileOfCycle(cycle, syncs)
   } else {
-    summaries = stage('Movement Cycles', 'maneuver/Movement Cycles@summary', CYCLE_SUMMARY_FIELDS).map((r) => r.main)
+    summaries = stage('Movement Cycles', 'maneuver/Movement Cycles@summary', CYCLE_SUMMARY_FIELDS).map(
+      (r) => r.main,
+    )
     cycles = stage('Cycle Details', 'maneuver/Cycle Details', CYCLE_FIELDS).map((r) => r.main)
   }
   for (const cycle of cycles) {
     for (const column of ['cycle_index', 'is_outlier'] as const) {
-      if (cycle.values[column] === null) parser.problem(cycle.sheet, cycle.row, column === 'cycle_index' ? 'Cycle Index' : 'Is Outlier', 'MISSING_VALUE', 'found (empty), expected a value')
+      if (cycle.values[column] === null)
+        parser.problem(
+          cycle.sheet,
+          cycle.row,
+          column === 'cycle_index' ? 'Cycle Index' : 'Is Outlier',
+          'MISSING_VALUE',
+          'found (empty), expected a value',
+        )
     }
   }
   Object.assign(log.extra, placeholders)
   const knee = (log.values.knee as 'left' | 'right' | null) ?? fromName.knee
   const maneuver = (log.values.maneuver as 'walk' | 'sts' | 'fe' | null) ?? fromName.maneuver
   if (!knee || !maneuver) {
-    parser.problem('Summary', 2, knee ? 'Maneuver' : 'Knee Side', 'MISSING_VALUE', `found (empty), expected the ${knee ? 'maneuver' : 'knee'} (and the file name does not say either)`)
+    parser.problem(
+      'Summary',
+      2,
+      knee ? 'Maneuver' : 'Knee Side',
+      'MISSING_VALUE',
+      `found (empty), expected the ${knee ? 'maneuver' : 'knee'} (and the file name does not say either)`,
+    )
     return null
   }
   log.values.knee = knee
   log.values.maneuver = maneuver
-  const identity = participantIdentity(log.values.legacy_study_id as string | null, options.absolutePath ?? file)
+  const identity = participantIdentity(
+    log.values.legacy_study_id as string | null,
+    options.absolutePath ?? file,
+  )
   const studies = new Set<StudyName>()
   if (identity.study) studies.add(identity.study)
   // Not Biomechanics: the v4 writer left that record's Study/Study ID at their defaults (AOA, 1) for every study.
@@ -341,18 +459,26 @@ function parseManeuverLog(workbook: RawWorkbook, parser: SheetParser, version: F
     if (named) studies.add(named)
   }
   if (studies.size > 1) {
-    parser.problem(null, null, 'Study', 'STUDY_CONFLICT', `the workbook names several studies (${[...studies].join(', ')}); expected one`)
+    parser.problem(
+      null,
+      null,
+      'Study',
+      'STUDY_CONFLICT',
+      `the workbook names several studies (${[...studies].join(', ')}); expected one`,
+    )
   }
   const references: ParsedBase['references'] = []
   for (const a of audio) {
     for (const column of ['bin_file', 'pickle_file'] as const) {
       const value = a.values[column]
-      if (typeof value === 'string' && value !== '') references.push({value, kind: column === 'bin_file' ? 'raw_audio' : 'pickle'})
+      if (typeof value === 'string' && value !== '')
+        references.push({value, kind: column === 'bin_file' ? 'raw_audio' : 'pickle'})
     }
     const audioFile = a.values.audio_file
     if (typeof audioFile === 'string' && audioFile !== '' && !a.values.pickle_file) {
       references.push({value: `${audioFile}.pkl`, kind: 'pickle', defaultDir: 'audio_outputs'})
-      if (!a.values.bin_file) references.push({value: `${audioFile.replace(/_with_freq$/, '')}.bin`, kind: 'raw_audio'})
+      if (!a.values.bin_file)
+        references.push({value: `${audioFile.replace(/_with_freq$/, '')}.bin`, kind: 'raw_audio'})
     }
   }
   for (const b of biomechanics) {
@@ -363,7 +489,12 @@ function parseManeuverLog(workbook: RawWorkbook, parser: SheetParser, version: F
   }
   for (const s of syncs) {
     const value = s.values.sync_file
-    if (typeof value === 'string' && value !== '') references.push({value: path.posix.extname(value) ? value : `${value}.pkl`, kind: 'pickle', defaultDir: 'Synced'})
+    if (typeof value === 'string' && value !== '')
+      references.push({
+        value: path.posix.extname(value) ? value : `${value}.pkl`,
+        kind: 'pickle',
+        defaultDir: 'Synced',
+      })
   }
   for (const s of summaries) {
     const value = s.values.output_directory
@@ -408,7 +539,9 @@ function syncFileOfCycle(cycle: ParsedRecord, syncs: ParsedRecord[]): string | n
   const speedCell = cycle.extra.Speed
   const speed = typeof speedCell === 'string' ? convertCell(speedCell, 'speed') : null
   const candidates = syncs.filter(
-    (s) => (s.values.pass_number ?? null) === pass && (s.values.speed ?? null) === (speed?.ok ? speed.value : null),
+    (s) =>
+      (s.values.pass_number ?? null) === pass &&
+      (s.values.speed ?? null) === (speed?.ok ? speed.value : null),
   )
   if (candidates.length === 1) return (candidates[0]!.values.sync_file as string | null) ?? null
   if (syncs.length === 1) return (syncs[0]!.values.sync_file as string | null) ?? null
@@ -427,7 +560,8 @@ function parseMetricSummary(sheet: RawSheet): ParsedRecord {
     extra[`Metric: ${String(verbatim(metric))}`] = verbatim(row.cells.get('Value') ?? null)
   }
   const values: Record<string, unknown> = Object.fromEntries(SUMMARY_FIELDS.map((f) => [f.column, null]))
-  const find = (name: string) => sheet.rows.find((r) => r.cells.get('Metric') === name)?.cells.get('Value') ?? null
+  const find = (name: string) =>
+    sheet.rows.find((r) => r.cells.get('Metric') === name)?.cells.get('Value') ?? null
   for (const [column, metric, type] of [
     ['legacy_study_id', 'Study ID', 'text'],
     ['knee', 'Knee', 'knee'],
@@ -441,38 +575,74 @@ function parseMetricSummary(sheet: RawSheet): ParsedRecord {
   return {values, extra, sheet: sheet.name, row: 2}
 }
 
-function parseKneeLog(workbook: RawWorkbook, parser: SheetParser, version: FormatVersion, file: string, options: ParseLogOptions): ParsedKneeLog | null {
+function parseKneeLog(
+  workbook: RawWorkbook,
+  parser: SheetParser,
+  version: FormatVersion,
+  file: string,
+  options: ParseLogOptions,
+): ParsedKneeLog | null {
   const fromName = identityFromFileName(file)
   let log: ParsedRecord
   let maneuvers: ParsedRecord[] = []
   const placeholders: Record<string, unknown> = {}
   if (version === 'v5') {
     const sheet = sheetOf(workbook, 'Knee Summary')!
-    log = {values: Object.fromEntries(KNEE_SUMMARY_FIELDS.map((f) => [f.column, null])), extra: {}, sheet: sheet.name, row: 1}
-    if (parser.checkHeaders(sheet, 'knee/Knee Summary')) maneuvers = parser.parseRows(sheet, KNEE_MANEUVER_FIELDS).map((r) => r.main)
+    log = {
+      values: Object.fromEntries(KNEE_SUMMARY_FIELDS.map((f) => [f.column, null])),
+      extra: {},
+      sheet: sheet.name,
+      row: 1,
+    }
+    if (parser.checkHeaders(sheet, 'knee/Knee Summary'))
+      maneuvers = parser.parseRows(sheet, KNEE_MANEUVER_FIELDS).map((r) => r.main)
   } else {
     const summary = sheetOf(workbook, 'Summary')!
     if (!parser.checkHeaders(summary, 'knee/Summary')) return null
     if (summary.rows.length !== 1) {
-      parser.problem('Summary', 2, null, 'SUMMARY_ROWS', `found ${summary.rows.length} data rows; expected exactly one`)
+      parser.problem(
+        'Summary',
+        2,
+        null,
+        'SUMMARY_ROWS',
+        `found ${summary.rows.length} data rows; expected exactly one`,
+      )
       return null
     }
     log = parser.parseRows(summary, KNEE_SUMMARY_FIELDS)[0]!.main
     const sheet = sheetOf(workbook, 'Maneuver Summaries')!
-    if (isPlaceholder(sheet)) placeholders[`Maneuver Summaries > ${PLACEHOLDER_HEADER}`] = placeholderText(sheet)
-    else if (parser.checkHeaders(sheet, 'knee/Maneuver Summaries')) maneuvers = parser.parseRows(sheet, KNEE_MANEUVER_FIELDS).map((r) => r.main)
+    if (isPlaceholder(sheet))
+      placeholders[`Maneuver Summaries > ${PLACEHOLDER_HEADER}`] = placeholderText(sheet)
+    else if (parser.checkHeaders(sheet, 'knee/Maneuver Summaries'))
+      maneuvers = parser.parseRows(sheet, KNEE_MANEUVER_FIELDS).map((r) => r.main)
   }
   Object.assign(log.extra, placeholders)
   for (const m of maneuvers) {
-    if (m.values.maneuver === null) parser.problem(m.sheet, m.row, 'Maneuver', 'MISSING_VALUE', 'found (empty), expected walk, sit_to_stand or flexion_extension')
+    if (m.values.maneuver === null)
+      parser.problem(
+        m.sheet,
+        m.row,
+        'Maneuver',
+        'MISSING_VALUE',
+        'found (empty), expected walk, sit_to_stand or flexion_extension',
+      )
   }
   const knee = (log.values.knee as 'left' | 'right' | null) ?? fromName.knee
   if (!knee) {
-    parser.problem('Summary', 2, 'Knee Side', 'MISSING_VALUE', 'found (empty), expected Left or Right (and the file name does not say)')
+    parser.problem(
+      'Summary',
+      2,
+      'Knee Side',
+      'MISSING_VALUE',
+      'found (empty), expected Left or Right (and the file name does not say)',
+    )
     return null
   }
   log.values.knee = knee
-  const identity = participantIdentity(log.values.legacy_study_id as string | null, options.absolutePath ?? file)
+  const identity = participantIdentity(
+    log.values.legacy_study_id as string | null,
+    options.absolutePath ?? file,
+  )
   return {
     kind: 'knee',
     file,
@@ -503,7 +673,13 @@ function checkDuplicateKeys(parsed: ParsedLog, parser: SheetParser): void {
       const key = JSON.stringify(columns.map((c) => record.values[c] ?? null))
       const first = seen.get(key)
       if (first !== undefined) {
-        parser.problem(record.sheet, record.row, header, 'DUPLICATE_KEY', `found the same ${columns.join(' + ')} as row ${first}; expected each record once`)
+        parser.problem(
+          record.sheet,
+          record.row,
+          header,
+          'DUPLICATE_KEY',
+          `found the same ${columns.join(' + ')} as row ${first}; expected each record once`,
+        )
       } else {
         seen.set(key, record.row)
       }
@@ -518,7 +694,10 @@ export function studyName(value: unknown): StudyName | null {
 }
 
 /** Participant number and study prefix from `Study ID` (`1011`, `AOA1011`), else from the `#1011` folder. */
-export function participantIdentity(studyIdCell: string | null, file: string): {number: number | null; study: StudyName | null} {
+export function participantIdentity(
+  studyIdCell: string | null,
+  file: string,
+): {number: number | null; study: StudyName | null} {
   if (studyIdCell) {
     const match = /^\s*([A-Za-z]*)\s*0*(\d+)\s*$/.exec(studyIdCell)
     if (match) {
@@ -534,7 +713,8 @@ export function participantIdentity(studyIdCell: string | null, file: string): {
   return {number: fromName.number, study: fromName.study}
 }
 
-const LOG_NAME = /^(knee_)?processing_log_([A-Za-z]*)(\d+)_(Left|Right)(?:_(walk|sit_to_stand|flexion_extension))?\.xlsx$/i
+const LOG_NAME =
+  /^(knee_)?processing_log_([A-Za-z]*)(\d+)_(Left|Right)(?:_(walk|sit_to_stand|flexion_extension))?\.xlsx$/i
 
 /** Knee, maneuver and participant from `processing_log_<id>_<Knee>_<maneuver>.xlsx` / `knee_processing_log_<id>_<Knee>.xlsx`. */
 export function identityFromFileName(file: string): {
@@ -546,7 +726,9 @@ export function identityFromFileName(file: string): {
 } {
   const match = LOG_NAME.exec(path.posix.basename(file))
   if (!match) return {kind: null, number: null, study: null, knee: null, maneuver: null}
-  const maneuver = match[5] ? (convertCell(match[5], 'maneuver') as {value: 'walk' | 'sts' | 'fe'}).value : null
+  const maneuver = match[5]
+    ? (convertCell(match[5], 'maneuver') as {value: 'walk' | 'sts' | 'fe'}).value
+    : null
   return {
     kind: match[1] ? 'knee' : match[5] ? 'maneuver' : null,
     number: Number(match[3]),
@@ -577,7 +759,11 @@ function editDistance(a: string, b: string): number {
     previous[0] = i
     for (let j = 1; j <= b.length; j++) {
       const above = previous[j]!
-      previous[j] = Math.min(previous[j]! + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
+      previous[j] = Math.min(
+        previous[j]! + 1,
+        previous[j - 1]! + 1,
+        diagonal + (a[i - 1] === b[j - 1] ? 0 : 1),
+      )
       diagonal = above
     }
   }

@@ -82,9 +82,11 @@ export function toCellValue(value: ExcelJS.CellValue): CellValue {
   if (typeof value === 'number') return Number.isNaN(value) ? null : value
   if (value instanceof Date) return {naive: naiveText(value)}
   if (typeof value === 'object') {
-    if ('richText' in value && Array.isArray(value.richText)) return value.richText.map((r) => r.text).join('')
+    if ('richText' in value && Array.isArray(value.richText))
+      return value.richText.map((r) => r.text).join('')
     if ('result' in value) return toCellValue((value as {result?: ExcelJS.CellValue}).result ?? null)
-    if ('text' in value && typeof (value as {text?: unknown}).text === 'string') return (value as {text: string}).text
+    if ('text' in value && typeof (value as {text?: unknown}).text === 'string')
+      return (value as {text: string}).text
     if ('error' in value) return String((value as {error: unknown}).error)
   }
   return String(value)

@@ -41,7 +41,9 @@ export function resolveReference(
     return {relPath: best, found: true}
   }
   const dir = defaultDir ? path.posix.normalize(path.posix.join(maneuverDir, defaultDir)) : maneuverDir
-  const fallback = path.posix.normalize(path.posix.join(dir === '.' || dir.startsWith('..') ? maneuverDir : dir, name))
+  const fallback = path.posix.normalize(
+    path.posix.join(dir === '.' || dir.startsWith('..') ? maneuverDir : dir, name),
+  )
   return {relPath: fallback.startsWith('..') || fallback === '' ? name : fallback, found: false}
 }
 

@@ -40,25 +40,57 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
   let changed = false
   const track = (table: string, counts: {inserted: number; updated: number; unchanged: number}) => {
     ctx.count(table, counts)
-    if (table !== 'files' && table !== 'source_imports' && (counts.inserted > 0 || counts.updated > 0)) changed = true
+    if (table !== 'files' && table !== 'source_imports' && (counts.inserted > 0 || counts.updated > 0))
+      changed = true
   }
   track('files', await upsertFiles(db, props.root, [props.workbook, ...props.references], ctx.runId))
   const studyId = deterministicId('study', props.study)
-  track('studies', await upsertRows({db, table: 'studies', rows: [{id: studyId, name: props.study, run_id: ctx.runId}], conflict: ['name']}))
+  track(
+    'studies',
+    await upsertRows({
+      db,
+      table: 'studies',
+      rows: [{id: studyId, name: props.study, run_id: ctx.runId}],
+      conflict: ['name'],
+    }),
+  )
   const participantId = deterministicId('participant', props.study, props.participantNumber)
   track(
     'participants',
     await upsertRows({
       db,
       table: 'participants',
-      rows: [{id: participantId, study_id: studyId, participant_number: props.participantNumber, run_id: ctx.runId}],
+      rows: [
+        {
+          id: participantId,
+          study_id: studyId,
+          participant_number: props.participantNumber,
+          run_id: ctx.runId,
+        },
+      ],
       conflict: ['study_id', 'participant_number'],
     }),
   )
-  const provenance = (r: ParsedRecord) => ({source_file_id: props.workbook.id, source_sheet: r.sheet, source_row: r.row, source_path: null})
-  const row = (id: string, parent: Record<string, unknown>, r: ParsedRecord, link: Record<string, unknown> = {}) => {
+  const provenance = (r: ParsedRecord) => ({
+    source_file_id: props.workbook.id,
+    source_sheet: r.sheet,
+    source_row: r.row,
+    source_path: null,
+  })
+  const row = (
+    id: string,
+    parent: Record<string, unknown>,
+    r: ParsedRecord,
+    link: Record<string, unknown> = {},
+  ) => {
     const body = {...parent, ...r.values, ...link, ...provenance(r)}
-    return {id, ...body, extra: JSON.stringify(r.extra), content_hash: contentHash({body, extra: r.extra}), run_id: ctx.runId}
+    return {
+      id,
+      ...body,
+      extra: JSON.stringify(r.extra),
+      content_hash: contentHash({body, extra: r.extra}),
+      run_id: ctx.runId,
+    }
   }
   let logId: string
   let children: ChildSpec[]
@@ -70,7 +102,13 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       await upsertRows({
         db,
         table: 'processing_logs',
-        rows: [row(logId, {participant_id: participantId, format_version: parsed.version}, {...parsed.log, values})],
+        rows: [
+          row(
+            logId,
+            {participant_id: participantId, format_version: parsed.version},
+            {...parsed.log, values},
+          ),
+        ],
         conflict: ['participant_id', 'knee', 'maneuver'],
       }),
     )
@@ -82,7 +120,13 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       await upsertRows({
         db,
         table: 'knee_logs',
-        rows: [row(logId, {participant_id: participantId, format_version: parsed.version}, {...parsed.log, values: {...parsed.log.values, knee: parsed.knee}})],
+        rows: [
+          row(
+            logId,
+            {participant_id: participantId, format_version: parsed.version},
+            {...parsed.log, values: {...parsed.log.values, knee: parsed.knee}},
+          ),
+        ],
         conflict: ['participant_id', 'knee'],
       }),
     )
@@ -90,13 +134,27 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
   }
   for (const child of children) {
     const rows = child.records.map((r) =>
-      row(deterministicId(child.table, logId, ...child.key(r)), {[child.parentColumn]: logId}, r, child.link?.(r)),
+      row(
+        deterministicId(child.table, logId, ...child.key(r)),
+        {[child.parentColumn]: logId},
+        r,
+        child.link?.(r),
+      ),
     )
     track(child.table, await upsertRows({db, table: child.table, rows, conflict: child.conflict}))
-    const removed = await deleteStaleRows({db, table: child.table, scope: {column: child.parentColumn, value: logId}, keepIds: rows.map((r) => r.id)})
+    const removed = await deleteStaleRows({
+      db,
+      table: child.table,
+      scope: {column: child.parentColumn, value: logId},
+      keepIds: rows.map((r) => r.id),
+    })
     if (removed > 0) {
       changed = true
-      ctx.warn({file: parsed.file, code: 'ROWS_REMOVED', message: `${removed} ${child.table} row(s) of this log are no longer in the workbook and were deleted (see audit_log)`})
+      ctx.warn({
+        file: parsed.file,
+        code: 'ROWS_REMOVED',
+        message: `${removed} ${child.table} row(s) of this log are no longer in the workbook and were deleted (see audit_log)`,
+      })
     }
   }
   track(
@@ -106,7 +164,13 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       table: 'source_imports',
       rows: [
         {
-          id: deterministicId('source_import', props.workbook.id, 'excel', EXCEL_PARSER_VERSION, props.workbook.sha256),
+          id: deterministicId(
+            'source_import',
+            props.workbook.id,
+            'excel',
+            EXCEL_PARSER_VERSION,
+            props.workbook.sha256,
+          ),
           file_id: props.workbook.id,
           importer: 'excel',
           parser_version: EXCEL_PARSER_VERSION,
@@ -126,9 +190,17 @@ function maneuverChildren(parsed: ParsedManeuverLog, logId: string): ChildSpec[]
     const file = (s.values.sync_file as string | null) ?? null
     if (file !== null) syncIds.set(file, deterministicId('synchronizations', logId, file))
   }
-  const linkSync = (r: ParsedRecord) => ({synchronization_id: syncIds.get(r.values.sync_file as string) ?? null})
+  const linkSync = (r: ParsedRecord) => ({
+    synchronization_id: syncIds.get(r.values.sync_file as string) ?? null,
+  })
   return [
-    {table: 'audio_processing', parentColumn: 'processing_log_id', records: parsed.audio, key: (r) => [v(r, 'audio_file')], conflict: ['processing_log_id', 'audio_file']},
+    {
+      table: 'audio_processing',
+      parentColumn: 'processing_log_id',
+      records: parsed.audio,
+      key: (r) => [v(r, 'audio_file')],
+      conflict: ['processing_log_id', 'audio_file'],
+    },
     {
       table: 'biomechanics_imports',
       parentColumn: 'processing_log_id',
@@ -136,7 +208,13 @@ function maneuverChildren(parsed: ParsedManeuverLog, logId: string): ChildSpec[]
       key: (r) => [v(r, 'biomechanics_file'), v(r, 'sheet_name')],
       conflict: ['processing_log_id', 'biomechanics_file', 'sheet_name'],
     },
-    {table: 'synchronizations', parentColumn: 'processing_log_id', records: parsed.syncs, key: (r) => [v(r, 'sync_file')], conflict: ['processing_log_id', 'sync_file']},
+    {
+      table: 'synchronizations',
+      parentColumn: 'processing_log_id',
+      records: parsed.syncs,
+      key: (r) => [v(r, 'sync_file')],
+      conflict: ['processing_log_id', 'sync_file'],
+    },
     {
       table: 'cycle_extraction_summaries',
       parentColumn: 'processing_log_id',
@@ -157,7 +235,15 @@ function maneuverChildren(parsed: ParsedManeuverLog, logId: string): ChildSpec[]
 }
 
 function kneeChildren(parsed: ParsedKneeLog): ChildSpec[] {
-  return [{table: 'knee_log_maneuvers', parentColumn: 'knee_log_id', records: parsed.maneuvers, key: (r) => [v(r, 'maneuver')], conflict: ['knee_log_id', 'maneuver']}]
+  return [
+    {
+      table: 'knee_log_maneuvers',
+      parentColumn: 'knee_log_id',
+      records: parsed.maneuvers,
+      key: (r) => [v(r, 'maneuver')],
+      conflict: ['knee_log_id', 'maneuver'],
+    },
+  ]
 }
 
 function v(r: ParsedRecord, column: string): string | number | boolean | null {
@@ -175,7 +261,10 @@ export interface KneeLogDisagreement {
 }
 
 /** Knee-log maneuver rows whose counts or flags differ from the maneuver log's own summary. */
-export async function findKneeLogDisagreements(db: UnitContext['trx'], participantIds: readonly string[]): Promise<KneeLogDisagreement[]> {
+export async function findKneeLogDisagreements(
+  db: UnitContext['trx'],
+  participantIds: readonly string[],
+): Promise<KneeLogDisagreement[]> {
   if (participantIds.length === 0) return []
   const {rows} = await sql<{
     participant_id: string
@@ -212,7 +301,15 @@ export async function findKneeLogDisagreements(db: UnitContext['trx'], participa
     ]
     for (const [column, kneeLog, maneuverLog] of pairs) {
       if (kneeLog !== null && maneuverLog !== null && kneeLog !== maneuverLog) {
-        out.push({participantId: r.participant_id, knee: r.knee, maneuver: r.maneuver, column, kneeLog, maneuverLog, file: r.file})
+        out.push({
+          participantId: r.participant_id,
+          knee: r.knee,
+          maneuver: r.maneuver,
+          column,
+          kneeLog,
+          maneuverLog,
+          file: r.file,
+        })
       }
     }
   }

@@ -11,7 +11,11 @@ export interface RejectedRow extends Rejection {
  * and the reason, plus a `Workbooks` sheet for problems not tied to a row. Streams, and never writes a formula.
  */
 export async function writeRejectsWorkbook(file: string, rejected: readonly RejectedRow[]): Promise<void> {
-  const writer = new ExcelJS.stream.xlsx.WorkbookWriter({filename: file, useStyles: false, useSharedStrings: false})
+  const writer = new ExcelJS.stream.xlsx.WorkbookWriter({
+    filename: file,
+    useStyles: false,
+    useSharedStrings: false,
+  })
   const bySheet = new Map<string, RejectedRow[]>()
   for (const r of rejected) {
     const key = r.original && r.sheet ? r.sheet : 'Workbooks'

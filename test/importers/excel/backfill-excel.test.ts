@@ -3,8 +3,8 @@ import fg from 'fast-glob'
 import {sql} from 'kysely'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {OpenDatabase} from '../../../src/db/connection.js'
-import {convertCell, isEmptyCell, verbatim} from '../../../src/importers/excel/cell-value.js'
 import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
+import {convertCell, isEmptyCell, verbatim} from '../../../src/importers/excel/cell-value.js'
 import * as FIELD_MAPS from '../../../src/importers/excel/field-maps.js'
 import type {StudyName} from '../../../src/importers/excel/parse-log.js'
 import {readWorkbook} from '../../../src/importers/excel/read-workbook.js'
@@ -33,7 +33,8 @@ const DATA_TABLES = [
 
 /** Imports a sample tree the way a data manager would: v4 names its studies; v1-v3 need --study per group. */
 async function importSample(db: OpenDatabase['db'], version: KneeSampleVersion): Promise<ImportResult[]> {
-  if (version.startsWith('v4')) return [await backfillExcel({db, paths: [kneeSampleDir(version)], version: 'test'})]
+  if (version.startsWith('v4'))
+    return [await backfillExcel({db, paths: [kneeSampleDir(version)], version: 'test'})]
   const results: ImportResult[] = []
   for (const [study, folders] of participantFoldersByStudy(version)) {
     results.push(await backfillExcel({db, paths: folders, study: study as StudyName, version: 'test'}))
@@ -81,15 +82,21 @@ describe.each(testBackends())('backfill-excel on %s', (backend) => {
 
     it('has as many logs, syncs, summaries and cycles as the manifest', async () => {
       const count = async (table: (typeof DATA_TABLES)[number]) =>
-        (await sql<{n: number}>`select count(*)::int as n from ${sql.table(table)}`.execute(open.db)).rows[0]!.n
+        (await sql<{n: number}>`select count(*)::int as n from ${sql.table(table)}`.execute(open.db)).rows[0]!
+          .n
       expect(await count('processing_logs')).toBe(maneuverFiles.length)
       expect(await count('knee_logs')).toBe(manifest.files.length - maneuverFiles.length)
       expect(await count('synchronizations')).toBe(maneuverFiles.reduce((n, f) => n + f.num_sync_records, 0))
-      expect(await count('cycle_extraction_summaries')).toBe(maneuverFiles.reduce((n, f) => n + f.num_cycle_summary_records, 0))
+      expect(await count('cycle_extraction_summaries')).toBe(
+        maneuverFiles.reduce((n, f) => n + f.num_cycle_summary_records, 0),
+      )
       expect(await count('movement_cycles')).toBe(maneuverFiles.reduce((n, f) => n + f.total_cycles, 0))
       // The per-table counts the run reported are what the database holds.
       for (const table of DATA_TABLES) {
-        expect(results.reduce((n, r) => n + (r.tables[table]?.inserted ?? 0), 0), table).toBe(await count(table))
+        expect(
+          results.reduce((n, r) => n + (r.tables[table]?.inserted ?? 0), 0),
+          table,
+        ).toBe(await count(table))
       }
     })
 
@@ -102,7 +109,15 @@ describe.each(testBackends())('backfill-excel on %s', (backend) => {
           .selectFrom('processing_logs as l')
           .innerJoin('participants as p', 'p.id', 'l.participant_id')
           .innerJoin('studies as s', 's.id', 'p.study_id')
-          .select(['l.id', 'l.knee', 'l.maneuver', 'l.extra', 'p.participant_number', 's.name as study', 'l.num_movement_cycles'])
+          .select([
+            'l.id',
+            'l.knee',
+            'l.maneuver',
+            'l.extra',
+            'p.participant_number',
+            's.name as study',
+            'l.num_movement_cycles',
+          ])
           .where('l.source_file_id', '=', source!.id)
           .executeTakeFirstOrThrow()
         expect(log.study).toBe(file.study)
@@ -110,16 +125,33 @@ describe.each(testBackends())('backfill-excel on %s', (backend) => {
         expect(log.knee).toBe(file.knee.toLowerCase())
         expect(log.maneuver).toBe(MANEUVER_CODE[file.maneuver])
         expect(log.num_movement_cycles).toBe(file.total_cycles)
-        const audio = await db.selectFrom('audio_processing').select(['status', 'audio_file']).where('processing_log_id', '=', log.id).execute()
+        const audio = await db
+          .selectFrom('audio_processing')
+          .select(['status', 'audio_file'])
+          .where('processing_log_id', '=', log.id)
+          .execute()
         expect(audio.map((a) => a.status)).toEqual(file.audio_status === null ? [] : [file.audio_status])
         if (file.audio_status !== null) expect(audio[0]!.audio_file).toBe(file.audio_file)
-        const biomechanics = await db.selectFrom('biomechanics_imports').select('id').where('processing_log_id', '=', log.id).execute()
+        const biomechanics = await db
+          .selectFrom('biomechanics_imports')
+          .select('id')
+          .where('processing_log_id', '=', log.id)
+          .execute()
         expect(biomechanics.length > 0).toBe(file.biomechanics_present)
-        for (const sheet of file.placeholder_note_sheets) expect(log.extra[`${sheet} > Note`], sheet).toMatch(/^No .* recorded$/)
+        for (const sheet of file.placeholder_note_sheets)
+          expect(log.extra[`${sheet} > Note`], sheet).toMatch(/^No .* recorded$/)
         const syncs = await db
           .selectFrom('synchronizations as s')
           .leftJoin('cycle_extraction_summaries as c', 'c.synchronization_id', 's.id')
-          .select(['s.id', 's.sync_file', 's.status', 's.pass_number', 's.speed', 'c.clean_cycles', 'c.outlier_cycles'])
+          .select([
+            's.id',
+            's.sync_file',
+            's.status',
+            's.pass_number',
+            's.speed',
+            'c.clean_cycles',
+            'c.outlier_cycles',
+          ])
           .where('s.processing_log_id', '=', log.id)
           .execute()
         expect(syncs).toHaveLength(file.num_sync_records)
@@ -140,16 +172,35 @@ describe.each(testBackends())('backfill-excel on %s', (backend) => {
           expect(cycles.filter((c) => !c.is_outlier).length).toBe(expected.clean_cycles)
           expect(cycles.filter((c) => c.is_outlier).length).toBe(expected.outlier_cycles)
           expect(
-            (await db.selectFrom('movement_cycles').select('id').where('sync_file', '=', expected.sync_file).where('processing_log_id', '=', log.id).where('synchronization_id', '=', sync!.id).execute()).length,
+            (
+              await db
+                .selectFrom('movement_cycles')
+                .select('id')
+                .where('sync_file', '=', expected.sync_file)
+                .where('processing_log_id', '=', log.id)
+                .where('synchronization_id', '=', sync!.id)
+                .execute()
+            ).length,
           ).toBe(cycles.length)
         }
       }
       for (const file of manifest.files.filter((f) => f.kind === 'knee')) {
         const source = await fileIdOf(db, file.path)
-        const knee = await db.selectFrom('knee_logs').select(['id', 'knee']).where('source_file_id', '=', source!.id).executeTakeFirstOrThrow()
+        const knee = await db
+          .selectFrom('knee_logs')
+          .select(['id', 'knee'])
+          .where('source_file_id', '=', source!.id)
+          .executeTakeFirstOrThrow()
         expect(knee.knee).toBe(file.knee.toLowerCase())
-        const maneuvers = await db.selectFrom('knee_log_maneuvers').select('maneuver').where('knee_log_id', '=', knee.id).orderBy('source_row').execute()
-        expect(maneuvers.map((m) => m.maneuver)).toEqual(file.maneuvers.map((m) => MANEUVER_CODE[m as keyof typeof MANEUVER_CODE]))
+        const maneuvers = await db
+          .selectFrom('knee_log_maneuvers')
+          .select('maneuver')
+          .where('knee_log_id', '=', knee.id)
+          .orderBy('source_row')
+          .execute()
+        expect(maneuvers.map((m) => m.maneuver)).toEqual(
+          file.maneuvers.map((m) => MANEUVER_CODE[m as keyof typeof MANEUVER_CODE]),
+        )
       }
     })
 
@@ -161,7 +212,11 @@ describe.each(testBackends())('backfill-excel on %s', (backend) => {
         const source = (await fileIdOf(db, relPath))!
         const stored: Array<{table: string; row: Record<string, unknown>}> = []
         for (const table of DATA_TABLES) {
-          const rows = await db.selectFrom(table).selectAll().where('source_file_id', '=', source.id).execute()
+          const rows = await db
+            .selectFrom(table)
+            .selectAll()
+            .where('source_file_id', '=', source.id)
+            .execute()
           stored.push(...rows.map((row) => ({table, row: row as Record<string, unknown>})))
         }
         const log = stored.find((s) => s.table === 'processing_logs' || s.table === 'knee_logs')!
@@ -176,11 +231,16 @@ describe.each(testBackends())('backfill-excel on %s', (backend) => {
                 expect((log.row.extra as Record<string, unknown>)[`${sheet.name} > Note`], where).toBe(cell)
                 continue
               }
-              const here = stored.filter((s) => s.row.source_sheet === sheet.name && s.row.source_row === row.rowNumber)
+              const here = stored.filter(
+                (s) => s.row.source_sheet === sheet.name && s.row.source_row === row.rowNumber,
+              )
               expect(here.length, where).toBeGreaterThan(0)
               const found = here.some(({row: dbRow}) => {
                 if ((dbRow.extra as Record<string, unknown>)[header] !== undefined) {
-                  return JSON.stringify((dbRow.extra as Record<string, unknown>)[header]) === JSON.stringify(verbatim(cell))
+                  return (
+                    JSON.stringify((dbRow.extra as Record<string, unknown>)[header]) ===
+                    JSON.stringify(verbatim(cell))
+                  )
                 }
                 return fields.some((field) => {
                   if (!field.headers.includes(header) || !(field.column in dbRow)) return false
@@ -214,7 +274,11 @@ describe.each(testBackends())('backfill-excel on %s', (backend) => {
 
 /** Database value vs converted cell: timestamps compared as instants of naive text, arrays element-wise. */
 function sameValue(stored: unknown, expected: unknown): boolean {
-  if (typeof expected === 'string' && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(expected) && typeof stored === 'string') {
+  if (
+    typeof expected === 'string' &&
+    /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(expected) &&
+    typeof stored === 'string'
+  ) {
     return Date.parse(`${stored.replace(' ', 'T')}Z`) === Date.parse(`${expected.replace(' ', 'T')}Z`)
   }
   return JSON.stringify(stored) === JSON.stringify(expected)

@@ -1,0 +1,384 @@
+import {mkdir, rm, writeFile} from 'node:fs/promises'
+import path from 'node:path'
+import ExcelJS from 'exceljs'
+import {sql} from 'kysely'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {readWorkbook} from '../../src/importers/excel/read-workbook.js'
+import type {ImportResult} from '../../src/importers/import-session.js'
+import {createTestDatabase, type TestDatabase, testBackends} from '../support/backends.js'
+import {countAll, snapshotData} from '../support/db-snapshot.js'
+import {
+  addBadWorkbooks,
+  type BadWorkbooks,
+  columnOf,
+  copyV4Participants,
+  editWorkbook,
+  walkLogPath,
+} from '../support/knee-trees.js'
+import {runCli} from '../support/run-cli.js'
+
+function parseJson(stdout: string): ImportResult {
+  return JSON.parse(stdout) as ImportResult
+}
+
+describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
+  describe('bad input beside good workbooks', () => {
+    let testDb: TestDatabase
+    let root: string
+    let bad: BadWorkbooks
+    let result: ImportResult
+    let exitCode: number
+    const rejectsFile = () => path.join(root, 'rejects.xlsx')
+
+    beforeAll(async () => {
+      testDb = await createTestDatabase(backend)
+      root = await copyV4Participants(['1019'])
+      bad = await addBadWorkbooks(root)
+      await writeFile(
+        path.join(root, '#1019', 'Left Knee', 'Walking', '~$processing_log_1019_Left_walk.xlsx'),
+        'lock',
+      )
+      await mkdir(path.join(root, '.trash'), {recursive: true})
+      await writeFile(path.join(root, '.trash', 'processing_log_1019_Left_walk.xlsx'), 'hidden')
+      const notALog = new ExcelJS.Workbook()
+      notALog.addWorksheet('walk_data').addRow(['Time', 'Angle'])
+      await mkdir(path.join(root, '#1019', 'Motion Capture'), {recursive: true})
+      await notALog.xlsx.writeFile(
+        path.join(root, '#1019', 'Motion Capture', 'AOA1019_Biomechanics_Full_Set.xlsx'),
+      )
+      const run = await runCli([
+        'backfill-excel',
+        root,
+        '--json',
+        '--rejects',
+        rejectsFile(),
+        '--database-url',
+        testDb.url,
+      ])
+      exitCode = run.exitCode
+      result = parseJson(run.stdout)
+    })
+
+    afterAll(async () => {
+      await testDb?.drop()
+      if (root) await rm(root, {recursive: true, force: true})
+    })
+
+    it('exits 3 and counts every file', () => {
+      expect(exitCode).toBe(3)
+      expect(result.files).toEqual({seen: 16, imported: 8, unchanged: 0, rejected: 5, skipped: 3})
+    })
+
+    it('names file and reason of each of the five kinds of bad input', () => {
+      const byFile = (file: string) => result.rejected.filter((r) => r.file === path.relative(root, file))
+      expect(byFile(bad.truncated).map((r) => r.code)).toEqual(['WORKBOOK_UNREADABLE'])
+      expect(byFile(bad.notZip).map((r) => r.code)).toEqual(['WORKBOOK_UNREADABLE'])
+      expect(byFile(bad.notZip)[0]!.message).toMatch(/not a readable \.xlsx file/)
+      expect(byFile(bad.empty).map((r) => r.code)).toEqual(['WORKBOOK_EMPTY'])
+      const missing = byFile(bad.missingColumn)
+      expect(missing).toEqual([
+        expect.objectContaining({
+          sheet: 'Synchronization',
+          row: 1,
+          column: 'Sync File',
+          code: 'MISSING_COLUMN',
+        }),
+      ])
+      expect(missing[0]!.message).toContain('closest found: "Sync Files"')
+      const values = byFile(bad.badValues)
+      expect(values).toEqual([
+        expect.objectContaining({
+          sheet: 'Synchronization',
+          row: 3,
+          column: 'Audio Sync Time (s)',
+          code: 'INVALID_VALUE',
+          message: 'found "abc", expected a number',
+        }),
+        expect.objectContaining({
+          sheet: 'Synchronization',
+          row: 4,
+          column: 'Processing Date',
+          code: 'INVALID_VALUE',
+          message: 'found "yesterday", expected a date and time',
+        }),
+      ])
+    })
+
+    it('imports the good workbooks and nothing of the rejected ones', async () => {
+      const open = await testDb.open()
+      try {
+        const participants = await open.db
+          .selectFrom('participants')
+          .select('participant_number')
+          .orderBy('participant_number')
+          .execute()
+        expect(participants.map((p) => p.participant_number)).toEqual([1019])
+        expect((await countAll(open.db)).processing_logs).toBe(6)
+        const files = await open.db
+          .selectFrom('files')
+          .select('rel_path')
+          .where('kind', '=', 'workbook')
+          .execute()
+        expect(files.map((f) => f.rel_path).filter((p) => /#300\d/.test(p))).toEqual([])
+        const run = await open.db
+          .selectFrom('runs')
+          .selectAll()
+          .where('id', '=', result.runId)
+          .executeTakeFirstOrThrow()
+        expect(run.outcome).toBe('problems')
+        expect(run.command).toBe('backfill-excel')
+      } finally {
+        await open.close()
+      }
+    })
+
+    it('writes the rejected rows with their original cells and reason to --rejects', async () => {
+      const workbook = await readWorkbook(rejectsFile())
+      const sync = workbook.sheets.find((s) => s.name === 'Synchronization')!
+      const rows = sync.rows.map((r) => Object.fromEntries(r.cells))
+      expect(rows).toContainEqual(
+        expect.objectContaining({
+          Row: 3,
+          Column: 'Audio Sync Time (s)',
+          'Audio Sync Time (s)': 'abc',
+          Reason: 'found "abc", expected a number',
+        }),
+      )
+      const workbooks = workbook.sheets.find((s) => s.name === 'Workbooks')!
+      expect(workbooks.rows.map((r) => r.cells.get('Code')).sort()).toEqual([
+        'MISSING_COLUMN',
+        'WORKBOOK_EMPTY',
+        'WORKBOOK_UNREADABLE',
+        'WORKBOOK_UNREADABLE',
+      ])
+    })
+
+    it('with --coerce-invalid stores NULL, keeps the text in extra and warns', async () => {
+      const run = await runCli([
+        'backfill-excel',
+        path.dirname(path.dirname(path.dirname(bad.badValues))),
+        '--coerce-invalid',
+        '--study',
+        'AOA',
+        '--json',
+        '--database-url',
+        testDb.url,
+      ])
+      expect(run.exitCode).toBe(0)
+      const coerced = parseJson(run.stdout)
+      expect(coerced.warnings.filter((w) => w.code === 'COERCED_INVALID')).toHaveLength(2)
+      const open = await testDb.open()
+      try {
+        const row = await open.db
+          .selectFrom('synchronizations as s')
+          .innerJoin('processing_logs as l', 'l.id', 's.processing_log_id')
+          .innerJoin('participants as p', 'p.id', 'l.participant_id')
+          .select(['s.audio_sync_time_s', 's.extra'])
+          .where('p.participant_number', '=', 3005)
+          .where('s.source_row', '=', 3)
+          .executeTakeFirstOrThrow()
+        expect(row.audio_sync_time_s).toBeNull()
+        expect(row.extra['Audio Sync Time (s)']).toBe('abc')
+      } finally {
+        await open.close()
+      }
+    })
+
+    it('stops after --max-errors rejected workbooks', async () => {
+      const fresh = await createTestDatabase(backend)
+      try {
+        const run = await runCli([
+          'backfill-excel',
+          root,
+          '--max-errors',
+          '1',
+          '--jobs',
+          '1',
+          '--json',
+          '--database-url',
+          fresh.url,
+        ])
+        expect(run.exitCode).toBe(3)
+        const stopped = parseJson(run.stdout)
+        expect(stopped.files.rejected).toBe(1)
+        expect(stopped.warnings.map((w) => w.code)).toContain('MAX_ERRORS')
+      } finally {
+        await fresh.drop()
+      }
+    })
+  })
+
+  describe('re-runs, edits and dry runs', () => {
+    let testDb: TestDatabase
+    let root: string
+
+    beforeAll(async () => {
+      testDb = await createTestDatabase(backend)
+      root = await copyV4Participants(['1019', '2037'])
+    })
+
+    afterAll(async () => {
+      await testDb?.drop()
+      if (root) await rm(root, {recursive: true, force: true})
+    })
+
+    it('--dry-run changes nothing (no run row either) and reports what the real run then does', async () => {
+      const open = await testDb.open()
+      const before = await countAll(open.db)
+      const snapshotBefore = await snapshotData(open.db)
+      await open.close()
+      const dry = await runCli(['backfill-excel', root, '--dry-run', '--json', '--database-url', testDb.url])
+      expect(dry.exitCode).toBe(0)
+      const dryResult = parseJson(dry.stdout)
+      expect(dryResult.dryRun).toBe(true)
+      const reopened = await testDb.open()
+      expect(await countAll(reopened.db)).toEqual(before)
+      expect(await snapshotData(reopened.db)).toEqual(snapshotBefore)
+      await reopened.close()
+      const real = await runCli(['backfill-excel', root, '--json', '--database-url', testDb.url])
+      expect(real.exitCode).toBe(0)
+      const realResult = parseJson(real.stdout)
+      expect(realResult.files).toEqual(dryResult.files)
+      expect(realResult.tables).toEqual(dryResult.tables)
+      expect(realResult.tables.processing_logs!.inserted).toBe(12)
+    })
+
+    it('a second run reports every workbook unchanged and writes nothing', async () => {
+      const again = await runCli(['backfill-excel', root, '--json', '--database-url', testDb.url])
+      expect(again.exitCode).toBe(0)
+      const result = parseJson(again.stdout)
+      expect(result.files).toEqual({seen: 16, imported: 0, unchanged: 16, rejected: 0, skipped: 0})
+      for (const counts of Object.values(result.tables)) expect(counts.inserted + counts.updated).toBe(0)
+    })
+
+    it('one changed cell updates exactly that row, with one audit entry holding old and new value', async () => {
+      const log = walkLogPath(root, '1019')
+      await editWorkbook(log, log, (wb) => {
+        const sync = wb.getWorksheet('Synchronization')!
+        sync.getRow(3).getCell(columnOf(sync, 'Audio Sync Time (s)')).value = 6.5
+      })
+      const run = await runCli(['backfill-excel', root, '--json', '--database-url', testDb.url])
+      expect(run.exitCode).toBe(0)
+      const result = parseJson(run.stdout)
+      expect(result.files).toMatchObject({imported: 1, unchanged: 15})
+      const changed = Object.entries(result.tables).filter(
+        ([table, c]) => table !== 'files' && table !== 'source_imports' && c.inserted + c.updated > 0,
+      )
+      expect(changed).toEqual([['synchronizations', {inserted: 0, updated: 1, unchanged: 3}]])
+      const open = await testDb.open()
+      try {
+        const audit = await open.db
+          .selectFrom('audit_log')
+          .selectAll()
+          .where('run_id', '=', result.runId)
+          .where('table_name', 'not in', ['files', 'source_imports'])
+          .execute()
+        expect(audit).toHaveLength(1)
+        expect(audit[0]!.operation).toBe('update')
+        expect(audit[0]!.old_values?.audio_sync_time_s).toBe(6.4079)
+        expect(audit[0]!.new_values?.audio_sync_time_s).toBe(6.5)
+      } finally {
+        await open.close()
+      }
+    })
+
+    it('reads date cells as the same wall-clock time whatever the machine time zone', async () => {
+      const fresh = await createTestDatabase(backend)
+      try {
+        const run = await runCli(['backfill-excel', root, '--json', '--database-url', fresh.url], {
+          env: {TZ: 'Pacific/Auckland'},
+        })
+        expect(run.exitCode).toBe(0)
+        const workbook = await readWorkbook(walkLogPath(root, '2037'))
+        const created = workbook.sheets
+          .find((s) => s.name === 'Summary')!
+          .rows[0]!.cells.get('Log Created') as {naive: string}
+        const open = await fresh.open()
+        try {
+          const row = await open.db
+            .selectFrom('processing_logs as l')
+            .innerJoin('participants as p', 'p.id', 'l.participant_id')
+            .select(sql<string>`to_char(l.log_created, 'YYYY-MM-DD HH24:MI:SS.MS')`.as('created'))
+            .where('p.participant_number', '=', 2037)
+            .where('l.maneuver', '=', 'walk')
+            .where('l.knee', '=', 'left')
+            .executeTakeFirstOrThrow()
+          expect(row.created).toBe(created.naive)
+        } finally {
+          await open.close()
+        }
+      } finally {
+        await fresh.drop()
+      }
+    })
+  })
+
+  describe.runIf(backend === 'postgres')('several processes', () => {
+    let root: string
+    let reference: Record<string, unknown[]>
+
+    beforeAll(async () => {
+      root = await copyV4Participants(['1019', '1021', '2037'])
+      const clean = await createTestDatabase(backend)
+      try {
+        expect((await runCli(['backfill-excel', root, '--json', '--database-url', clean.url])).exitCode).toBe(
+          0,
+        )
+        const open = await clean.open()
+        reference = await snapshotData(open.db)
+        await open.close()
+      } finally {
+        await clean.drop()
+      }
+    })
+
+    afterAll(async () => {
+      if (root) await rm(root, {recursive: true, force: true})
+    })
+
+    it('two backfills of the same tree started together end in the state one run gives', async () => {
+      const db = await createTestDatabase(backend)
+      try {
+        const runs = await Promise.all([
+          runCli(['backfill-excel', root, '--json', '--database-url', db.url]),
+          runCli(['backfill-excel', root, '--json', '--database-url', db.url]),
+        ])
+        expect(runs.map((r) => r.exitCode)).toEqual([0, 0])
+        const open = await db.open()
+        expect(await snapshotData(open.db)).toEqual(reference)
+        await open.close()
+      } finally {
+        await db.drop()
+      }
+    })
+
+    it('a backfill killed part-way and run again ends in the state one run gives', async () => {
+      const db = await createTestDatabase(backend)
+      try {
+        const watcher = await db.open()
+        const logsWritten = async () =>
+          (await sql<{n: number}>`select count(*)::int as n from processing_logs`.execute(watcher.db))
+            .rows[0]!.n
+        // Kill as soon as the first workbooks are committed: mid-way through the writes.
+        const killed = await runCli(['backfill-excel', root, '--jobs', '1', '--database-url', db.url], {
+          killWhen: async () => (await logsWritten()) >= 2,
+        })
+        const written = await logsWritten()
+        const outcomes = (await watcher.db.selectFrom('runs').select('outcome').execute()).map(
+          (r) => r.outcome,
+        )
+        await watcher.close()
+        expect(killed.exitCode).toBe(137)
+        expect(outcomes).toEqual(['running'])
+        expect(written).toBeGreaterThan(0)
+        expect(written).toBeLessThan(18)
+        expect((await runCli(['backfill-excel', root, '--json', '--database-url', db.url])).exitCode).toBe(0)
+        const reopened = await db.open()
+        expect(await snapshotData(reopened.db)).toEqual(reference)
+        await reopened.close()
+      } finally {
+        await db.drop()
+      }
+    })
+  })
+})

@@ -1,0 +1,104 @@
+import {cp, mkdir, mkdtemp, readFile, truncate, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import ExcelJS from 'exceljs'
+import {kneeSampleDir} from './knee-samples.js'
+
+export const V4 = 'v4-2026-01-29' as const
+
+/** A fresh temp folder holding a copy of the v4 sample participant folders asked for. */
+export async function copyV4Participants(participants: readonly string[]): Promise<string> {
+  const root = await mkdtemp(path.join(tmpdir(), 'aedb-tree-'))
+  for (const p of participants)
+    await cp(path.join(kneeSampleDir(V4), `#${p}`), path.join(root, `#${p}`), {recursive: true})
+  return root
+}
+
+export function walkLogPath(root: string, participant: string): string {
+  return path.join(
+    root,
+    `#${participant}`,
+    'Left Knee',
+    'Walking',
+    `processing_log_${participant}_Left_walk.xlsx`,
+  )
+}
+
+/** Rewrites a workbook with exceljs after `edit` (used to make realistic bad or changed logs from real ones). */
+export async function editWorkbook(
+  source: string,
+  target: string,
+  edit: (wb: ExcelJS.Workbook) => void,
+): Promise<void> {
+  const workbook = new ExcelJS.Workbook()
+  await workbook.xlsx.readFile(source)
+  edit(workbook)
+  await mkdir(path.dirname(target), {recursive: true})
+  await workbook.xlsx.writeFile(target)
+}
+
+/** The 1-based column of a header in a sheet's first row. */
+export function columnOf(sheet: ExcelJS.Worksheet, header: string): number {
+  let found = -1
+  sheet.getRow(1).eachCell((cell, column) => {
+    if (cell.value === header) found = column
+  })
+  if (found < 0) throw new Error(`no header ${header} in ${sheet.name}`)
+  return found
+}
+
+/** Sets Study ID in every sheet that has one, so a copied log belongs to another participant. */
+export function renumber(workbook: ExcelJS.Workbook, participant: string): void {
+  for (const sheet of workbook.worksheets) {
+    let column = -1
+    sheet.getRow(1).eachCell((cell, c) => {
+      if (cell.value === 'Study ID') column = c
+    })
+    if (column < 0) continue
+    sheet.eachRow((row, n) => {
+      if (n > 1 && row.getCell(column).value !== null) row.getCell(column).value = participant
+    })
+  }
+}
+
+export interface BadWorkbooks {
+  truncated: string
+  notZip: string
+  empty: string
+  missingColumn: string
+  badValues: string
+}
+
+/** The five kinds of bad input of issue 3, each in a participant folder of its own under `root`. */
+export async function addBadWorkbooks(root: string): Promise<BadWorkbooks> {
+  const real = walkLogPath(root, '1019')
+  const truncated = walkLogPath(root, '3001')
+  await mkdir(path.dirname(truncated), {recursive: true})
+  await writeFile(truncated, (await readFile(real)).subarray(0, 4000))
+  const notZip = walkLogPath(root, '3002')
+  await mkdir(path.dirname(notZip), {recursive: true})
+  await writeFile(notZip, 'Study ID,Knee Side\n3002,Left\n')
+  const empty = walkLogPath(root, '3003')
+  await mkdir(path.dirname(empty), {recursive: true})
+  const blank = new ExcelJS.Workbook()
+  blank.addWorksheet('Sheet1')
+  await blank.xlsx.writeFile(empty)
+  const missingColumn = walkLogPath(root, '3004')
+  await editWorkbook(real, missingColumn, (wb) => {
+    renumber(wb, '3004')
+    const sync = wb.getWorksheet('Synchronization')!
+    sync.getRow(1).getCell(columnOf(sync, 'Sync File')).value = 'Sync Files'
+  })
+  const badValues = walkLogPath(root, '3005')
+  await editWorkbook(real, badValues, (wb) => {
+    renumber(wb, '3005')
+    const sync = wb.getWorksheet('Synchronization')!
+    sync.getRow(3).getCell(columnOf(sync, 'Audio Sync Time (s)')).value = 'abc'
+    sync.getRow(4).getCell(columnOf(sync, 'Processing Date')).value = 'yesterday'
+  })
+  return {truncated, notZip, empty, missingColumn, badValues}
+}
+
+export async function truncateFile(file: string, bytes: number): Promise<void> {
+  await truncate(file, bytes)
+}
