@@ -23,8 +23,10 @@ export interface OpenDatabase {
 }
 
 export interface OpenDatabaseOptions {
-  /** On a server, create the database when it does not exist and the role may. PGlite folders are always created. */
+  /** On a server, create the database when it does not exist and the role may. PGlite folders are created unless `mustExist`. */
   createDatabase?: boolean
+  /** Fail with DATABASE_MISSING rather than create a PGlite folder (for commands that only look, like `--dry-run`). */
+  mustExist?: boolean
   /** Maximum pool size on a server. */
   poolSize?: number
   /** How long to wait for another process that holds an embedded database folder. */
@@ -36,10 +38,19 @@ export interface OpenDatabaseOptions {
 // time zone as their naive wall-clock text, so no machine time zone ever shifts a legacy value.
 const PARSE_INT8 = (value: string) => Number(value)
 const KEEP_TEXT = (value: string) => value
-const TYPE_PARSERS: Record<number, (value: string) => unknown> = {20: PARSE_INT8, 1114: KEEP_TEXT, 1082: KEEP_TEXT}
+const TYPE_PARSERS: Record<number, (value: string) => unknown> = {
+  20: PARSE_INT8,
+  1114: KEEP_TEXT,
+  1082: KEEP_TEXT,
+}
 
-export async function openDatabase(target: DatabaseTarget, options: OpenDatabaseOptions = {}): Promise<OpenDatabase> {
-  return target.backend === 'pglite' ? openPglite(target, options) : openPostgres(target.url, target.redacted, options)
+export async function openDatabase(
+  target: DatabaseTarget,
+  options: OpenDatabaseOptions = {},
+): Promise<OpenDatabase> {
+  return target.backend === 'pglite'
+    ? openPglite(target, options)
+    : openPostgres(target.url, target.redacted, options)
 }
 
 /** Opens the database, runs `fn`, and always closes it. The one way commands and tests get a connection. */
@@ -64,8 +75,15 @@ async function openPglite(
   let created = false
   let releaseLock = async () => {}
   if (dataDir !== null) {
-    await mkdir(path.dirname(dataDir), {recursive: true})
     created = !(await pathExists(path.join(dataDir, 'PG_VERSION')))
+    if (created && options.mustExist) {
+      throw new AedbError(`There is no embedded database at ${target.redacted} yet.`, {
+        code: 'DATABASE_MISSING',
+        exit: EXIT.DATABASE,
+        suggestions: ['Run `aedb init` to create it.'],
+      })
+    }
+    await mkdir(path.dirname(dataDir), {recursive: true})
     releaseLock = await lockPgliteDir(dataDir, options.pgliteLockTimeoutMs ?? 60_000)
   }
   let pglite: PGlite
@@ -77,7 +95,9 @@ async function openPglite(
     throw new AedbError(`Could not open the embedded database at ${target.redacted}: ${String(error)}.`, {
       code: 'DATABASE_UNREACHABLE',
       exit: EXIT.DATABASE,
-      suggestions: ['Check that the folder is a PGlite data folder written by aedb and that it is not damaged.'],
+      suggestions: [
+        'Check that the folder is a PGlite data folder written by aedb and that it is not damaged.',
+      ],
       cause: error,
     })
   }
@@ -98,7 +118,11 @@ async function openPglite(
   }
 }
 
-async function openPostgres(url: string, redacted: string, options: OpenDatabaseOptions): Promise<OpenDatabase> {
+async function openPostgres(
+  url: string,
+  redacted: string,
+  options: OpenDatabaseOptions,
+): Promise<OpenDatabase> {
   let created = false
   try {
     await probeServer(url, options)
@@ -162,12 +186,17 @@ async function createServerDatabase(url: string, redacted: string): Promise<void
     await client.query(`create database ${quoteIdent(name)}`)
   } catch (error) {
     if (pgCode(error) === '42P04') return
-    throw new AedbError(`The database in ${redacted} does not exist and could not be created: ${errorText(error)}.`, {
-      code: 'DATABASE_CREATE_FAILED',
-      exit: EXIT.DATABASE,
-      suggestions: [`Ask an administrator to run CREATE DATABASE ${quoteIdent(name)}, or grant your role CREATEDB.`],
-      cause: error,
-    })
+    throw new AedbError(
+      `The database in ${redacted} does not exist and could not be created: ${errorText(error)}.`,
+      {
+        code: 'DATABASE_CREATE_FAILED',
+        exit: EXIT.DATABASE,
+        suggestions: [
+          `Ask an administrator to run CREATE DATABASE ${quoteIdent(name)}, or grant your role CREATEDB.`,
+        ],
+        cause: error,
+      },
+    )
   } finally {
     await client.end().catch(() => {})
   }
@@ -201,7 +230,9 @@ export function connectionError(error: unknown, redacted: string): AedbError {
     return new AedbError(`The server at ${redacted} refused the login: ${text}.`, {
       code: 'DATABASE_REFUSED',
       exit: EXIT.DATABASE,
-      suggestions: ['Check the user name and password in the URL, and the server pg_hba.conf rules for this host.'],
+      suggestions: [
+        'Check the user name and password in the URL, and the server pg_hba.conf rules for this host.',
+      ],
       cause: error,
     })
   }
@@ -249,11 +280,16 @@ async function lockPgliteDir(dataDir: string, timeoutMs: number): Promise<() => 
       continue
     }
     if (Date.now() > deadline) {
-      throw new AedbError(`The embedded database at pglite:${dataDir} is in use by another aedb process (pid ${owner}).`, {
-        code: 'DATABASE_BUSY',
-        exit: EXIT.DATABASE,
-        suggestions: ['Wait for that process to finish, or use a PostgreSQL server (--database-url) for concurrent work.'],
-      })
+      throw new AedbError(
+        `The embedded database at pglite:${dataDir} is in use by another aedb process (pid ${owner}).`,
+        {
+          code: 'DATABASE_BUSY',
+          exit: EXIT.DATABASE,
+          suggestions: [
+            'Wait for that process to finish, or use a PostgreSQL server (--database-url) for concurrent work.',
+          ],
+        },
+      )
     }
     await new Promise((resolve) => setTimeout(resolve, 200))
   }

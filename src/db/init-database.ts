@@ -1,7 +1,4 @@
-import {access} from 'node:fs/promises'
-import path from 'node:path'
 import {type Kysely, sql} from 'kysely'
-import {AedbError, EXIT} from '../errors.js'
 import {type Backend, withDatabase} from './connection.js'
 import type {DatabaseTarget} from './database-url.js'
 import {getMigrationStatus, type MigrationStatus, migrateUp, type NamedMigration} from './migrator.js'
@@ -32,17 +29,6 @@ export interface InitDatabaseResult {
 
 export async function initDatabase(props: InitDatabaseProps): Promise<InitDatabaseResult> {
   const {target} = props
-  if (props.check && target.backend === 'pglite' && target.dataDir !== null) {
-    try {
-      await access(path.join(target.dataDir, 'PG_VERSION'))
-    } catch {
-      throw new AedbError(`There is no embedded database at ${target.redacted} yet.`, {
-        code: 'DATABASE_MISSING',
-        exit: EXIT.DATABASE,
-        suggestions: ['Run `aedb init` to create it.'],
-      })
-    }
-  }
   return withDatabase(
     target,
     async ({db, backend, location, created}) => {
@@ -70,7 +56,7 @@ export async function initDatabase(props: InitDatabaseProps): Promise<InitDataba
         tables: await countRows(db),
       }
     },
-    {createDatabase: !props.check},
+    {createDatabase: !props.check, mustExist: Boolean(props.check)},
   )
 }
 

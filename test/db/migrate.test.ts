@@ -14,7 +14,7 @@ import {type Database, TABLES} from '../../src/db/schema.js'
 import {createTestDatabase, type TestDatabase, testBackends} from '../support/backends.js'
 import {runCli} from '../support/run-cli.js'
 import {type CatalogSnapshot, isEmptyCatalog, snapshotCatalog, tableNames} from './catalog.js'
-import {withTestDatabase} from './with-test-database.js'
+import {databaseExists, withTestDatabase} from './with-test-database.js'
 
 const INITIAL = MIGRATIONS[0]!
 const INITIAL_FILE = `migrations/${INITIAL.name}.ts`
@@ -217,6 +217,24 @@ describe.each(testBackends())('migrate on %s', (backend) => {
     expect(result.steps[0].sql.some((s: string) => s.startsWith('create table runs'))).toBe(true)
 
     expect(await withTestDatabase(empty, snapshotCatalog)).toEqual(before)
+  })
+
+  it('status, down and --dry-run on a database that does not exist exit 4 and create nothing', async () => {
+    const missing = await createTestDatabase(backend, {migrated: false})
+    try {
+      const results = await Promise.all([
+        cli(missing, 'migrate', 'up', '--dry-run', '--json'),
+        cli(missing, 'migrate', 'status', '--json'),
+        cli(missing, 'migrate', 'down', '--json'),
+      ])
+      for (const result of results) {
+        expect(result.exitCode, result.stderr).toBe(4)
+        expect(JSON.parse(result.stdout).error.code).toBe('DATABASE_MISSING')
+      }
+      expect(await databaseExists(missing)).toBe(false)
+    } finally {
+      await missing.drop()
+    }
   })
 
   it('down --dry-run prints the drops and changes nothing', async () => {
