@@ -433,6 +433,17 @@ function parseManeuverLog(
     }
   }
   Object.assign(log.extra, placeholders)
+  // `Num Movement Cycles` meant the sum of `Total Cycles` up to v3, and the number of per-cycle rows from v4 on.
+  const counted = modern
+    ? cycles.length
+    : summaries.reduce((n, s) => n + (typeof s.values.total_cycles === 'number' ? s.values.total_cycles : 0), 0)
+  const stated = log.values.num_movement_cycles
+  if (typeof stated === 'number' && stated !== counted) {
+    parser.warnings.push({
+      code: 'CYCLE_COUNT_MISMATCH',
+      message: `${file} > Summary: Num Movement Cycles is ${stated} but the log holds ${counted} ${modern ? 'cycle rows' : 'cycles in Movement Cycles > Total Cycles'}`,
+    })
+  }
   const knee = (log.values.knee as 'left' | 'right' | null) ?? fromName.knee
   const maneuver = (log.values.maneuver as 'walk' | 'sts' | 'fe' | null) ?? fromName.maneuver
   if (!knee || !maneuver) {
