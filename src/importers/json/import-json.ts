@@ -2,6 +2,7 @@ import type {Dirent} from 'node:fs'
 import {readdir, readFile, realpath} from 'node:fs/promises'
 import path from 'node:path'
 import type {Kysely} from 'kysely'
+import {YAMLError} from 'yaml'
 import {pgCode} from '../../db/connection.js'
 import {contentHash, deterministicId} from '../../db/deterministic-id.js'
 import {MIGRATIONS} from '../../db/migrations.js'
@@ -13,6 +14,7 @@ import {FileCatalog, type FileRecord, upsertFiles} from '../../files/file-catalo
 import {mapConcurrent} from '../../files/map-concurrent.js'
 import {AUDIO_EXTENSIONS} from '../../files/probe-audio.js'
 import {type ImportResult, ImportSession, type ImportWarning, type UnitContext} from '../import-session.js'
+import {checkAudioIntegrity} from './audio-integrity.js'
 import {
   discoverStemsetTrees,
   isStrayName,
@@ -127,14 +129,14 @@ async function importTree(
         })
       }
     } catch (error) {
-      if (isAedbError(error)) throw error
+      if (!isFileError(error) && !(error instanceof YAMLError)) throw error
       session.reject({
         file: tree.configRel,
         sheet: null,
         row: null,
         column: null,
-        code: 'INVALID_CONFIG',
-        message: `${tree.configRel} is not valid YAML: ${firstLine(error)}; profiles come from media/ folders only.`,
+        code: error instanceof YAMLError ? 'INVALID_CONFIG' : fileErrorCode(error),
+        message: `${tree.configRel} could not be read: ${firstLine(error)}; profiles come from media/ folders only.`,
       })
       configProfiles = null
     }
@@ -307,11 +309,33 @@ async function hashSourceFolder(
   }
   await walk(rel)
   found.sort((a, b) => (a.rel < b.rel ? -1 : 1))
-  const records = await mapConcurrent(found, jobs, (f) => catalog.describe(f.rel, 'audio'))
+  const records = await mapConcurrent(found, jobs, async (f) => {
+    try {
+      return await checkAudioIntegrity(
+        await catalog.describe(f.rel, 'audio'),
+        path.join(catalog.rootPath, f.rel),
+      )
+    } catch (error) {
+      if (!isFileError(error)) throw error
+      session.warn({
+        file: f.rel,
+        code: 'SOURCE_UNREADABLE',
+        message: `source ${f.rel} could not be read (${firstLine(error)}); not used for linking.`,
+      })
+      return null
+    }
+  })
   const sources: SourceFile[] = []
   records.forEach((record, i) => {
-    if (record.present && record.sha256)
-      sources.push({fileName: found[i]!.name, record: record as SourceFile['record']})
+    if (!record?.present || !record.sha256) return
+    if (record.duration_s === null) {
+      session.warn({
+        file: record.rel_path,
+        code: 'AUDIO_UNREADABLE',
+        message: `source ${record.rel_path} (${record.size_bytes} bytes) could not be read as audio (${record.probe_error ?? 'no duration'}); hash and size kept, duration unknown.`,
+      })
+    }
+    sources.push({fileName: found[i]!.name, record: record as SourceFile['record']})
   })
   return sources
 }
@@ -319,13 +343,24 @@ async function hashSourceFolder(
 /** `.processed_hashes.json`: source SHA-256 -> output folder name, written before processing (spec 3.1). */
 async function readHashIndex(session: ImportSession, catalog: FileCatalog, plan: ProfilePlan): Promise<void> {
   const rel = path.join(plan.folder!.relPath, HASH_INDEX)
-  const record = await catalog.describe(rel, 'hash_index', {probe: false})
-  if (!record.present) return
-  plan.indexFile = record
   let value: JsonValue
   try {
+    const record = await catalog.describe(rel, 'hash_index', {probe: false})
+    if (!record.present) return
     value = parseTolerantJson(await readFile(path.join(catalog.rootPath, rel), 'utf8'))
+    plan.indexFile = record
   } catch (error) {
+    if (isFileError(error)) {
+      session.reject({
+        file: rel,
+        sheet: null,
+        row: null,
+        column: null,
+        code: fileErrorCode(error),
+        message: `${rel} could not be read: ${firstLine(error)}; its entries are not used.`,
+      })
+      return
+    }
     if (!(error instanceof JsonSyntaxError)) throw error
     session.reject({
       file: rel,
@@ -565,6 +600,15 @@ function asRejection(
 ): {file: string; column: string | null; code: string; message: string; counted: boolean} | null {
   if (error instanceof RecordingRejected)
     return {file: error.file, column: error.column, code: error.code, message: error.message, counted: false}
+  if (isFileError(error)) {
+    return {
+      file: folderRel,
+      column: null,
+      code: fileErrorCode(error),
+      message: `${folderRel}: ${firstLine(error)}; the recording is rejected.`,
+      counted: false,
+    }
+  }
   const code = pgCode(error)
   if (code && (code.startsWith('22') || code === '23514' || code === '23502')) {
     return {
@@ -576,6 +620,18 @@ function asRejection(
     }
   }
   return null
+}
+
+/** An error of the filesystem (permissions, I/O, a file vanishing mid-run) or FileCatalog's path refusal. */
+function isFileError(error: unknown): error is Error {
+  return (
+    (isAedbError(error) && error.code === 'PATH_ESCAPE') ||
+    (error instanceof Error && typeof (error as {syscall?: unknown}).syscall === 'string')
+  )
+}
+
+function fileErrorCode(error: Error): string {
+  return isAedbError(error) ? error.code : 'READ_ERROR'
 }
 
 function firstLine(error: unknown): string {

@@ -1,11 +1,12 @@
-import {readFile, rm, stat} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {OpenDatabase} from '../../../src/db/connection.js'
 import type {ImportResult} from '../../../src/importers/import-session.js'
 import {importJson} from '../../../src/importers/json/import-json.js'
 import {createTestDatabase, type TestDatabase, testBackends} from '../../support/backends.js'
-import {buildNastyTree, type NastyTree, sha256, UNSET_SOURCE_FOLDER} from './stemset-trees.js'
+import {buildNastyTree, type NastyTree, sha256, UNSET_SOURCE_FOLDER, wavBytes} from './stemset-trees.js'
 
 describe.each(testBackends())('import-json on a tree with every twist of spec section 7 (%s)', (backend) => {
   let database: TestDatabase
@@ -238,6 +239,7 @@ describe.each(testBackends())('import-json on a tree with every twist of spec se
       expect(unreadable).toContain(`media/studio/broken_stems_aaaaaaaa/${name}`)
     expect(unreadable).toContain('media/studio/Bjo_rk/other.opus')
     expect(unreadable).toContain('media/Unlisted Profile/solo_dddddddd/vocals.opus')
+    expect(unreadable).toContain('input/studio/cut.wav')
   })
 
   it('imports a folder without metadata.json from its stems, loudness from the comment tag', async () => {
@@ -317,5 +319,56 @@ describe.each(testBackends())('import-json on a tree with every twist of spec se
     expect(single.files).toMatchObject({seen: 1, unchanged: 1})
     for (const [table, counts] of Object.entries(single.tables))
       expect({table, ...counts}).toMatchObject({table, inserted: 0, updated: 0})
+  })
+})
+
+describe('import-json with config.yaml and .processed_hashes.json that lead out of the tree', () => {
+  let database: TestDatabase
+  let opened: OpenDatabase
+  let base: string
+
+  beforeAll(async () => {
+    database = await createTestDatabase('pglite')
+    opened = await database.open()
+    base = await mkdtemp(path.join(tmpdir(), 'aedb-linked-config-'))
+    const app = path.join(base, 'app')
+    const outside = path.join(base, 'outside')
+    await mkdir(path.join(app, 'media', 'p', 'rec_aaaaaaaa'), {recursive: true})
+    await mkdir(path.join(app, 'input'), {recursive: true})
+    await mkdir(outside, {recursive: true})
+    await writeFile(path.join(outside, 'config.yaml'), 'profiles:\n  - name: p\n    source_folder: ./input\n')
+    await writeFile(path.join(outside, 'hashes.json'), JSON.stringify({['a'.repeat(64)]: 'rec_aaaaaaaa'}))
+    await writeFile(path.join(outside, 'source.wav'), wavBytes(0.25, {seed: 30}))
+    await symlink(path.join(outside, 'config.yaml'), path.join(app, 'config.yaml'))
+    await symlink(path.join(outside, 'hashes.json'), path.join(app, 'media', 'p', '.processed_hashes.json'))
+    await symlink(path.join(outside, 'source.wav'), path.join(app, 'input', 'linked.wav'))
+    await writeFile(
+      path.join(app, 'media', 'p', 'rec_aaaaaaaa', 'metadata.json'),
+      JSON.stringify({stems: {vocals: {measured_lufs: -20}}}),
+    )
+    await writeFile(path.join(app, 'media', 'p', 'rec_aaaaaaaa', 'vocals.opus'), Buffer.alloc(0))
+  })
+
+  afterAll(async () => {
+    await opened?.close()
+    await database?.drop()
+    if (base) await rm(base, {recursive: true, force: true})
+  })
+
+  it('rejects both files, follows no source link, and still imports the recording', async () => {
+    const result = await importJson({db: opened.db, paths: [path.join(base, 'app')]})
+    expect(result.rejected.map((r) => [r.file, r.code])).toEqual([
+      ['config.yaml', 'PATH_ESCAPE'],
+      ['media/p/.processed_hashes.json', 'PATH_ESCAPE'],
+    ])
+    expect(result.files).toMatchObject({imported: 1, rejected: 0})
+    const files = await opened.db.selectFrom('files').select('rel_path').orderBy('rel_path').execute()
+    expect(files.map((f) => f.rel_path)).toEqual([
+      'media/p/rec_aaaaaaaa/metadata.json',
+      'media/p/rec_aaaaaaaa/vocals.opus',
+    ])
+    const profile = await opened.db.selectFrom('profiles').selectAll().executeTakeFirstOrThrow()
+    expect(profile).toMatchObject({name: 'p', in_config: false})
+    expect(await opened.db.selectFrom('processed_hashes').selectAll().execute()).toEqual([])
   })
 })

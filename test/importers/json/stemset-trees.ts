@@ -155,6 +155,7 @@ profiles:
   await put(path.join(app, 'input', 'studio', 'song one.wav'), songSource)
   await put(path.join(app, 'input', 'studio', 'Bjo\u0308rk.wav'), bjorkSource)
   await put(path.join(app, 'input', 'studio', 'changed.wav'), changedNow)
+  await put(path.join(app, 'input', 'studio', 'cut.wav'), wavBytes(0.5, {seed: 5}).subarray(0, 1000))
   await put(path.join(app, 'input', 'studio', '._song one.wav'), Buffer.from([0, 5, 22, 7]))
   const song8 = sha256(songSource).slice(0, 8)
   const changed8 = sha256(changedPromised).slice(0, 8)
