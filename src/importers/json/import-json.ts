@@ -174,7 +174,10 @@ async function importTree(
   for (const plan of plans) {
     plan.sources = await hashSourceFolder(session, catalog, realRoot, plan, jobs)
     for (const s of plan.sources) knownHashes.add(s.record.sha256)
-    if (plan.folder) await readHashIndex(session, catalog, plan)
+    if (plan.folder) {
+      await readHashIndex(session, catalog, plan)
+      await warnAboutUnmadeFolders(session, catalog, plan)
+    }
     for (const hashes of plan.processed.values()) for (const h of hashes) knownHashes.add(h)
   }
   const suffixes = tree.profiles
@@ -395,6 +398,29 @@ async function readHashIndex(session: ImportSession, catalog: FileCatalog, plan:
     }
     const name = folder.normalize('NFC')
     plan.processed.set(name, [...(plan.processed.get(name) ?? []), sha])
+  }
+}
+
+/** Index entries are written before processing (spec 3.1): one without a folder is a source that never made it. */
+async function warnAboutUnmadeFolders(
+  session: ImportSession,
+  catalog: FileCatalog,
+  plan: ProfilePlan,
+): Promise<void> {
+  if (plan.processed.size === 0) return
+  const entries = await readdir(path.join(catalog.rootPath, plan.folder!.relPath)).catch(() => [] as string[])
+  const onDisk = new Set(entries.map((name) => name.normalize('NFC')))
+  const index = path.join(plan.folder!.relPath, HASH_INDEX)
+  for (const [folderName, hashes] of plan.processed) {
+    if (onDisk.has(folderName)) continue
+    const sources = hashes.map(
+      (h) => plan.sources.find((s) => s.record.sha256 === h)?.record.rel_path ?? `${h.slice(0, 12)}…`,
+    )
+    session.warn({
+      file: index,
+      code: 'INDEX_ENTRY_WITHOUT_FOLDER',
+      message: `${index} maps ${sources.join(', ')} to ${folderName}, which does not exist (processing failed or the folder was removed); the entry is kept.`,
+    })
   }
 }
 

@@ -298,6 +298,9 @@ describe.each(testBackends())('import-json on a tree with every twist of spec se
       .where('folder_name', '=', 'never_made_ffffffff')
       .execute()
     expect(never).toHaveLength(1)
+    expect(warnings('INDEX_ENTRY_WITHOUT_FOLDER').map((w) => w.message)).toEqual([
+      expect.stringContaining('to never_made_ffffffff'),
+    ])
   })
 
   it('changes nothing when run again, and rejects the same recordings', async () => {
