@@ -3,9 +3,9 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {ImportResult} from '../../src/importers/import-session.js'
+import {buildNastyTree, type NastyTree} from '../importers/json/stemset-trees.js'
 import {createTestDatabase, type TestDatabase, testBackends} from '../support/backends.js'
 import {PROJECT_ROOT, runCli} from '../support/run-cli.js'
-import {buildNastyTree, type NastyTree} from '../importers/json/stemset-trees.js'
 
 const FIXTURE = path.join(PROJECT_ROOT, 'fixtures', 'stemset')
 
@@ -33,11 +33,20 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
     const json = JSON.parse(result.stdout) as ImportResult
     expect(Object.keys(json)).toEqual(['runId', 'dryRun', 'files', 'tables', 'rejected', 'warnings'])
     expect(json.files).toEqual({seen: 10, imported: 10, unchanged: 0, rejected: 0, skipped: 0})
-    expect(json.tables).toMatchObject({profiles: {inserted: 3}, recordings: {inserted: 10}, stems: {inserted: 36}, source_audio: {inserted: 9}})
+    expect(json.tables).toMatchObject({
+      profiles: {inserted: 3},
+      recordings: {inserted: 10},
+      stems: {inserted: 36},
+      source_audio: {inserted: 9},
+    })
     expect(result.stderr).not.toMatch(/\[\d+\/\d+\]/)
     const opened = await database.open()
     try {
-      const run = await opened.db.selectFrom('runs').selectAll().where('id', '=', json.runId).executeTakeFirstOrThrow()
+      const run = await opened.db
+        .selectFrom('runs')
+        .selectAll()
+        .where('id', '=', json.runId)
+        .executeTakeFirstOrThrow()
       expect(run).toMatchObject({command: 'import-json', outcome: 'succeeded'})
       expect(run.arguments).toContain('--json')
     } finally {
@@ -53,17 +62,39 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
   })
 
   it('exits 3 when recordings were rejected, listing each with its reason', async () => {
-    const result = await runCli(['import-json', nasty.app, '--database-url', database.url, '--json', '--jobs', '2'])
+    const result = await runCli([
+      'import-json',
+      nasty.app,
+      '--database-url',
+      database.url,
+      '--json',
+      '--jobs',
+      '2',
+    ])
     expect(result.exitCode, result.stderr).toBe(3)
     const json = JSON.parse(result.stdout) as ImportResult
     expect(json.rejected).toHaveLength(9)
-    expect(json.rejected.map((r) => r.code).sort()).toEqual(['INVALID_JSON', 'INVALID_METADATA', ...Array(7).fill('PATH_ESCAPE')])
+    expect(json.rejected.map((r) => r.code).sort()).toEqual([
+      'INVALID_JSON',
+      'INVALID_METADATA',
+      ...Array(7).fill('PATH_ESCAPE'),
+    ])
     expect(json.files.imported).toBe(7)
     expect(result.stderr).toContain('warning: ')
   })
 
   it('--max-errors stops starting recordings after that many rejections', async () => {
-    const result = await runCli(['import-json', nasty.app, '--database-url', database.url, '--json', '--jobs', '1', '--max-errors', '1'])
+    const result = await runCli([
+      'import-json',
+      nasty.app,
+      '--database-url',
+      database.url,
+      '--json',
+      '--jobs',
+      '1',
+      '--max-errors',
+      '1',
+    ])
     expect(result.exitCode).toBe(3)
     const json = JSON.parse(result.stdout) as ImportResult
     expect(json.rejected).toHaveLength(1)
@@ -74,7 +105,15 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
   it('--dry-run reports and writes nothing', async () => {
     const fresh = await createTestDatabase(backend)
     try {
-      const result = await runCli(['import-json', tree, '--database-url', fresh.url, '--dry-run', '--json', '-q'])
+      const result = await runCli([
+        'import-json',
+        tree,
+        '--database-url',
+        fresh.url,
+        '--dry-run',
+        '--json',
+        '-q',
+      ])
       expect(result.exitCode, result.stderr).toBe(0)
       const json = JSON.parse(result.stdout) as ImportResult
       expect(json).toMatchObject({dryRun: true, tables: {recordings: {inserted: 10}}})
@@ -91,7 +130,13 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
   })
 
   it('exits 2 for a path that does not exist', async () => {
-    const result = await runCli(['import-json', path.join(tree, 'nope'), '--database-url', database.url, '--json'])
+    const result = await runCli([
+      'import-json',
+      path.join(tree, 'nope'),
+      '--database-url',
+      database.url,
+      '--json',
+    ])
     expect(result.exitCode).toBe(2)
     expect(JSON.parse(result.stdout)).toMatchObject({error: {code: 'PATH_NOT_FOUND', exit: 2}})
   })
@@ -100,7 +145,8 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
     const result = await runCli(['import-json', '--help'])
     expect(result.exitCode).toBe(0)
     expect(result.stdout).toContain('EXAMPLES')
-    for (const flag of ['--dry-run', '--jobs', '--max-errors', '--json', '--quiet']) expect(result.stdout).toContain(flag)
+    for (const flag of ['--dry-run', '--jobs', '--max-errors', '--json', '--quiet'])
+      expect(result.stdout).toContain(flag)
   })
 })
 
