@@ -48,15 +48,14 @@ export function linkSource(props: LinkSourceProps): SourceLink {
   if (promise && suffix && !promise.startsWith(suffix)) {
     warnings.push(`.processed_hashes.json says ${short(promise)} but the folder name ends in ${suffix}`)
   }
+  const index = indexSources(props.sources)
   const nameKey = suffix ? folderBaseName(props.folderName) : props.folderName
-  const nameMatches = props.sources.filter((s) => {
-    const raw = legacyOutputName(s.fileName).normalize('NFC')
-    return raw === nameKey || legacyOutputName(s.fileName.normalize('NFC')) === nameKey
-  })
+  const nameMatches = index.byName.get(nameKey) ?? []
   const fits = (sha: string) => (promise ? sha === promise : suffix ? sha.startsWith(suffix) : true)
 
-  const byHash = props.sources.filter((s) =>
-    promise ? s.record.sha256 === promise : suffix !== null && s.record.sha256.startsWith(suffix),
+  const prefix = promise ? promise.slice(0, 8) : suffix
+  const byHash = (prefix ? (index.byPrefix.get(prefix) ?? []) : []).filter((s) =>
+    promise ? s.record.sha256 === promise : true,
   )
   if (byHash.length > 0) {
     const file = byHash.find((s) => nameMatches.includes(s)) ?? byHash[0]!
@@ -78,12 +77,53 @@ export function linkSource(props: LinkSourceProps): SourceLink {
   }
   if (promise) return {sha256: promise, link: 'processed_hashes', file: null, warnings}
   if (suffix) {
-    const candidates = [...props.knownHashes].filter((h) => h.startsWith(suffix))
+    const candidates = indexHashes(props.knownHashes).get(suffix) ?? []
     if (candidates.length === 1) return {sha256: candidates[0]!, link: 'folder_suffix', file: null, warnings}
     if (candidates.length > 1)
       warnings.push(`${candidates.length} known sources start with ${suffix}; none is linked`)
   }
   return {sha256: null, link: 'none', file: null, warnings}
+}
+
+interface SourceIndex {
+  /** Legacy output name (of the raw and of the NFC file name) -> files. */
+  byName: Map<string, SourceFile[]>
+  /** First 8 hex of the SHA-256 -> files. */
+  byPrefix: Map<string, SourceFile[]>
+}
+
+// Built once per profile's source list and per hash set, so linking stays linear in the number of recordings.
+const SOURCE_INDEXES = new WeakMap<readonly SourceFile[], SourceIndex>()
+const HASH_INDEXES = new WeakMap<ReadonlySet<string>, {size: number; byPrefix: Map<string, string[]>}>()
+
+function indexSources(sources: readonly SourceFile[]): SourceIndex {
+  let index = SOURCE_INDEXES.get(sources)
+  if (!index) {
+    index = {byName: new Map(), byPrefix: new Map()}
+    for (const source of sources) {
+      const names = new Set([
+        legacyOutputName(source.fileName).normalize('NFC'),
+        legacyOutputName(source.fileName.normalize('NFC')),
+      ])
+      for (const name of names) index.byName.set(name, [...(index.byName.get(name) ?? []), source])
+      const prefix = source.record.sha256.slice(0, 8)
+      index.byPrefix.set(prefix, [...(index.byPrefix.get(prefix) ?? []), source])
+    }
+    SOURCE_INDEXES.set(sources, index)
+  }
+  return index
+}
+
+function indexHashes(hashes: ReadonlySet<string>): Map<string, string[]> {
+  let index = HASH_INDEXES.get(hashes)
+  if (!index || index.size !== hashes.size) {
+    const byPrefix = new Map<string, string[]>()
+    for (const hash of hashes)
+      byPrefix.set(hash.slice(0, 8), [...(byPrefix.get(hash.slice(0, 8)) ?? []), hash])
+    index = {size: hashes.size, byPrefix}
+    HASH_INDEXES.set(hashes, index)
+  }
+  return index.byPrefix
 }
 
 function short(sha: string): string {
