@@ -7,36 +7,31 @@ import {importJson} from '../importers/json/import-json.js'
 import {renderTable} from '../render-table.js'
 
 export default class ImportJson extends AedbCommand {
-  static override summary =
-    "Import the stem-separation app's metadata.json trees: profiles, recordings, stems, sources."
+  static override summary = "Import the stem-separation app's metadata.json trees with their audio files."
 
   static override description =
-    `Reads config.yaml, media/<profile>/.processed_hashes.json and every media/<profile>/<recording>/metadata.json in any of its five layouts (folders without one are imported from their stem files), hashes and probes every stem, waveform and source file, and links each recording to its source audio by content. Paths named in the legacy files are never opened when they leave the recording folder.
+    `Reads config.yaml, each profile's .processed_hashes.json and every media/<profile>/<recording>/metadata.json in any of its five layouts (folders without one are imported from their stem files), hashes and probes every stem, waveform and source file, and links each recording to its source audio by content. A path in the legacy files that leaves its recording folder is never opened: that recording is rejected.
 
 Each recording is all-or-nothing in its own transaction; unchanged rows are not touched, so running it again is cheap and changes nothing. Rejected recordings are listed with the place and reason, and the exit code is then 3.`
 
   static override examples = [
     {
-      description: 'Import a whole app folder (the one holding config.yaml and media/).',
+      description: 'Import the folder holding config.yaml and media/.',
       command: '<%= config.bin %> <%= command.id %> ./stemset',
     },
     {
-      description: 'Import two recording folders only.',
-      command: '<%= config.bin %> <%= command.id %> media/h4n/251019-001 "media/one/take_5_132df89d"',
+      description: 'Import one recording folder.',
+      command: '<%= config.bin %> <%= command.id %> media/h4n/251019-001',
     },
     {
-      description: 'See what would change, as JSON, writing nothing.',
+      description: 'Show what would change, write nothing.',
       command: '<%= config.bin %> <%= command.id %> ./stemset --dry-run --json',
     },
   ]
 
   static override strict = false
-
   static override args = {
-    paths: Args.string({
-      description: 'App folders, media/ folders, profile or recording folders.',
-      required: true,
-    }),
+    paths: Args.string({description: 'App, media/, profile or recording folders.', required: true}),
   }
 
   static override flags = {
