@@ -357,18 +357,9 @@ function parseManeuverLog(
   if (version === 'v5') {
     log = parseMetricSummary(summarySheet)
   } else {
-    if (!parser.checkHeaders(summarySheet, 'maneuver/Summary')) return null
-    if (summarySheet.rows.length !== 1) {
-      parser.problem(
-        'Summary',
-        2,
-        null,
-        'SUMMARY_ROWS',
-        `found ${summarySheet.rows.length} data rows; expected exactly one`,
-      )
-      return null
-    }
-    log = parser.parseRows(summarySheet, SUMMARY_FIELDS)[0]!.main
+    const summary = parseSingleRow(parser, summarySheet, 'maneuver/Summary', SUMMARY_FIELDS)
+    if (!summary) return null
+    log = summary
   }
   const placeholders: Record<string, unknown> = {}
   const stage = (
@@ -436,7 +427,10 @@ function parseManeuverLog(
   // `Num Movement Cycles` meant the sum of `Total Cycles` up to v3, and the number of per-cycle rows from v4 on.
   const counted = modern
     ? cycles.length
-    : summaries.reduce((n, s) => n + (typeof s.values.total_cycles === 'number' ? s.values.total_cycles : 0), 0)
+    : summaries.reduce(
+        (n, s) => n + (typeof s.values.total_cycles === 'number' ? s.values.total_cycles : 0),
+        0,
+      )
   const stated = log.values.num_movement_cycles
   if (typeof stated === 'number' && stated !== counted) {
     parser.warnings.push({
@@ -533,6 +527,27 @@ function parseManeuverLog(
   }
 }
 
+/** A Summary sheet: the required headers and exactly one data row. */
+function parseSingleRow(
+  parser: SheetParser,
+  sheet: RawSheet,
+  requiredKey: string,
+  fields: readonly FieldMap[],
+): ParsedRecord | null {
+  if (!parser.checkHeaders(sheet, requiredKey)) return null
+  if (sheet.rows.length !== 1) {
+    parser.problem(
+      sheet.name,
+      2,
+      null,
+      'SUMMARY_ROWS',
+      `found ${sheet.rows.length} data rows; expected exactly one`,
+    )
+    return null
+  }
+  return parser.parseRows(sheet, fields)[0]!.main
+}
+
 function hasCycleSummary(row: RawRow): boolean {
   const type = row.cells.get('Record Type')
   if (typeof type === 'string') return type === 'sync_with_cycles'
@@ -609,18 +624,9 @@ function parseKneeLog(
       maneuvers = parser.parseRows(sheet, KNEE_MANEUVER_FIELDS).map((r) => r.main)
   } else {
     const summary = sheetOf(workbook, 'Summary')!
-    if (!parser.checkHeaders(summary, 'knee/Summary')) return null
-    if (summary.rows.length !== 1) {
-      parser.problem(
-        'Summary',
-        2,
-        null,
-        'SUMMARY_ROWS',
-        `found ${summary.rows.length} data rows; expected exactly one`,
-      )
-      return null
-    }
-    log = parser.parseRows(summary, KNEE_SUMMARY_FIELDS)[0]!.main
+    const parsedSummary = parseSingleRow(parser, summary, 'knee/Summary', KNEE_SUMMARY_FIELDS)
+    if (!parsedSummary) return null
+    log = parsedSummary
     const sheet = sheetOf(workbook, 'Maneuver Summaries')!
     if (isPlaceholder(sheet))
       placeholders[`Maneuver Summaries > ${PLACEHOLDER_HEADER}`] = placeholderText(sheet)

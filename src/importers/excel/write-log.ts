@@ -29,8 +29,8 @@ interface ChildSpec {
   table: TableName
   parentColumn: string
   records: ParsedRecord[]
-  key: (r: ParsedRecord) => ReadonlyArray<string | number | boolean | null>
-  conflict: string[]
+  /** The natural key within the parent: the UNIQUE constraint is (parentColumn, ...keyColumns). */
+  keyColumns: string[]
   link?: (r: ParsedRecord) => Record<string, unknown>
 }
 
@@ -135,13 +135,16 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
   for (const child of children) {
     const rows = child.records.map((r) =>
       row(
-        deterministicId(child.table, logId, ...child.key(r)),
+        deterministicId(child.table, logId, ...child.keyColumns.map((c) => v(r, c))),
         {[child.parentColumn]: logId},
         r,
         child.link?.(r),
       ),
     )
-    track(child.table, await upsertRows({db, table: child.table, rows, conflict: child.conflict}))
+    track(
+      child.table,
+      await upsertRows({db, table: child.table, rows, conflict: [child.parentColumn, ...child.keyColumns]}),
+    )
     const removed = await deleteStaleRows({
       db,
       table: child.table,
@@ -198,37 +201,32 @@ function maneuverChildren(parsed: ParsedManeuverLog, logId: string): ChildSpec[]
       table: 'audio_processing',
       parentColumn: 'processing_log_id',
       records: parsed.audio,
-      key: (r) => [v(r, 'audio_file')],
-      conflict: ['processing_log_id', 'audio_file'],
+      keyColumns: ['audio_file'],
     },
     {
       table: 'biomechanics_imports',
       parentColumn: 'processing_log_id',
       records: parsed.biomechanics,
-      key: (r) => [v(r, 'biomechanics_file'), v(r, 'sheet_name')],
-      conflict: ['processing_log_id', 'biomechanics_file', 'sheet_name'],
+      keyColumns: ['biomechanics_file', 'sheet_name'],
     },
     {
       table: 'synchronizations',
       parentColumn: 'processing_log_id',
       records: parsed.syncs,
-      key: (r) => [v(r, 'sync_file')],
-      conflict: ['processing_log_id', 'sync_file'],
+      keyColumns: ['sync_file'],
     },
     {
       table: 'cycle_extraction_summaries',
       parentColumn: 'processing_log_id',
       records: parsed.summaries,
-      key: (r) => [v(r, 'sync_file')],
-      conflict: ['processing_log_id', 'sync_file'],
+      keyColumns: ['sync_file'],
       link: linkSync,
     },
     {
       table: 'movement_cycles',
       parentColumn: 'processing_log_id',
       records: parsed.cycles,
-      key: (r) => [v(r, 'sync_file'), v(r, 'is_outlier'), v(r, 'cycle_index')],
-      conflict: ['processing_log_id', 'sync_file', 'is_outlier', 'cycle_index'],
+      keyColumns: ['sync_file', 'is_outlier', 'cycle_index'],
       link: linkSync,
     },
   ]
@@ -240,8 +238,7 @@ function kneeChildren(parsed: ParsedKneeLog): ChildSpec[] {
       table: 'knee_log_maneuvers',
       parentColumn: 'knee_log_id',
       records: parsed.maneuvers,
-      key: (r) => [v(r, 'maneuver')],
-      conflict: ['knee_log_id', 'maneuver'],
+      keyColumns: ['maneuver'],
     },
   ]
 }
