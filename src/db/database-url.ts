@@ -63,7 +63,11 @@ export function resolveDatabaseTarget(options: ResolveDatabaseTargetOptions = {}
   return {backend: 'pglite', dataDir, redacted: `pglite:${dataDir}`, source: 'default'}
 }
 
-export function parseDatabaseUrl(raw: string, source: DatabaseUrlSource, cwd = process.cwd()): DatabaseTarget {
+export function parseDatabaseUrl(
+  raw: string,
+  source: DatabaseUrlSource,
+  cwd = process.cwd(),
+): DatabaseTarget {
   if (raw === 'memory:' || raw === 'pglite:memory:' || raw === 'memory://') {
     return {backend: 'pglite', dataDir: null, redacted: 'memory:', source}
   }
@@ -87,14 +91,11 @@ export function parseDatabaseUrl(raw: string, source: DatabaseUrlSource, cwd = p
 }
 
 function usageError(raw: string, source: DatabaseUrlSource): AedbError {
-  return new AedbError(
-    `${source} is not a database URL aedb understands: ${redactSecrets(raw)}.`,
-    {
-      code: 'DATABASE_URL_INVALID',
-      exit: EXIT.USAGE,
-      suggestions: [
-        'Use postgresql://user@host:5432/dbname for a server, pglite:<dir> for an embedded database in a folder, or memory: for a throwaway one.',
-      ],
-    },
-  )
+  return new AedbError(`${source} is not a database URL aedb understands: ${redactSecrets(raw)}.`, {
+    code: 'DATABASE_URL_INVALID',
+    exit: EXIT.USAGE,
+    suggestions: [
+      'Use postgresql://user@host:5432/dbname for a server, pglite:<dir> for an embedded database in a folder, or memory: for a throwaway one.',
+    ],
+  })
 }

@@ -5,4 +5,6 @@ import type {NamedMigration} from './migrator.js'
  * Every migration aedb ships, oldest first. A static list (rather than scanning a folder) works the same from
  * dist/, from bin/dev.js and under vitest. Add new migrations at the end; never edit or remove an entry.
  */
-export const MIGRATIONS: readonly NamedMigration[] = [{name: '20261122000000_initial_schema', module: initialSchema}]
+export const MIGRATIONS: readonly NamedMigration[] = [
+  {name: '20261122000000_initial_schema', module: initialSchema},
+]

@@ -87,7 +87,10 @@ export function migrationFile(name: string): string {
 }
 
 /** The SQL a migration would run, captured by compiling it against a database that executes nothing. */
-export async function recordMigrationSql(migration: NamedMigration, direction: 'up' | 'down'): Promise<string[]> {
+export async function recordMigrationSql(
+  migration: NamedMigration,
+  direction: 'up' | 'down',
+): Promise<string[]> {
   const recorded: string[] = []
   const db = new Kysely<unknown>({
     dialect: {
@@ -110,12 +113,13 @@ export async function recordMigrationSql(migration: NamedMigration, direction: '
 export async function migrationChecksum(migration: NamedMigration): Promise<string> {
   const up = await recordMigrationSql(migration, 'up')
   const down = await recordMigrationSql(migration, 'down')
-  return createHash('sha256')
-    .update(JSON.stringify({up, down}))
-    .digest('hex')
+  return createHash('sha256').update(JSON.stringify({up, down})).digest('hex')
 }
 
-export async function getMigrationStatus(db: AnyDb, migrations: readonly NamedMigration[]): Promise<MigrationStatus> {
+export async function getMigrationStatus(
+  db: AnyDb,
+  migrations: readonly NamedMigration[],
+): Promise<MigrationStatus> {
   const applied = await readApplied(db)
   const known = new Map(migrations.map((m) => [m.name, m]))
   const appliedNames = new Set(applied.map((a) => a.name))
@@ -136,7 +140,10 @@ export async function getMigrationStatus(db: AnyDb, migrations: readonly NamedMi
       })
     }
   }
-  const newestApplied = applied.reduce<string | null>((max, a) => (max === null || a.name > max ? a.name : max), null)
+  const newestApplied = applied.reduce<string | null>(
+    (max, a) => (max === null || a.name > max ? a.name : max),
+    null,
+  )
   const pending = migrations.filter((m) => !appliedNames.has(m.name)).map((m) => m.name)
   for (const name of pending) {
     if (newestApplied !== null && name < newestApplied) {
@@ -151,7 +158,9 @@ export async function getMigrationStatus(db: AnyDb, migrations: readonly NamedMi
 }
 
 async function readApplied(db: AnyDb): Promise<AppliedMigration[]> {
-  const exists = await sql<{name: string | null}>`select to_regclass(${MIGRATION_TABLE})::text as name`.execute(db)
+  const exists = await sql<{
+    name: string | null
+  }>`select to_regclass(${MIGRATION_TABLE})::text as name`.execute(db)
   if (!exists.rows[0]?.name) return []
   const rows = await sql<{name: string; applied_at: Date | string; checksum: string}>`
     select name, applied_at, checksum from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db)
@@ -243,7 +252,9 @@ async function runMigrations(
       }
       return {direction, dryRun: false, steps, status: await getMigrationStatus(conn, props.migrations)}
     } finally {
-      await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY[0]}::int4, ${MIGRATION_LOCK_KEY[1]}::int4)`.execute(conn)
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY[0]}::int4, ${MIGRATION_LOCK_KEY[1]}::int4)`.execute(
+        conn,
+      )
     }
   })
 }
@@ -251,11 +262,14 @@ async function runMigrations(
 function requireMigration(byName: Map<string, NamedMigration>, name: string, direction: 'up' | 'down') {
   const migration = byName.get(name)
   if (!migration) {
-    throw new AedbError(`Cannot migrate ${direction}: ${migrationFile(name)} is not in this version of aedb.`, {
-      code: 'MIGRATION_MISSING',
-      exit: EXIT.DATABASE,
-      suggestions: ['Run the aedb version that applied it, or restore the migration file.'],
-    })
+    throw new AedbError(
+      `Cannot migrate ${direction}: ${migrationFile(name)} is not in this version of aedb.`,
+      {
+        code: 'MIGRATION_MISSING',
+        exit: EXIT.DATABASE,
+        suggestions: ['Run the aedb version that applied it, or restore the migration file.'],
+      },
+    )
   }
   return migration
 }
@@ -264,7 +278,9 @@ async function acquireMigrationLock(conn: AnyDb, timeoutMs: number): Promise<voi
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const {rows} = await sql<{locked: boolean}>`
-      select pg_try_advisory_lock(${MIGRATION_LOCK_KEY[0]}::int4, ${MIGRATION_LOCK_KEY[1]}::int4) as locked`.execute(conn)
+      select pg_try_advisory_lock(${MIGRATION_LOCK_KEY[0]}::int4, ${MIGRATION_LOCK_KEY[1]}::int4) as locked`.execute(
+      conn,
+    )
     if (rows[0]?.locked) return
     if (Date.now() >= deadline) break
     await new Promise((resolve) => setTimeout(resolve, 250))
@@ -304,7 +320,9 @@ function unknownTarget(name: string, migrations: readonly NamedMigration[], why:
   return new AedbError(`Migration ${name} ${why}.`, {
     code: 'MIGRATION_UNKNOWN_TARGET',
     exit: EXIT.USAGE,
-    suggestions: [`Known migrations: ${migrations.map((m) => m.name).join(', ')}; see \`aedb migrate status\`.`],
+    suggestions: [
+      `Known migrations: ${migrations.map((m) => m.name).join(', ')}; see \`aedb migrate status\`.`,
+    ],
   })
 }
 
@@ -315,7 +333,11 @@ export async function assertSchemaCurrent(db: AnyDb, migrations: readonly NamedM
   if (status.pending.length > 0) {
     throw new AedbError(
       `The database schema is behind: ${status.pending.length} migration(s) not applied (${status.pending.join(', ')}).`,
-      {code: 'SCHEMA_BEHIND', exit: EXIT.DATABASE, suggestions: ['Run `aedb migrate` (or `aedb init`) first.']},
+      {
+        code: 'SCHEMA_BEHIND',
+        exit: EXIT.DATABASE,
+        suggestions: ['Run `aedb migrate` (or `aedb init`) first.'],
+      },
     )
   }
 }
@@ -352,4 +374,3 @@ function inlineParameters(query: CompiledQuery): string {
     return `'${String(value).replaceAll("'", "''")}'`
   })
 }
-

@@ -5,7 +5,17 @@ import type {ColumnType, Insertable, Selectable, Updateable} from 'kysely'
  * (a default or an identity). The Kysely `Database` type below is derived from this object, and a test compares
  * this object with the live catalog of a migrated database, so types and schema cannot drift apart.
  */
-type Udt = 'uuid' | 'text' | 'int4' | 'int8' | 'float8' | 'bool' | 'jsonb' | 'timestamp' | 'timestamptz' | '_float8'
+type Udt =
+  | 'uuid'
+  | 'text'
+  | 'int4'
+  | 'int8'
+  | 'float8'
+  | 'bool'
+  | 'jsonb'
+  | 'timestamp'
+  | 'timestamptz'
+  | '_float8'
 export type ColumnSpec = `${Udt}${'' | '?'}${'' | '='}`
 
 const TIMESTAMPS = {created_at: 'timestamptz=', updated_at: 'timestamptz='} as const
@@ -357,7 +367,11 @@ type Triple<U extends string> = U extends 'uuid' | 'text' | 'timestamp'
             ? [number[], string, string]
             : never
 
-type Build<T extends [unknown, unknown, unknown], Nullable extends boolean, HasDefault extends boolean> = ColumnType<
+type Build<
+  T extends [unknown, unknown, unknown],
+  Nullable extends boolean,
+  HasDefault extends boolean,
+> = ColumnType<
   Nullable extends true ? T[0] | null : T[0],
   (Nullable extends true ? T[1] | null | undefined : T[1]) | (HasDefault extends true ? undefined : never),
   Nullable extends true ? T[2] | null : T[2]
@@ -374,7 +388,9 @@ type ToColumn<S extends string> = S extends `${infer U}?=`
 type Spec = typeof SCHEMA
 
 export type Database = {
-  [T in keyof Spec]: {-readonly [C in keyof Spec[T]]: Spec[T][C] extends string ? ToColumn<Spec[T][C]> : never}
+  [T in keyof Spec]: {
+    -readonly [C in keyof Spec[T]]: Spec[T][C] extends string ? ToColumn<Spec[T][C]> : never
+  }
 }
 
 export type TableName = keyof Database
