@@ -108,12 +108,20 @@ function isGlobal(flag: CachedFlag): boolean {
   return flag.helpGroup === 'GLOBAL'
 }
 
+/** A Markdown table with its columns padded to one width, as Biome's Markdown formatter (npm run lint) wants it. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const width = (text: string) => [...text].length
+  const widths = header.map((title, column) =>
+    Math.max(3, width(title), ...rows.map((row) => width(row[column] ?? ''))),
+  )
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((text, column) => text + ' '.repeat(widths[column]! - width(text))).join(' | ')} |`
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)]
+}
+
 function flagTable(flags: CachedFlag[], all: Record<string, CachedFlag>): string[] {
-  return [
-    '| Flag | Description |',
-    '| --- | --- |',
-    ...flags.map((f) => `| \`${flagName(f)}\` | ${cell(flagDescription(f, all))} |`),
-  ]
+  const rows = flags.map((f) => [`\`${flagName(f)}\``, cell(flagDescription(f, all))])
+  return markdownTable(['Flag', 'Description'], rows)
 }
 
 function renderCommand(command: Command.Loadable): string[] {
@@ -128,9 +136,8 @@ function renderCommand(command: Command.Loadable): string[] {
   }
   const args = Object.values(command.args ?? {})
   if (args.length) {
-    lines.push('| Argument | Description |', '| --- | --- |')
-    for (const arg of args) lines.push(`| \`${arg.name.toUpperCase()}\` | ${cell(argDescription(arg))} |`)
-    lines.push('')
+    const rows = args.map((arg) => [`\`${arg.name.toUpperCase()}\``, cell(argDescription(arg))])
+    lines.push(...markdownTable(['Argument', 'Description'], rows), '')
   }
   const flags = Object.values(command.flags ?? {}).filter((f) => !f.hidden && !isGlobal(f))
   if (flags.length) lines.push(...flagTable(flags, command.flags), '')
@@ -150,14 +157,11 @@ function renderCommand(command: Command.Loadable): string[] {
 
 /** The Markdown that goes between the markers: a list of commands, the global flags, then each command. */
 export function renderCommandReference(commands: readonly Command.Loadable[]): string {
-  const lines = ['| Command | What it does |', '| --- | --- |']
-  for (const command of commands) {
+  const rows = commands.map((command) => {
     const anchor = `${BIN}-${command.id}`.replaceAll(/[^a-z0-9-]/g, '')
-    lines.push(
-      `| [\`${BIN} ${command.id}\`](#${anchor}) | ${cell(renderTemplate(command.summary ?? '', command.id))} |`,
-    )
-  }
-  lines.push('')
+    return [`[\`${BIN} ${command.id}\`](#${anchor})`, cell(renderTemplate(command.summary ?? '', command.id))]
+  })
+  const lines = [...markdownTable(['Command', 'What it does'], rows), '']
   const first = commands[0]
   if (first) {
     const globals = Object.values(first.flags ?? {}).filter(isGlobal)
