@@ -168,7 +168,7 @@ async function importTree(
     for (const row of rows) knownHashes.add(row.sha256)
   }
 
-  for (const plan of plans) await writeProfile(session, catalog, plan, configFile, tree.configRel !== null)
+  for (const plan of plans) await writeProfile(session, catalog, plan, configFile, configProfiles !== null)
 
   const rejectedBefore = () => session.rejected.length
   let notStarted = 0

@@ -1,6 +1,4 @@
-import type {Kysely} from 'kysely'
 import {contentHash, deterministicId} from '../../db/deterministic-id.js'
-import type {Database} from '../../db/schema.js'
 import {deleteStaleRows, type UpsertCounts, upsertRows} from '../../db/upsert-rows.js'
 import {type FileCatalog, type FileRecord, upsertFiles} from '../../files/file-catalog.js'
 import type {ImportSession, UnitContext} from '../import-session.js'
@@ -45,7 +43,16 @@ export async function writeProfile(
       count('profiles', await upsertRows({db: trx, table: 'profiles', rows: [row], conflict: ['name']}))
     } else {
       // Without a config.yaml this import knows only the name: never overwrite what a config-based import wrote.
-      count('profiles', await insertIfMissing(trx, 'profiles', 'name', row))
+      count(
+        'profiles',
+        await upsertRows({
+          db: trx,
+          table: 'profiles',
+          rows: [row],
+          conflict: ['name'],
+          compare: NEVER_UPDATE.profiles,
+        }),
+      )
     }
     if (plan.indexFile) {
       const rows = [...plan.processed.entries()].flatMap(([folderName, hashes]) =>
@@ -115,7 +122,13 @@ export async function writeRecording(
       'source_audio',
       known
         ? await upsertRows({db: trx, table: 'source_audio', rows: [row], conflict: ['sha256']})
-        : await insertIfMissing(trx, 'source_audio', 'sha256', row),
+        : await upsertRows({
+            db: trx,
+            table: 'source_audio',
+            rows: [row],
+            conflict: ['sha256'],
+            compare: NEVER_UPDATE.source_audio,
+          }),
     )
   }
   const folderName = folder.folderName
@@ -182,23 +195,11 @@ export async function writeRecording(
   return deleted > 0 || counts.some((c) => c.inserted + c.updated > 0)
 }
 
-/** Batched `insert … on conflict do nothing`: for rows that may only add to what is there. */
-async function insertIfMissing(
-  db: Kysely<Database>,
-  table: 'profiles' | 'source_audio',
-  key: 'name' | 'sha256',
-  row: Record<string, unknown>,
-): Promise<UpsertCounts> {
-  const values = {...row, ...('extra' in row ? {extra: JSON.stringify(row.extra)} : {})}
-  const inserted = await db
-    .insertInto(table)
-    // biome-ignore lint/suspicious/noExplicitAny: one row of either table, built from the schema's columns above.
-    .values(values as any)
-    .onConflict((oc) => oc.column(key).doNothing())
-    .returning('id')
-    .execute()
-  return {inserted: inserted.length, updated: 0, unchanged: 1 - inserted.length}
-}
+/**
+ * Comparing only the natural key, which never differs from the conflicting row, makes upsertRows an
+ * `insert … on conflict do nothing`: for rows that may add to what is there but never overwrite it.
+ */
+const NEVER_UPDATE = {profiles: ['name'], source_audio: ['sha256']} as const
 
 function withContentHash<T extends Record<string, unknown>>(row: T): T & {content_hash: string} {
   const {run_id: _run, ...content} = row

@@ -378,4 +378,33 @@ describe.each(testBackends())('import-json on the sample tree (%s)', (backend) =
     )
     expect(run.rows[0]!.outcome).toBe('succeeded')
   })
+
+  it('a bare media folder without config.yaml never overwrites what config.yaml said of a profile', async () => {
+    const bare = await mkdtemp(path.join(tmpdir(), 'aedb-bare-media-'))
+    try {
+      await cp(path.join(FIXTURE, 'media'), path.join(bare, 'media'), {recursive: true})
+      const result = await importJson({db: opened.db, paths: [path.join(bare, 'media')]})
+      expect(result.tables.profiles).toEqual({inserted: 0, updated: 0, unchanged: 3})
+      const profiles = await opened.db
+        .selectFrom('profiles')
+        .select(['name', 'in_config', 'source_folder'])
+        .orderBy('name')
+        .execute()
+      expect(profiles.every((p) => p.in_config && p.source_folder !== null)).toBe(true)
+      // Another root: its files are new rows, and its recordings are linked through the hash index and suffixes.
+      // Recordings are keyed by (profile, folder), not by root: the copy re-points them to its files (last import
+      // wins, which is what re-rooting a moved tree needs), without config.yaml through the hash index.
+      const roots = await opened.db.selectFrom('import_roots').select('path').execute()
+      expect(roots.map((r) => r.path)).toContain(path.join(bare, 'media'))
+      const links = await opened.db
+        .selectFrom('recordings')
+        .select('source_link')
+        .distinct()
+        .orderBy('source_link')
+        .execute()
+      expect(links.map((l) => l.source_link)).toEqual(['folder_suffix', 'processed_hashes'])
+    } finally {
+      await rm(bare, {recursive: true, force: true})
+    }
+  })
 })
