@@ -135,6 +135,14 @@ export class FileCatalog {
     await this.assertRealPathInside(absolute, relPath)
     const mtime = new Date(Math.floor(info.mtimeMs))
     if (info.isDirectory()) return {...base, kind: 'directory', present: true, mtime}
+    // Opening a FIFO blocks until a writer appears, and a device never ends: only regular files are read.
+    if (!info.isFile())
+      return {
+        ...base,
+        present: true,
+        mtime,
+        probe_error: 'not a regular file (FIFO, socket or device); not opened',
+      }
     const record: FileRecord = {...base, present: true, size_bytes: info.size, mtime}
     const cached = this.cache.get(rel)
     const wantsProbe = options.probe ?? AUDIO_EXTENSIONS.has(path.extname(rel).toLowerCase())

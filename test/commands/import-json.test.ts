@@ -73,13 +73,13 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
     ])
     expect(result.exitCode, result.stderr).toBe(3)
     const json = JSON.parse(result.stdout) as ImportResult
-    expect(json.rejected).toHaveLength(9)
+    expect(json.rejected).toHaveLength(10)
     expect(json.rejected.map((r) => r.code).sort()).toEqual([
       'INVALID_JSON',
       'INVALID_METADATA',
       ...Array(7).fill('PATH_ESCAPE'),
     ])
-    expect(json.files.imported).toBe(7)
+    expect(json.files.imported).toBe(8)
     expect(result.stderr).toContain('warning: ')
   })
 

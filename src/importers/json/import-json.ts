@@ -11,7 +11,7 @@ import {FileCatalog, type FileRecord} from '../../files/file-catalog.js'
 import {mapConcurrent} from '../../files/map-concurrent.js'
 import {type ImportResult, ImportSession, type ImportWarning} from '../import-session.js'
 import {discoverStemsetTrees, type StemsetTree} from './discover-stemset-trees.js'
-import {fileErrorCode, firstLine, isFileError} from './file-errors.js'
+import {assertReadable, fileErrorCode, firstLine, isFileError} from './file-errors.js'
 import {folderHashSuffix} from './legacy-output-name.js'
 import {linkSource} from './link-source.js'
 import {hashSourceFolder, type ProfilePlan, readHashIndex, warnAboutUnmadeFolders} from './profile-sources.js'
@@ -90,6 +90,7 @@ async function importTree(
   if (tree.configRel) {
     try {
       configFile = await catalog.describe(tree.configRel, 'config', {probe: false})
+      assertReadable(configFile)
       const parsed = readStemsetConfig(await readFile(path.join(tree.rootPath, tree.configRel), 'utf8'))
       configProfiles = parsed.profiles
       for (const problem of parsed.problems) {

@@ -7,7 +7,7 @@ import {AUDIO_EXTENSIONS} from '../../files/probe-audio.js'
 import type {ImportSession} from '../import-session.js'
 import {checkAudioIntegrity} from './audio-integrity.js'
 import {isStrayName, type ProfileFolder} from './discover-stemset-trees.js'
-import {fileErrorCode, firstLine, isFileError} from './file-errors.js'
+import {assertReadable, fileErrorCode, firstLine, isFileError} from './file-errors.js'
 import type {SourceFile} from './link-source.js'
 import {pathKey} from './metadata-layout.js'
 import type {ConfigProfile} from './stemset-config.js'
@@ -104,7 +104,7 @@ export async function hashSourceFolder(
       session.warn({
         file: record.rel_path,
         code: 'AUDIO_UNREADABLE',
-        message: `source ${record.rel_path} (${record.size_bytes} bytes) could not be read as audio (${record.probe_error ?? 'no duration'}); hash and size kept, duration unknown.`,
+        message: `source ${record.rel_path} (${record.size_bytes ?? '?'} bytes) could not be read as audio (${record.probe_error ?? 'no duration'}); hash and size kept, duration unknown.`,
       })
     }
     sources.push({fileName: found[i]!.name, record: record as SourceFile['record']})
@@ -123,6 +123,7 @@ export async function readHashIndex(
   try {
     const record = await catalog.describe(rel, 'hash_index', {probe: false})
     if (!record.present) return
+    assertReadable(record)
     value = parseTolerantJson(await readFile(path.join(catalog.rootPath, rel), 'utf8'))
     plan.indexFile = record
   } catch (error) {

@@ -79,6 +79,14 @@ export async function readRecording(props: ReadRecordingProps): Promise<ReadReco
       resolveInFolder(folderAbs, folder.relPath, 'metadata.json'),
     )
     metadataFile = await catalog.describe(metadataRel, 'metadata_json', {probe: false})
+    if (metadataFile.sha256 === null) {
+      throw new RecordingRejected(
+        metadataRel,
+        null,
+        'NOT_A_FILE',
+        `${metadataRel} is not a regular file (a directory, FIFO or device); nothing was read.`,
+      )
+    }
     files.push(metadataFile)
     let value: JsonValue
     try {
@@ -150,10 +158,11 @@ export async function readRecording(props: ReadRecordingProps): Promise<ReadReco
       warnings.push({
         file: file.rel_path,
         code: 'AUDIO_UNREADABLE',
-        message: `${file.rel_path} (${file.size_bytes} bytes) could not be read as audio (${file.probe_error ?? 'no duration'}); hash and size kept, duration unknown.`,
+        message: `${file.rel_path} (${file.size_bytes ?? '?'} bytes) could not be read as audio (${file.probe_error ?? 'no duration'}); hash and size kept, duration unknown.`,
       })
     }
-    if (!hasMetadata && file.present) await recoverLoudness(entry, path.join(catalog.rootPath, stemRel))
+    if (!hasMetadata && file.sha256 !== null)
+      await recoverLoudness(entry, path.join(catalog.rootPath, stemRel))
 
     let waveformUrl = entry.waveformUrl
     let waveformRel: string | null = null

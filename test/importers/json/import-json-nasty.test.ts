@@ -60,8 +60,9 @@ describe.each(testBackends())('import-json on a tree with every twist of spec se
       'escape_meta_10000007',
       'escape_symlink_10000003',
       'escape_waveform_10000005',
+      'fifo_meta_ffffffff',
     ])
-    expect(result.files).toEqual({seen: 16, imported: 7, unchanged: 0, rejected: 9, skipped: 0})
+    expect(result.files).toEqual({seen: 18, imported: 8, unchanged: 0, rejected: 10, skipped: 0})
   })
 
   it('rejects invalid JSON saying where the parse failed', () => {
@@ -142,6 +143,26 @@ describe.each(testBackends())('import-json on a tree with every twist of spec se
     await utimes(control, tree.trapAtime, new Date())
     await readFile(control)
     expect((await stat(control)).atime.getTime()).toBeGreaterThan(tree.trapAtime.getTime())
+  })
+
+  it('never opens a FIFO inside the tree either: a stem keeps an unread file, a metadata.json is rejected', async () => {
+    const rows = await stems('fifo_inside_eeeeeeee')
+    expect(rows).toEqual([
+      expect.objectContaining({
+        stem_type: 'vocals',
+        present: true,
+        sha256: null,
+        size_bytes: null,
+        duration_s: null,
+      }),
+    ])
+    expect(rows[0]!.probe_error).toContain('not a regular file')
+    expect(warnings('AUDIO_UNREADABLE').map((w) => w.file)).toContain(
+      'media/studio/fifo_inside_eeeeeeee/vocals.wav',
+    )
+    expect(rejection('fifo_meta_ffffffff')).toEqual([
+      expect.objectContaining({code: 'NOT_A_FILE', file: 'media/studio/fifo_meta_ffffffff/metadata.json'}),
+    ])
   })
 
   it('reads config.yaml with unset $-placeholders, and profiles that only exist as folders', async () => {
@@ -308,7 +329,7 @@ describe.each(testBackends())('import-json on a tree with every twist of spec se
     for (const [table, counts] of Object.entries(again.tables))
       expect({table, ...counts}).toMatchObject({table, inserted: 0, updated: 0})
     expect(again.rejected.map((r) => r.file).sort()).toEqual(result.rejected.map((r) => r.file).sort())
-    expect(again.files).toMatchObject({imported: 0, unchanged: 7, rejected: 9})
+    expect(again.files).toMatchObject({imported: 0, unchanged: 8, rejected: 10})
     expect(
       await opened.db.selectFrom('audit_log').select('id').where('run_id', '=', again.runId).execute(),
     ).toEqual([])

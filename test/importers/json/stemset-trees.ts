@@ -361,6 +361,16 @@ profiles:
   await symlink(outside, path.join(p, 'linked_folder_10000008'))
   await symlink(outside, path.join(media, 'linked_profile'))
 
+  // FIFOs inside the tree: a stem (imported, never opened) and a metadata.json (rejected, never opened).
+  const fifoStem = path.join(p, 'fifo_inside_eeeeeeee')
+  await put(
+    path.join(fifoStem, 'metadata.json'),
+    json(v3({stem_url: 'vocals.wav', waveform_url: 'vocals_waveform.png'})),
+  )
+  execFileSync('mkfifo', [path.join(fifoStem, 'vocals.wav')])
+  await mkdir(path.join(p, 'fifo_meta_ffffffff'), {recursive: true})
+  execFileSync('mkfifo', [path.join(p, 'fifo_meta_ffffffff', 'metadata.json')])
+
   // A profile folder that config.yaml does not know.
   const stray = path.join(media, 'Unlisted Profile', 'solo_dddddddd')
   await put(
