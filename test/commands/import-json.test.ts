@@ -77,6 +77,7 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
     expect(json.rejected.map((r) => r.code).sort()).toEqual([
       'INVALID_JSON',
       'INVALID_METADATA',
+      'NOT_A_FILE',
       ...Array(7).fill('PATH_ESCAPE'),
     ])
     expect(json.files.imported).toBe(8)
