@@ -170,6 +170,7 @@ async function importTree(
   }
 
   for (const plan of plans) await writeProfile(session, catalog, plan, configFile, configProfiles !== null)
+  if (tree.whole) await warnAboutVanishedRecordings(session, plans)
 
   const rejectedBefore = () => session.rejected.length
   let notStarted = 0
@@ -229,6 +230,30 @@ async function importTree(
       file: tree.rootPath,
       code: 'MAX_ERRORS',
       message: `stopped after ${session.rejected.length} rejected input(s) (--max-errors ${props.maxErrors}); ${notStarted} recording(s) not read.`,
+    })
+  }
+}
+
+/** Recordings the database has but the tree no longer does are reported, never deleted: a tree may be partial. */
+async function warnAboutVanishedRecordings(
+  session: ImportSession,
+  plans: readonly ProfilePlan[],
+): Promise<void> {
+  const byId = new Map(plans.filter((p) => p.folder).map((p) => [deterministicId('profile', p.name), p]))
+  if (byId.size === 0) return
+  const rows = await session.db
+    .selectFrom('recordings')
+    .select(['profile_id', 'folder_name'])
+    .where('profile_id', 'in', [...byId.keys()])
+    .execute()
+  for (const row of rows) {
+    const plan = byId.get(row.profile_id)!
+    if (plan.folder!.recordings.some((r) => r.folderName === row.folder_name)) continue
+    const where = `${plan.folder!.relPath}/${row.folder_name}`
+    session.warn({
+      file: where,
+      code: 'RECORDING_NOT_ON_DISK',
+      message: `${where} is in the database but no longer in the tree; its rows are kept.`,
     })
   }
 }

@@ -335,6 +335,24 @@ describe.each(testBackends())('import-json on a tree with every twist of spec se
     ).toEqual([])
   })
 
+  it('reports a recording whose folder vanished, and keeps its rows', async () => {
+    const gone = path.join(tree.app, 'media', 'studio', '251018-001')
+    await rm(gone, {recursive: true})
+    const again = await importJson({db: opened.db, paths: [tree.app]})
+    expect(again.warnings.filter((w) => w.code === 'RECORDING_NOT_ON_DISK').map((w) => w.file)).toEqual([
+      'media/studio/251018-001',
+    ])
+    expect(await recording('251018-001')).toBeDefined()
+    expect(
+      await opened.db
+        .selectFrom('audit_log')
+        .select('id')
+        .where('run_id', '=', again.runId)
+        .where('operation', '=', 'delete')
+        .execute(),
+    ).toEqual([])
+  })
+
   it('imports a single recording folder given on its own, into the same root', async () => {
     const single = await importJson({
       db: opened.db,
