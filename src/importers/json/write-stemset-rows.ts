@@ -55,21 +55,22 @@ export async function writeProfile(
       )
     }
     if (plan.indexFile) {
-      const rows = [...plan.processed.entries()].flatMap(([folderName, hashes]) =>
-        hashes.map((sha) =>
-          withContentHash({
-            id: deterministicId('processed_hash', plan.name, sha),
-            profile_id: profileId,
-            sha256: sha,
-            folder_name: folderName,
-            source_file_id: plan.indexFile!.id,
-            source_sheet: null,
-            source_row: null,
-            source_path: pathKey(sha).replace(/^\./, ''),
-            extra: {},
-            run_id: runId,
-          }),
-        ),
+      // Keyed by hash: a key written twice (in two cases) is one entry, the last one, as Python would read it.
+      const byHash = new Map<string, string>()
+      for (const [folderName, hashes] of plan.processed) for (const sha of hashes) byHash.set(sha, folderName)
+      const rows = [...byHash].map(([sha, folderName]) =>
+        withContentHash({
+          id: deterministicId('processed_hash', plan.name, sha),
+          profile_id: profileId,
+          sha256: sha,
+          folder_name: folderName,
+          source_file_id: plan.indexFile!.id,
+          source_sheet: null,
+          source_row: null,
+          source_path: pathKey(sha).replace(/^\./, ''),
+          extra: {},
+          run_id: runId,
+        }),
       )
       count(
         'processed_hashes',

@@ -161,7 +161,12 @@ profiles:
   const changed8 = sha256(changedPromised).slice(0, 8)
   await put(
     path.join(p, '.processed_hashes.json'),
-    json({[sha256(changedPromised)]: `changed_${changed8}`, ['f'.repeat(64)]: 'never_made_ffffffff'}),
+    json({
+      [sha256(changedPromised)]: `changed_${changed8}`,
+      ['f'.repeat(64)]: 'never_made_ffffffff',
+      // The same hash again in capitals: one entry.
+      ['F'.repeat(64)]: 'never_made_ffffffff',
+    }),
   )
 
   const stemWav = (seed: number) => wavBytes(0.5, {seed: 10 + seed})
