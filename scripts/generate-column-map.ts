@@ -14,6 +14,7 @@ import {
   SYNC_CYCLE_SUMMARY_FIELDS,
   SYNC_FIELDS,
 } from '../src/importers/excel/field-maps.js'
+import {markdownTable} from './markdown-table.js'
 
 const TARGET = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'excel-column-map.md')
 
@@ -53,18 +54,18 @@ export function renderColumnMap(): string {
     '',
   ]
   for (const [kind, sheet, fields, table] of SECTIONS) {
+    const rows = fields.map((f) => [
+      f.headers.map((h) => `\`${h}\``).join(', '),
+      `\`${f.column}\``,
+      f.type,
+      f.versions?.join(', ') ?? 'all',
+    ])
     lines.push(
       `## ${kind}: ${sheet} → \`${table}\``,
       '',
-      '| header(s) | column | type | layouts |',
-      '| --- | --- | --- | --- |',
+      ...markdownTable(['header(s)', 'column', 'type', 'layouts'], rows),
+      '',
     )
-    for (const f of fields) {
-      lines.push(
-        `| ${f.headers.map((h) => `\`${h}\``).join(', ')} | \`${f.column}\` | ${f.type} | ${f.versions?.join(', ') ?? 'all'} |`,
-      )
-    }
-    lines.push('')
   }
   lines.push('## Context columns kept in `extra` without a warning', '')
   for (const [key, headers] of Object.entries(KNOWN_EXTRA_HEADERS)) {

@@ -10,6 +10,7 @@ import {readFile, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import {type Command, Config} from '@oclif/core'
+import {markdownTable} from './markdown-table.js'
 
 export const COMMANDS_START = '<!-- commands -->'
 export const COMMANDS_STOP = '<!-- commandsstop -->'
@@ -106,17 +107,6 @@ function usage(command: Command.Loadable): string {
 
 function isGlobal(flag: CachedFlag): boolean {
   return flag.helpGroup === 'GLOBAL'
-}
-
-/** A Markdown table with its columns padded to one width, as Biome's Markdown formatter (npm run lint) wants it. */
-export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const width = (text: string) => [...text].length
-  const widths = header.map((title, column) =>
-    Math.max(3, width(title), ...rows.map((row) => width(row[column] ?? ''))),
-  )
-  const line = (cells: readonly string[]) =>
-    `| ${cells.map((text, column) => text + ' '.repeat(widths[column]! - width(text))).join(' | ')} |`
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)]
 }
 
 function flagTable(flags: CachedFlag[], all: Record<string, CachedFlag>): string[] {

@@ -1,8 +1,12 @@
 import {spawn} from 'node:child_process'
+import {createRequire} from 'node:module'
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+/** tsx by absolute URL: `--import tsx` would be resolved from the child's working directory, which may be a temp dir. */
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 
 export interface CliResult {
   exitCode: number
@@ -36,7 +40,7 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'dev.js'), ...args],
+      ['--import', TSX_LOADER, path.join(PROJECT_ROOT, 'bin', 'dev.js'), ...args],
       {
         cwd: options.cwd ?? PROJECT_ROOT,
         env,
