@@ -7,7 +7,8 @@ import pg from 'pg'
 export async function checkPostgres(): Promise<string | null> {
   const url = process.env.AEDB_TEST_DATABASE_URL
   if (!url) {
-    if (process.env.AEDB_TEST_REQUIRE_POSTGRES) throw new Error('AEDB_TEST_REQUIRE_POSTGRES is set but AEDB_TEST_DATABASE_URL is not')
+    if (process.env.AEDB_TEST_REQUIRE_POSTGRES)
+      throw new Error('AEDB_TEST_REQUIRE_POSTGRES is set but AEDB_TEST_DATABASE_URL is not')
     return null
   }
   const client = new pg.Client({connectionString: url, connectionTimeoutMillis: 10_000})
@@ -15,7 +16,9 @@ export async function checkPostgres(): Promise<string | null> {
     await client.connect()
     await client.query('select 1')
   } catch (error) {
-    throw new Error(`AEDB_TEST_DATABASE_URL is set but the server cannot be reached: ${(error as Error).message}`)
+    throw new Error(
+      `AEDB_TEST_DATABASE_URL is set but the server cannot be reached: ${(error as Error).message}`,
+    )
   } finally {
     await client.end().catch(() => {})
   }
