@@ -923,7 +923,7 @@ async function main(opts: Options): Promise<void> {
       cpu(m.serverCpu),
       fmt(m.load, 1),
       r ? fmt(r.wall, 1) : 'n/a',
-      r && m.serverCpu !== null ? fmt(r.cpu, 1) : 'n/a',
+      r && (m.serverCpu !== null || backend === 'pglite') ? fmt(r.cpu, 1) : 'n/a',
     ])
   }
   for (const b of backends) {
@@ -953,7 +953,7 @@ async function main(opts: Options): Promise<void> {
   if (reference && copy) {
     out.push(
       `x \\copy: median wall time / median wall time of psql \\copy of the same ${rows} rows (${fmt(copy.csvBytes / 1048576, 1)} MiB of CSV) into bare tables, measured in this run, interleaved.`,
-      'x \\copy CPU: (client + server) CPU seconds / those of the \\copy (PGlite: client only, the database runs inside it).',
+      'x \\copy CPU: (client + server) CPU seconds / those of the \\copy (PGlite: the aedb process alone, the database runs inside it).',
       `load: 1-minute load average when each run started (median); ${os.cpus().length} vCPU.`,
     )
     if (referenceSchema) {
