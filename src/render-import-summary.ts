@@ -1,4 +1,4 @@
-import type {ImportResult} from './importers/import-session.js'
+import type {ImportResult, Rejection} from './importers/import-session.js'
 import {renderTable} from './render-table.js'
 
 /** The human summary of an import: files, per-table counts, then every rejection and warning. */
@@ -19,12 +19,7 @@ export function renderImportSummary(result: ImportResult): string {
   ]
   if (result.rejected.length > 0) {
     lines.push('', `Rejected (${result.rejected.length}):`)
-    for (const r of result.rejected) {
-      const where = [r.file, r.sheet, r.row === null ? null : `row ${r.row}`, r.column]
-        .filter((p) => p !== null)
-        .join(' > ')
-      lines.push(`  ${where}: ${r.message} [${r.code}]`)
-    }
+    for (const r of result.rejected) lines.push(`  ${renderRejection(r)}`)
   }
   if (result.warnings.length > 0) {
     lines.push('', `Warnings (${result.warnings.length}):`)
@@ -32,4 +27,12 @@ export function renderImportSummary(result: ImportResult): string {
   }
   lines.push('', `run ${result.runId}`)
   return lines.join('\n')
+}
+
+/** `file > sheet > row N > column: message [CODE]` */
+export function renderRejection(r: Rejection): string {
+  const where = [r.file, r.sheet, r.row === null ? null : `row ${r.row}`, r.column]
+    .filter((p) => p !== null)
+    .join(' > ')
+  return `${where}: ${r.message} [${r.code}]`
 }

@@ -5,7 +5,7 @@ import {EXIT} from '../errors.js'
 import {type BackfillExcelResult, backfillExcel} from '../importers/excel/backfill-excel.js'
 import {STUDY_NAMES} from '../importers/excel/parse-log.js'
 import {createProgressLine} from '../progress-line.js'
-import {renderImportSummary} from '../render-import-summary.js'
+import {renderImportSummary, renderRejection} from '../render-import-summary.js'
 
 export default class BackfillExcel extends AedbCommand {
   static override summary =
@@ -81,6 +81,13 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
           ...(flags.rejects ? {rejectsFile: flags.rejects} : {}),
           argv: this.argv,
           version: this.config.version,
+          // Under --json, stdout is the one document: warnings stream to stderr as they happen.
+          ...(this.jsonEnabled() && !flags.quiet
+            ? {
+                onWarning: (w: {file: string; message: string}) =>
+                  process.stderr.write(`warning: ${w.file}: ${w.message}\n`),
+              }
+            : {}),
           onProgress: (p) =>
             progress.update(
               `${p.phase === 'read' ? 'reading' : 'writing'} ${p.done}/${p.total} workbooks, ${p.rows} rows, ${(p.bytesHashed / 1048576).toFixed(1)} MiB hashed`,
@@ -91,6 +98,9 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
     )
     progress.done()
     if (!this.jsonEnabled() && !flags.quiet) this.log(renderImportSummary(result))
+    else if (flags.quiet && !this.jsonEnabled()) {
+      for (const r of result.rejected) process.stderr.write(`${renderRejection(r)}\n`)
+    }
     if (result.rejected.length > 0) process.exitCode = EXIT.PROBLEMS
     return result
   }

@@ -35,6 +35,11 @@ export async function upsertRows<T extends TableName>(props: UpsertRowsProps<T>)
   for (const column of columns) {
     if (!(column in spec)) throw new Error(`upsertRows: ${props.table} has no column ${column}`)
   }
+  for (const row of props.rows) {
+    if (Object.keys(row).length !== columns.length || !columns.every((c) => c in row)) {
+      throw new Error(`upsertRows: every row of one batch must have the same columns (${props.table})`)
+    }
+  }
   const compare =
     props.compare ??
     ('content_hash' in spec

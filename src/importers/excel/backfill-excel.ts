@@ -12,7 +12,7 @@ import type {FormatVersion} from './field-maps.js'
 import {type ParsedLog, parseLog, STUDY_NAMES, type StudyName} from './parse-log.js'
 import {readWorkbook, WorkbookReadError} from './read-workbook.js'
 import {buildReferenceIndex, resolveReference} from './resolve-references.js'
-import {EXCEL_PARSER_VERSION, findKneeLogDisagreements, writeLog} from './write-log.js'
+import {EXCEL_PARSER_VERSION, findKneeLogDisagreements, StaleLogError, writeLog} from './write-log.js'
 import {type RejectedRow, writeRejectsWorkbook} from './write-rejects.js'
 
 export interface BackfillProgress {
@@ -59,7 +59,8 @@ interface Candidate {
 export async function backfillExcel(props: BackfillExcelProps): Promise<BackfillExcelResult> {
   await assertSchemaCurrent(props.db, MIGRATIONS)
   const jobs = Math.max(1, props.jobs ?? 4)
-  const roots = await discoverWorkbooks(props.paths)
+  const knownRoots = (await props.db.selectFrom('import_roots').select('path').execute()).map((r) => r.path)
+  const roots = await discoverWorkbooks(props.paths, knownRoots)
   const session = await ImportSession.start({
     db: props.db,
     command: 'backfill-excel',
@@ -71,17 +72,18 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
   try {
     let bytesHashed = 0
     let rows = 0
+    const skip = (absolute: string, reason: string, counted = false) => {
+      if (!counted) session.files.seen++
+      session.files.skipped++
+      session.warn({file: absolute, code: 'SKIPPED', message: `skipped: ${reason}`})
+    }
     const candidates: Candidate[] = []
     for (const root of roots) {
       const catalog = new FileCatalog(root.root, (bytes) => {
         bytesHashed += bytes
       })
       await catalog.load(session.db)
-      for (const skipped of root.skipped) {
-        session.files.seen++
-        session.files.skipped++
-        void skipped
-      }
+      for (const skipped of root.skipped) skip(path.join(root.root, skipped.file), skipped.reason)
       for (const file of root.workbooks) candidates.push({root: root.root, file, catalog})
     }
     const indexes = new Map(roots.map((r) => [r.root, buildReferenceIndex(r.allFiles)]))
@@ -122,7 +124,7 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
       try {
         const workbook = await catalog.describe(file, 'workbook', {probe: false})
         candidate.workbook = workbook
-        if (imported.has(`${workbook.id}:${workbook.sha256}`)) {
+        if (imported.has(workbook.sha256!)) {
           session.files.unchanged++
           return
         }
@@ -132,7 +134,11 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
         } catch (error) {
           if (!(error instanceof WorkbookReadError)) throw error
           if (!looksLikeLogName(file)) {
-            session.files.skipped++
+            skip(
+              catalog.resolveInside(file),
+              'not a readable workbook, and not named like a processing log',
+              true,
+            )
             return
           }
           rejectWorkbook(candidate, [
@@ -164,7 +170,11 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
           !isLog &&
           result.problems.every((p) => p.code === 'LAYOUT_UNKNOWN' || p.code === 'WORKBOOK_EMPTY')
         ) {
-          session.files.skipped++
+          skip(
+            catalog.resolveInside(file),
+            'not a processing log (neither its name nor its sheets are)',
+            true,
+          )
           return
         }
         for (const warning of result.warnings) session.warn({file, ...warning})
@@ -176,15 +186,42 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
         rows += countRecords(result.parsed)
         const index = indexes.get(candidate.root)!
         const maneuverDir = path.posix.dirname(file)
-        candidate.references = await mapConcurrent(result.parsed.references, 4, async (ref) => {
+        const references = await mapConcurrent(result.parsed.references, 4, async (ref) => {
           const resolved = resolveReference(ref.value, maneuverDir, index, ref.defaultDir)
-          return catalog.describe(resolved.relPath, ref.kind, {probe: false})
+          try {
+            return await catalog.describe(resolved.relPath, ref.kind, {probe: false})
+          } catch (error) {
+            // A referenced file that cannot be read (a link out of the tree, no permission) is noted, not fatal.
+            session.warn({
+              file,
+              code: 'REFERENCE_UNREADABLE',
+              message: `${resolved.relPath}: ${(error as Error).message}`,
+            })
+            return null
+          }
         })
+        candidate.references = references.filter((r): r is FileRecord => r !== null)
+      } catch (error) {
+        const code = pgCode(error)
+        if (code === undefined || /^[0-9A-Z]{5}$/.test(code)) throw error
+        // Node file-system errors (EACCES, EIO): this workbook cannot be read; the others go on.
+        rejectWorkbook(candidate, [
+          {
+            file,
+            sheet: null,
+            row: null,
+            column: null,
+            code: 'WORKBOOK_UNREADABLE',
+            message: `${(error as Error).message}; expected a readable file`,
+          },
+        ])
+        candidate.parsed = undefined
       } finally {
         progress('read', ++read, candidates.length)
       }
     })
 
+    rejectDuplicateLogs(candidates, rejectWorkbook, skip)
     const parsed = candidates.filter((c) => c.parsed)
     settleAmbiguousVersions(parsed)
     await resolveStudies(session.db, parsed, props.study ?? null, (c, problem) => {
@@ -220,7 +257,20 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
         else session.files.unchanged++
       } catch (error) {
         // Data the schema refuses (a CHECK, a range) rejects this workbook; anything else is a bug or an outage.
-        if (!/^2[23]/.test(pgCode(error) ?? '')) throw error
+        if (error instanceof StaleLogError) {
+          rejectWorkbook(candidate, [
+            {
+              file: candidate.file,
+              sheet: 'Summary',
+              row: 2,
+              column: 'Log Updated',
+              code: 'STALE_LOG',
+              message: error.message,
+            },
+          ])
+          return
+        }
+        if (!/^(22|23|54)/.test(pgCode(error) ?? '')) throw error
         rejectWorkbook(candidate, [
           {
             file: candidate.file,
@@ -243,8 +293,15 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
         message: `knee log says ${d.column} = ${String(d.kneeLog)} for ${d.knee} ${d.maneuver}, the maneuver log says ${String(d.maneuverLog)}`,
       })
     }
-    if (props.rejectsFile && rejectedRows.length > 0)
-      await writeRejectsWorkbook(props.rejectsFile, rejectedRows)
+    if (session.files.seen === 0) {
+      session.warn({
+        file: props.paths.join(', '),
+        code: 'NO_LOGS_FOUND',
+        message:
+          'no .xlsx workbooks found; expected a study folder with participant folders (#1011/Left Knee/Walking/processing_log_1011_Left_walk.xlsx, …)',
+      })
+    }
+    if (props.rejectsFile) await writeRejectsWorkbook(props.rejectsFile, rejectedRows)
     return await session.finish()
   } catch (error) {
     await session.abort()
@@ -263,15 +320,63 @@ function countRecords(parsed: ParsedLog): number {
         parsed.cycles.length
 }
 
-/** `file_id:sha256` of every workbook this parser version has already imported. */
+/** SHA-256 of every workbook (wherever it was) this parser version has already imported. */
 async function importedWorkbooks(db: Kysely<Database>): Promise<Set<string>> {
   const rows = await db
     .selectFrom('source_imports')
-    .select(['file_id', 'sha256'])
+    .select(['sha256'])
     .where('importer', '=', 'excel')
     .where('parser_version', '=', EXCEL_PARSER_VERSION)
     .execute()
-  return new Set(rows.map((r) => `${r.file_id}:${r.sha256}`))
+  return new Set(rows.map((r) => r.sha256))
+}
+
+/**
+ * Two workbooks in one run for the same log (participant, knee, maneuver): the same bytes twice (a backup copy)
+ * are imported once; different contents are all rejected, since neither can be trusted to be the log.
+ */
+function rejectDuplicateLogs(
+  candidates: Candidate[],
+  reject: (candidate: Candidate, problems: Rejection[]) => void,
+  skip: (absolute: string, reason: string, counted: boolean) => void,
+): void {
+  const groups = new Map<string, Candidate[]>()
+  for (const c of candidates) {
+    const p = c.parsed
+    if (!p || p.participantNumber === null) continue
+    const key = JSON.stringify([
+      p.kind,
+      p.participantNumber,
+      p.knee,
+      p.kind === 'maneuver' ? p.maneuver : null,
+    ])
+    groups.set(key, [...(groups.get(key) ?? []), c])
+  }
+  for (const group of groups.values()) {
+    if (group.length < 2) continue
+    const [first, ...rest] = group
+    if (rest.every((c) => c.workbook?.sha256 === first!.workbook?.sha256)) {
+      for (const c of rest) {
+        c.parsed = undefined
+        skip(path.join(c.root, c.file), `same bytes as ${first!.file}, imported once`, true)
+      }
+      continue
+    }
+    const files = group.map((c) => c.file).join(', ')
+    for (const c of group) {
+      reject(c, [
+        {
+          file: c.file,
+          sheet: 'Summary',
+          row: 2,
+          column: null,
+          code: 'DUPLICATE_LOG',
+          message: `${group.length} different workbooks are the same log (${files}); expected one — move the stale copies out of the tree`,
+        },
+      ])
+      c.parsed = undefined
+    }
+  }
 }
 
 const ORDER: FormatVersion[] = ['v1', 'v2', 'v3', 'v4', 'v5']

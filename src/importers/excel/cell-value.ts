@@ -10,6 +10,7 @@ export type CellValue = string | number | boolean | {naive: string} | null
 export type FieldType =
   | 'text'
   | 'int'
+  | 'count'
   | 'float'
   | 'bool'
   | 'timestamp'
@@ -54,10 +55,11 @@ const ENUMS: Partial<Record<FieldType, {expected: string; map: Record<string, st
   },
 }
 
-const NAN_TEXT = new Set(['nan', 'NaN', 'none', 'None', ''])
+const NAN_TEXT = new Set(['nan', 'NaN', 'none', 'None'])
 
+/** No cell at all (pandas wrote None and NaN as absent cells) or an empty string. Whitespace is text. */
 export function isEmptyCell(value: CellValue): boolean {
-  return value === null || (typeof value === 'string' && value.trim() === '')
+  return value === null || value === ''
 }
 
 /** The value as it appears in a row's `extra` jsonb: verbatim, dates as their naive text. */
@@ -83,6 +85,12 @@ export function convertCell(value: CellValue, type: FieldType): Converted {
       return {ok: true, value: typeof value === 'object' && value !== null ? value.naive : String(value)}
     case 'int':
       return toInt(value)
+    case 'count': {
+      const n = toInt(value)
+      if (!n.ok || n.value === null || (n.value as number) >= 0)
+        return n.ok ? n : {ok: false, expected: 'a whole number of 0 or more'}
+      return {ok: false, expected: 'a whole number of 0 or more'}
+    }
     case 'float':
       return toFloat(value)
     case 'bool':
@@ -104,7 +112,7 @@ function toFloat(value: CellValue): Converted {
   if (typeof value === 'number') return {ok: true, value}
   if (typeof value === 'string') {
     const text = value.trim()
-    if (NAN_TEXT.has(text)) return {ok: true, value: null}
+    if (text === '' || NAN_TEXT.has(text)) return {ok: true, value: null}
     if (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text)) return {ok: true, value: Number(text)}
     if (/^[-+]?inf(inity)?$/i.test(text))
       return {ok: true, value: text.startsWith('-') ? -Infinity : Infinity}
@@ -180,4 +188,37 @@ function toIntervals(value: CellValue): Converted {
     numbers.push(parsed.value as number)
   }
   return {ok: true, value: numbers}
+}
+
+/**
+ * Whether the typed value gives the cell back exactly. When it does not (`normal` stored as `medium`, `"nan"` as
+ * NULL, text in a date column, an interval repr written differently), the importer keeps the cell verbatim in
+ * `extra` too, so an export can restore what the legacy file said.
+ */
+export function roundTrips(cell: CellValue, value: unknown, type: FieldType): boolean {
+  if (isEmptyCell(cell)) return value === null
+  switch (type) {
+    case 'text':
+      return typeof cell === 'string' && cell === value
+    case 'int':
+    case 'count':
+    case 'float':
+      return typeof cell === 'number' && cell === value
+    case 'bool':
+      return typeof cell === 'boolean'
+    case 'timestamp':
+      return typeof cell === 'object' && cell !== null
+    case 'intervals':
+      return Array.isArray(value) && cell === pythonIntervalsRepr(value as number[])
+    default:
+      return typeof cell === 'string' && cell === value
+  }
+}
+
+/** The repr the legacy pipeline wrote for a flattened list of (start, end) pairs: `[(1.25, 2.5), (10.0, 10.75)]`. */
+export function pythonIntervalsRepr(flat: readonly number[]): string {
+  const float = (n: number) => (Number.isInteger(n) ? `${n}.0` : String(n))
+  const pairs: string[] = []
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push(`(${float(flat[i]!)}, ${float(flat[i + 1]!)})`)
+  return flat.length % 2 === 0 ? `[${pairs.join(', ')}]` : `[${flat.map(float).join(', ')}]`
 }

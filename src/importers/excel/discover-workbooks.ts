@@ -24,8 +24,29 @@ export function looksLikeLogName(file: string): boolean {
  * Finds the workbooks under each path argument (folders recursively, files as given). Office lock files
  * (`~$x.xlsx`) and anything hidden (a dot-name anywhere in the path) are skipped, never opened.
  */
-export async function discoverWorkbooks(paths: readonly string[]): Promise<DiscoveredRoot[]> {
+/**
+ * Finds the workbooks under each path argument (folders recursively, files as given). Office lock files
+ * (`~$x.xlsx`) and anything hidden (a dot-name anywhere in the path) are skipped, never opened. A path inside an
+ * import root recorded by an earlier run keeps that root, so the same file keeps one identity (and its hash cache)
+ * whether the whole study or one participant folder is imported.
+ */
+export async function discoverWorkbooks(
+  paths: readonly string[],
+  knownRoots: readonly string[] = [],
+): Promise<DiscoveredRoot[]> {
   const roots: DiscoveredRoot[] = []
+  const rootFor = (dir: string): DiscoveredRoot => {
+    const known = knownRoots
+      .filter((r) => dir === r || dir.startsWith(r + path.sep))
+      .sort((a, b) => a.length - b.length)[0]
+    const rootPath = known ?? dir
+    let root = roots.find((r) => r.root === rootPath)
+    if (!root) {
+      root = {root: rootPath, workbooks: [], skipped: [], allFiles: []}
+      roots.push(root)
+    }
+    return root
+  }
   for (const input of paths) {
     const absolute = path.resolve(input)
     let info: Awaited<ReturnType<typeof stat>>
@@ -38,27 +59,24 @@ export async function discoverWorkbooks(paths: readonly string[]): Promise<Disco
         suggestions: ['Pass the folder that holds the participant folders (#1011, …), or single workbooks.'],
       })
     }
+    const dir = info.isDirectory() ? absolute : path.dirname(absolute)
+    const root = rootFor(dir)
+    const prefix = path.relative(root.root, dir).split(path.sep).join('/')
+    const under = (file: string) => (prefix === '' ? file : `${prefix}/${file}`)
+    const listing = (
+      await fg('**/*', {cwd: dir, dot: true, onlyFiles: true, followSymbolicLinks: false})
+    ).map(under)
+    root.allFiles = [...new Set([...root.allFiles, ...listing])].sort()
     if (info.isDirectory()) {
-      const allFiles = (
-        await fg('**/*', {cwd: absolute, dot: true, onlyFiles: true, followSymbolicLinks: false})
-      ).sort()
-      const root: DiscoveredRoot = {root: absolute, workbooks: [], skipped: [], allFiles}
-      for (const file of allFiles) classify(file, root)
-      roots.push(root)
+      for (const file of listing) classify(file, root)
+    } else if (!/\.xlsx$/i.test(absolute)) {
+      root.skipped.push({file: under(path.basename(absolute)), reason: 'not an .xlsx workbook'})
     } else {
-      const dir = path.dirname(absolute)
-      const file = path.basename(absolute)
-      const existing = roots.find((r) => r.root === dir)
-      const root = existing ?? {
-        root: dir,
-        workbooks: [],
-        skipped: [],
-        allFiles: (await fg('**/*', {cwd: dir, dot: true, onlyFiles: true})).sort(),
-      }
-      if (!existing) roots.push(root)
-      if (!/\.xlsx$/i.test(file)) root.skipped.push({file, reason: 'not an .xlsx workbook'})
-      else classify(file, root)
+      classify(under(path.basename(absolute)), root)
     }
+  }
+  for (const root of roots) {
+    root.workbooks = [...new Set(root.workbooks)].sort()
   }
   return roots
 }

@@ -155,7 +155,7 @@ export const BIOMECHANICS_FIELDS: readonly FieldMap[] = [
 
 export const SYNC_FIELDS: readonly FieldMap[] = [
   f('sync_file', 'Sync File', 'text'),
-  f('pass_number', 'Pass Number', 'int'),
+  f('pass_number', 'Pass Number', 'count'),
   f('speed', 'Speed', 'speed'),
   f('knee', ['Knee Side', 'Knee'], 'knee'),
   f('processing_date', 'Processing Date', 'timestamp'),
@@ -195,15 +195,15 @@ export const SYNC_FIELDS: readonly FieldMap[] = [
 /** v1-v3 `Movement Cycles`: one extraction summary per sync file. */
 export const CYCLE_SUMMARY_FIELDS: readonly FieldMap[] = [
   f('sync_file', 'Source Sync File', 'text'),
-  f('pass_number', 'Pass Number', 'int'),
+  f('pass_number', 'Pass Number', 'count'),
   f('speed', 'Speed', 'speed'),
   f('knee', 'Knee Side', 'knee'),
   f('processing_date', 'Processing Date', 'timestamp'),
   f('status', 'Status', 'status'),
   f('error', 'Error', 'text'),
-  f('total_cycles', 'Total Cycles', 'int'),
-  f('clean_cycles', 'Clean Cycles', 'int'),
-  f('outlier_cycles', 'Outlier Cycles', 'int'),
+  f('total_cycles', 'Total Cycles', 'count'),
+  f('clean_cycles', 'Clean Cycles', 'count'),
+  f('outlier_cycles', 'Outlier Cycles', 'count'),
   f('acoustic_threshold', 'Acoustic Threshold', 'float'),
   f('output_directory', 'Output Directory', 'text'),
   f('plots_created', 'Plots Created', 'bool'),
@@ -217,9 +217,9 @@ export const CYCLE_SUMMARY_FIELDS: readonly FieldMap[] = [
 
 /** v4+ `Synchronization` rows also carry their cycle-extraction summary. */
 export const SYNC_CYCLE_SUMMARY_FIELDS: readonly FieldMap[] = [
-  f('total_cycles', 'Total Cycles Extracted', 'int'),
-  f('clean_cycles', 'Clean Cycles', 'int'),
-  f('outlier_cycles', 'Outlier Cycles', 'int'),
+  f('total_cycles', 'Total Cycles Extracted', 'count'),
+  f('clean_cycles', 'Clean Cycles', 'count'),
+  f('outlier_cycles', 'Outlier Cycles', 'count'),
   f('mean_duration_s', 'Mean Cycle Duration (s)', 'float'),
   f('median_duration_s', 'Median Cycle Duration (s)', 'float'),
   f('min_duration_s', 'Min Cycle Duration (s)', 'float'),
@@ -228,7 +228,7 @@ export const SYNC_CYCLE_SUMMARY_FIELDS: readonly FieldMap[] = [
 
 /** v1-v3 `Cycle Details` and v4 per-cycle `Movement Cycles` (v5 `Cycles`). */
 export const CYCLE_FIELDS: readonly FieldMap[] = [
-  f('cycle_index', 'Cycle Index', 'int'),
+  f('cycle_index', 'Cycle Index', 'count'),
   f('is_outlier', 'Is Outlier', 'bool'),
   f('cycle_file', 'Cycle File', 'text'),
   f('sync_file', ['Source Sync File', 'Sync File'], 'text', ['v1', 'v2', 'v3']),

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import type {Rejection} from '../import-session.js'
-import {type CellValue, convertCell, describeCell, isEmptyCell, verbatim} from './cell-value.js'
+import {type CellValue, convertCell, describeCell, isEmptyCell, roundTrips, verbatim} from './cell-value.js'
 import {
   AUDIO_FIELDS,
   BIOMECHANICS_FIELDS,
@@ -84,6 +84,10 @@ export interface ParseLogOptions {
   coerceInvalid?: boolean
 }
 
+/** Columns that are part of a natural key: kept short enough for a btree index entry. */
+const KEY_COLUMNS = new Set(['audio_file', 'biomechanics_file', 'sheet_name', 'sync_file'])
+const MAX_KEY_LENGTH = 1000
+
 const MANEUVER_STAGE_SHEETS = ['Audio', 'Biomechanics', 'Synchronization', 'Movement Cycles'] as const
 
 /** Which kind of log and which layout a workbook is, from its sheet and header sets (never from dates). */
@@ -123,6 +127,8 @@ export function detectLayout(workbook: RawWorkbook): {kind: LogKind; version: Fo
 class SheetParser {
   readonly problems: Rejection[] = []
   readonly warnings: ParseWarning[] = []
+  /** Sheets read as part of the layout; any other sheet is kept verbatim with a warning. */
+  readonly sheetsRead = new Set<string>()
 
   constructor(
     private readonly file: string,
@@ -143,6 +149,7 @@ class SheetParser {
 
   /** Checks the header row; false (with problems recorded) when a required header is missing. */
   checkHeaders(sheet: RawSheet, requiredKey: string): boolean {
+    this.sheetsRead.add(sheet.name)
     for (const header of sheet.duplicateHeaders) {
       this.problem(
         sheet.name,
@@ -199,8 +206,22 @@ class SheetParser {
       consumed.add(header)
       const cell = row.cells.get(header) ?? null
       const converted = convertCell(cell, field.type)
-      if (converted.ok) {
+      if (
+        converted.ok &&
+        KEY_COLUMNS.has(field.column) &&
+        typeof converted.value === 'string' &&
+        converted.value.length > MAX_KEY_LENGTH
+      ) {
+        this.problem(
+          sheet.name,
+          row.rowNumber,
+          header,
+          'INVALID_VALUE',
+          `found a text of ${converted.value.length} characters, expected at most ${MAX_KEY_LENGTH} (it names a record)`,
+        )
+      } else if (converted.ok) {
         values[field.column] = converted.value
+        if (!roundTrips(cell, converted.value, field.type)) extra[header] = verbatim(cell)
       } else if (this.options.coerceInvalid) {
         values[field.column] = null
         extra[header] = verbatim(cell)
@@ -370,7 +391,9 @@ function parseManeuverLog(
   ) => {
     const sheet = sheetOf(workbook, name)
     if (!sheet) return [] as Array<{main: ParsedRecord; others: ParsedRecord[]}>
+    parser.sheetsRead.add(sheet.name)
     if (isPlaceholder(sheet)) {
+      parser.sheetsRead.add(name)
       placeholders[`${name} > ${PLACEHOLDER_HEADER}`] = placeholderText(sheet)
       return []
     }
@@ -423,7 +446,7 @@ function parseManeuverLog(
         )
     }
   }
-  Object.assign(log.extra, placeholders)
+  Object.assign(log.extra, placeholders, keepUnreadSheets(workbook, parser, file))
   // `Num Movement Cycles` meant the sum of `Total Cycles` up to v3, and the number of per-cycle rows from v4 on.
   const counted = modern
     ? cycles.length
@@ -548,6 +571,34 @@ function parseSingleRow(
   return parser.parseRows(sheet, fields)[0]!.main
 }
 
+/** Rows of sheets outside the layout (notes a researcher added, a v5 Legend Validation): verbatim, with a warning. */
+function keepUnreadSheets(workbook: RawWorkbook, parser: SheetParser, file: string): Record<string, unknown> {
+  const kept: Record<string, unknown> = {}
+  for (const sheet of workbook.sheets) {
+    if (parser.sheetsRead.has(sheet.name) || sheet.name === 'Summary') continue
+    const rows = [
+      ...(sheet.headers.length > 0
+        ? [{rowNumber: 1, cells: new Map(sheet.headers.map((h) => [h, h] as const))}]
+        : []),
+      ...sheet.rows,
+    ]
+    if (rows.length === 0) continue
+    for (const row of rows) {
+      kept[`${sheet.name} > row ${row.rowNumber}`] = Object.fromEntries(
+        [...row.cells].map(([h, v]) => [h, verbatim(v)]),
+      )
+    }
+    for (const cell of sheet.headerless) {
+      kept[`${sheet.name} > row ${cell.row} > column ${cell.column}`] = verbatim(cell.value)
+    }
+    parser.warnings.push({
+      code: 'UNKNOWN_SHEET',
+      message: `${file}: sheet ${JSON.stringify(sheet.name)} is not part of the layout; its cells are kept verbatim in the log's extra`,
+    })
+  }
+  return kept
+}
+
 function hasCycleSummary(row: RawRow): boolean {
   const type = row.cells.get('Record Type')
   if (typeof type === 'string') return type === 'sync_with_cycles'
@@ -633,7 +684,7 @@ function parseKneeLog(
     else if (parser.checkHeaders(sheet, 'knee/Maneuver Summaries'))
       maneuvers = parser.parseRows(sheet, KNEE_MANEUVER_FIELDS).map((r) => r.main)
   }
-  Object.assign(log.extra, placeholders)
+  Object.assign(log.extra, placeholders, keepUnreadSheets(workbook, parser, file))
   for (const m of maneuvers) {
     if (m.values.maneuver === null)
       parser.problem(

@@ -39,10 +39,11 @@ export async function readWorkbook(file: string): Promise<RawWorkbook> {
 
 function describeReadError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error)
-  if (/end of central directory|zip|signature|invalid|corrupt|unexpected end/i.test(message)) {
-    return `not a readable .xlsx file (${message.split('\n')[0]})`
-  }
-  return message.split('\n')[0] ?? 'unreadable'
+  if (/end of central directory|is this a zip/i.test(message))
+    return 'not a readable .xlsx file (not a zip archive, or cut short)'
+  if (/zip|signature|invalid|corrupt|unexpected end|inflate/i.test(message))
+    return 'not a readable .xlsx file (damaged)'
+  return `not a readable .xlsx file (${message.split('\n')[0]})`
 }
 
 function readSheet(sheet: ExcelJS.Worksheet): RawSheet {
@@ -84,6 +85,12 @@ export function toCellValue(value: ExcelJS.CellValue): CellValue {
   if (typeof value === 'object') {
     if ('richText' in value && Array.isArray(value.richText))
       return value.richText.map((r) => r.text).join('')
+    // openpyxl stored any text starting with `=` as a formula with no cached value: give back that text.
+    if ('formula' in value || 'sharedFormula' in value) {
+      const formula = value as {formula?: string; sharedFormula?: string; result?: ExcelJS.CellValue}
+      if (formula.result !== undefined && formula.result !== null) return toCellValue(formula.result)
+      return `=${formula.formula ?? formula.sharedFormula ?? ''}`
+    }
     if ('result' in value) return toCellValue((value as {result?: ExcelJS.CellValue}).result ?? null)
     if ('text' in value && typeof (value as {text?: unknown}).text === 'string')
       return (value as {text: string}).text

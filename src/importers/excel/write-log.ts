@@ -7,7 +7,10 @@ import type {UnitContext} from '../import-session.js'
 import type {ParsedKneeLog, ParsedLog, ParsedManeuverLog, ParsedRecord, StudyName} from './parse-log.js'
 
 /** Bump whenever parsing or mapping changes what a workbook turns into: workbooks are then re-read. */
-export const EXCEL_PARSER_VERSION = 'excel-1'
+export const EXCEL_PARSER_VERSION = 'excel-2'
+
+/** The database already holds a newer edition of this log: replacing it would lose data. */
+export class StaleLogError extends Error {}
 
 export interface WriteLogProps {
   ctx: UnitContext
@@ -94,6 +97,7 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
   }
   let logId: string
   let children: ChildSpec[]
+  await checkNotStale(db, parsed, participantId, props.participantNumber)
   if (parsed.kind === 'maneuver') {
     logId = deterministicId('processing_log', participantId, parsed.knee, parsed.maneuver)
     const values = {...parsed.log.values, knee: parsed.knee, maneuver: parsed.maneuver}
@@ -185,6 +189,49 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
     }),
   )
   return {changed, participantId}
+}
+
+function logIdOf(parsed: ParsedLog, participantId: string): string {
+  return parsed.kind === 'maneuver'
+    ? deterministicId('processing_log', participantId, parsed.knee, parsed.maneuver)
+    : deterministicId('knee_log', participantId, parsed.knee)
+}
+
+/**
+ * Refuses to replace a stored log by an older edition of it (an earlier copy of the study found later), and keeps
+ * the stored layout label when this workbook's layout is one the stored one cannot be told apart from.
+ */
+async function checkNotStale(
+  db: UnitContext['trx'],
+  parsed: ParsedLog,
+  participantId: string,
+  number: number,
+) {
+  const table = parsed.kind === 'maneuver' ? 'processing_logs' : 'knee_logs'
+  const stored = await db
+    .selectFrom(table)
+    .select(['log_updated', 'format_version'])
+    .where('id', '=', logIdOf(parsed, participantId))
+    .executeTakeFirst()
+  if (!stored) return
+  const incoming = parsed.log.values.log_updated
+  const instant = (text: string) => Date.parse(`${text.replace(' ', 'T')}Z`)
+  if (stored.log_updated && typeof incoming === 'string' && instant(stored.log_updated) > instant(incoming)) {
+    const what = parsed.kind === 'maneuver' ? `${parsed.knee} ${parsed.maneuver}` : `${parsed.knee} knee`
+    throw new StaleLogError(
+      `the database holds a newer log of participant ${number} ${what} (Log Updated ${stored.log_updated}, ${stored.format_version}) than this workbook (Log Updated ${incoming}); expected the newest edition — delete the newer rows first if this older one is right`,
+    )
+  }
+  const order = ['v1', 'v2', 'v3', 'v4', 'v5']
+  const indistinguishable =
+    parsed.kind === 'knee'
+      ? ['v2', 'v3', 'v4'].includes(parsed.version) && ['v2', 'v3', 'v4'].includes(stored.format_version)
+      : parsed.version === 'v2' &&
+        stored.format_version === 'v3' &&
+        parsed.summaries.length + parsed.cycles.length === 0
+  if (indistinguishable && order.indexOf(stored.format_version) > order.indexOf(parsed.version)) {
+    parsed.version = stored.format_version as ParsedLog['version']
+  }
 }
 
 function maneuverChildren(parsed: ParsedManeuverLog, logId: string): ChildSpec[] {

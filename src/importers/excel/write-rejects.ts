@@ -1,3 +1,5 @@
+import {mkdir} from 'node:fs/promises'
+import path from 'node:path'
 import ExcelJS from 'exceljs'
 import type {Rejection} from '../import-session.js'
 
@@ -11,6 +13,7 @@ export interface RejectedRow extends Rejection {
  * and the reason, plus a `Workbooks` sheet for problems not tied to a row. Streams, and never writes a formula.
  */
 export async function writeRejectsWorkbook(file: string, rejected: readonly RejectedRow[]): Promise<void> {
+  await mkdir(path.dirname(path.resolve(file)), {recursive: true})
   const writer = new ExcelJS.stream.xlsx.WorkbookWriter({
     filename: file,
     useStyles: false,
@@ -23,6 +26,8 @@ export async function writeRejectsWorkbook(file: string, rejected: readonly Reje
     list.push(r)
     bySheet.set(key, list)
   }
+  // A clean run still writes the file (with no rows), so a stale rejects file from an earlier run cannot mislead.
+  if (bySheet.size === 0) bySheet.set('Workbooks', [])
   for (const [sheetName, rows] of bySheet) {
     const sheet = writer.addWorksheet(sheetName.slice(0, 31))
     const originalHeaders = [...new Set(rows.flatMap((r) => Object.keys(r.original ?? {})))]

@@ -49,18 +49,35 @@ describe.each(testBackends())('study, participant and knee-log checks on %s', (b
   it('takes the study from another workbook of the same participant already imported', async () => {
     const named = await backfillExcel({db: open.db, paths: [root], version: 'test'})
     expect(named.rejected).toEqual([])
-    const result = await backfillExcel({
-      db: open.db,
-      paths: [path.join(kneeSampleDir('v1-2025-12-28'), '#1019')],
-      version: 'test',
-    })
-    expect(result.rejected).toEqual([])
+    // #1021's v4 left-knee logs name AOA; its v1 right-knee logs name nothing and follow them.
+    const v4 = await copyV4Participants(['1021'])
+    try {
+      const left = await backfillExcel({
+        db: open.db,
+        paths: [path.join(v4, '#1021', 'Left Knee')],
+        version: 'test',
+      })
+      expect(left.rejected).toEqual([])
+      const result = await backfillExcel({
+        db: open.db,
+        paths: [path.join(kneeSampleDir('v1-2025-12-28'), '#1021', 'Right Knee')],
+        version: 'test',
+      })
+      expect(result.rejected).toEqual([])
+      expect(result.files.imported).toBe(4)
+    } finally {
+      await rm(v4, {recursive: true, force: true})
+    }
     const studies = await open.db
       .selectFrom('participants as p')
       .innerJoin('studies as s', 's.id', 'p.study_id')
       .select(['s.name', 'p.participant_number'])
+      .orderBy('p.participant_number')
       .execute()
-    expect(studies).toEqual([{name: 'AOA', participant_number: 1019}])
+    expect(studies).toEqual([
+      {name: 'AOA', participant_number: 1019},
+      {name: 'AOA', participant_number: 1021},
+    ])
   })
 
   it('warns when a knee log disagrees with the maneuver log, and keeps an unknown column verbatim', async () => {
