@@ -29,7 +29,10 @@ export async function loadCommands(root = DEFAULT_ROOT): Promise<Command.Loadabl
   const unregister = register()
   try {
     const config = await Config.load({root, pjson})
-    return config.commands.filter((c) => !c.hidden).sort((a, b) => a.id.localeCompare(b.id))
+    // aedb's own commands; plugins (help) document themselves.
+    return config.commands
+      .filter((c) => !c.hidden && c.pluginName === pjson.name)
+      .sort((a, b) => a.id.localeCompare(b.id))
   } finally {
     await unregister()
   }

@@ -25,7 +25,10 @@ export function renderImportSummary(result: ImportResult): string {
     lines.push('', `Warnings (${result.warnings.length}):`)
     for (const w of result.warnings) lines.push(`  ${w.file}: ${w.message} [${w.code}]`)
   }
-  lines.push('', `run ${result.runId}`)
+  lines.push(
+    '',
+    result.dryRun ? `run ${result.runId} (rolled back with everything else)` : `run ${result.runId}`,
+  )
   return lines.join('\n')
 }
 
