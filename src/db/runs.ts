@@ -46,3 +46,39 @@ export async function finishRun(
 export function redactArguments(argv: readonly string[]): string[] {
   return argv.map((arg) => redactSecrets(arg))
 }
+
+/**
+ * Marks `failed` the runs this machine left `running` whose process is gone (killed, crashed, machine restarted),
+ * so a nightly report never shows an import as still going. Runs of other hosts are left alone.
+ */
+export async function closeAbandonedRuns(db: Kysely<Database>): Promise<number> {
+  const running = await db
+    .selectFrom('runs')
+    .select(['id', 'pid'])
+    .where('outcome', '=', 'running')
+    .where('hostname', '=', hostname())
+    .execute()
+  const dead = running
+    .filter((r) => r.pid !== null && r.pid !== process.pid && !processAlive(r.pid))
+    .map((r) => r.id)
+  if (dead.length === 0) return 0
+  await db
+    .updateTable('runs')
+    .set({
+      outcome: 'failed',
+      finished_at: sql<Date>`now()`,
+      counts: sql`counts || '{"abandoned": true}'::jsonb`,
+    })
+    .where('id', 'in', dead)
+    .execute()
+  return dead.length
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as {code?: string}).code === 'EPERM'
+  }
+}

@@ -1,6 +1,6 @@
 import {type ControlledTransaction, type Kysely, sql, type Transaction} from 'kysely'
 import {pgCode} from '../db/connection.js'
-import {finishRun, type RunCommand, type RunOutcome, startRun} from '../db/runs.js'
+import {closeAbandonedRuns, finishRun, type RunCommand, type RunOutcome, startRun} from '../db/runs.js'
 import type {Database, JsonObject} from '../db/schema.js'
 import type {UpsertCounts} from '../db/upsert-rows.js'
 
@@ -91,6 +91,7 @@ export class ImportSession {
         throw error
       }
     }
+    await closeAbandonedRuns(props.db)
     const runId = await startRun({
       db: props.db,
       command: props.command,

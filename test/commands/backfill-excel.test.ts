@@ -375,6 +375,14 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
         expect((await runCli(['backfill-excel', root, '--json', '--database-url', db.url])).exitCode).toBe(0)
         const reopened = await db.open()
         expect(await snapshotData(reopened.db)).toEqual(reference)
+        // The killed run's row no longer claims to be running.
+        const runs = await reopened.db
+          .selectFrom('runs')
+          .select(['outcome', 'counts'])
+          .orderBy('started_at')
+          .execute()
+        expect(runs.map((r) => r.outcome)).toEqual(['failed', 'succeeded'])
+        expect(runs[0]!.counts).toEqual({abandoned: true})
         await reopened.close()
       } finally {
         await db.drop()
