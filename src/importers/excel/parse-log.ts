@@ -305,39 +305,23 @@ class SheetParser {
 export function parseLog(workbook: RawWorkbook, options: ParseLogOptions): ParseLogResult {
   const file = options.file
   const nonEmpty = workbook.sheets.filter((s) => s.headers.length > 0)
+  const refuse = (code: string, message: string): ParseLogResult => ({
+    parsed: null,
+    problems: [{file, sheet: null, row: null, column: null, code, message}],
+    warnings: [],
+  })
   if (nonEmpty.length === 0) {
-    return {
-      parsed: null,
-      problems: [
-        {
-          file,
-          sheet: null,
-          row: null,
-          column: null,
-          code: 'WORKBOOK_EMPTY',
-          message:
-            'the workbook has no sheets with data; expected a processing log (Summary, Audio, Biomechanics, Synchronization, Movement Cycles)',
-        },
-      ],
-      warnings: [],
-    }
+    return refuse(
+      'WORKBOOK_EMPTY',
+      'the workbook has no sheets with data; expected a processing log (Summary, Audio, Biomechanics, Synchronization, Movement Cycles)',
+    )
   }
   const layout = detectLayout(workbook)
   if (!layout) {
-    return {
-      parsed: null,
-      problems: [
-        {
-          file,
-          sheet: null,
-          row: null,
-          column: null,
-          code: 'LAYOUT_UNKNOWN',
-          message: `sheets ${workbook.sheets.map((s) => JSON.stringify(s.name)).join(', ')} are not those of a processing log; expected Summary with Audio, Biomechanics, Synchronization and Movement Cycles, or Summary with Maneuver Summaries`,
-        },
-      ],
-      warnings: [],
-    }
+    return refuse(
+      'LAYOUT_UNKNOWN',
+      `sheets ${workbook.sheets.map((s) => JSON.stringify(s.name)).join(', ')} are not those of a processing log; expected Summary with Audio, Biomechanics, Synchronization and Movement Cycles, or Summary with Maneuver Summaries`,
+    )
   }
   const parser = new SheetParser(file, layout.kind, layout.version, options)
   const parsed =

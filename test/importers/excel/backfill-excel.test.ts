@@ -3,6 +3,7 @@ import fg from 'fast-glob'
 import {sql} from 'kysely'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {OpenDatabase} from '../../../src/db/connection.js'
+import {IMPORTED_TABLES} from '../../../src/db/schema.js'
 import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
 import {convertCell, isEmptyCell, verbatim} from '../../../src/importers/excel/cell-value.js'
 import * as FIELD_MAPS from '../../../src/importers/excel/field-maps.js'
@@ -20,16 +21,10 @@ import {
 } from '../../support/knee-samples.js'
 
 const MANEUVER_CODE = {walk: 'walk', sit_to_stand: 'sts', flexion_extension: 'fe'} as const
-const DATA_TABLES = [
-  'processing_logs',
-  'audio_processing',
-  'biomechanics_imports',
-  'synchronizations',
-  'cycle_extraction_summaries',
-  'movement_cycles',
-  'knee_logs',
-  'knee_log_maneuvers',
-] as const
+/** The knee-study tables: the imported tables before the media ones. */
+const DATA_TABLES = IMPORTED_TABLES.slice(0, IMPORTED_TABLES.indexOf('profiles')) as Array<
+  Exclude<(typeof IMPORTED_TABLES)[number], 'profiles' | 'recordings' | 'stems' | 'processed_hashes'>
+>
 
 /** Imports a sample tree the way a data manager would: v4 names its studies; v1-v3 need --study per group. */
 async function importSample(db: OpenDatabase['db'], version: KneeSampleVersion): Promise<ImportResult[]> {
