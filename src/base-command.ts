@@ -36,7 +36,8 @@ export abstract class AedbCommand extends Command {
   /** The database this invocation targets, resolved from the flag, the environment and `.env` files. */
   protected databaseTarget(flag: string | undefined): DatabaseTarget {
     const env = loadEnvironment()
-    const target = flag ? parseDatabaseUrl(flag, '--database-url') : resolveDatabaseTarget({env})
+    const target =
+      flag !== undefined ? parseDatabaseUrl(flag, '--database-url') : resolveDatabaseTarget({env})
     return target
   }
 

@@ -1,5 +1,7 @@
 export interface ProgressLine {
   update(text: string): void
+  /** Prints a whole line on stderr (a warning) without garbling the progress line. */
+  interrupt(line: string): void
   done(): void
 }
 
@@ -17,6 +19,9 @@ export function createProgressLine(options: {enabled: boolean; stream?: NodeJS.W
       last = now
       shown = true
       stream.write(`\r\x1b[2K${text.slice(0, (stream.columns ?? 100) - 1)}`)
+    },
+    interrupt(line) {
+      stream.write(`${active && shown ? '\r\x1b[2K' : ''}${line}\n`)
     },
     done() {
       if (active && shown) stream.write('\r\x1b[2K')

@@ -1,11 +1,11 @@
 import type {ImportResult, Rejection} from './importers/import-session.js'
 import {renderTable} from './render-table.js'
 
-/** The human summary of an import: files, per-table counts, then every rejection and warning. */
-export function renderImportSummary(result: ImportResult): string {
+/** The human summary of an import: what was seen, per-table counts, every rejection, how many warnings. */
+export function renderImportSummary(result: ImportResult, unit: 'file' | 'recording'): string {
   const f = result.files
   const lines = [
-    `${result.dryRun ? 'Dry run (nothing was changed): ' : ''}${f.seen} file(s) seen: ${f.imported} imported, ${f.unchanged} unchanged, ${f.rejected} rejected, ${f.skipped} skipped.`,
+    `${result.dryRun ? 'Dry run (nothing was changed): ' : ''}${f.seen} ${unit}(s) seen: ${f.imported} imported, ${f.unchanged} unchanged, ${f.rejected} rejected, ${f.skipped} skipped.`,
     '',
     renderTable(
       ['table', 'inserted', 'updated', 'unchanged'],
@@ -22,8 +22,10 @@ export function renderImportSummary(result: ImportResult): string {
     for (const r of result.rejected) lines.push(`  ${renderRejection(r)}`)
   }
   if (result.warnings.length > 0) {
-    lines.push('', `Warnings (${result.warnings.length}):`)
-    for (const w of result.warnings) lines.push(`  ${w.file}: ${w.message} [${w.code}]`)
+    lines.push(
+      '',
+      `${result.warnings.length} warning(s), printed on stderr as they happened (all of them are in --json).`,
+    )
   }
   lines.push(
     '',

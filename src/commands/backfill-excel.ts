@@ -81,23 +81,23 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
           ...(flags.rejects ? {rejectsFile: flags.rejects} : {}),
           argv: this.argv,
           version: this.config.version,
-          // Under --json, stdout is the one document: warnings stream to stderr as they happen.
-          ...(this.jsonEnabled() && !flags.quiet
-            ? {
+          // Warnings go to stderr as they happen (also under --json, whose stdout is the one document).
+          ...(flags.quiet
+            ? {}
+            : {
                 onWarning: (w: {file: string; message: string}) =>
-                  process.stderr.write(`warning: ${w.file}: ${w.message}\n`),
-              }
-            : {}),
+                  progress.interrupt(`warning: ${w.file}: ${w.message}`),
+              }),
           onProgress: (p) =>
             progress.update(
               `${p.phase === 'read' ? 'reading' : 'writing'} ${p.done}/${p.total} workbooks, ${p.rows} rows, ${(p.bytesHashed / 1048576).toFixed(1)} MiB hashed`,
             ),
         })
       },
-      {poolSize: flags.jobs + 1},
+      {poolSize: flags.jobs + 1, mustExist: true},
     )
     progress.done()
-    if (!this.jsonEnabled() && !flags.quiet) this.log(renderImportSummary(result))
+    if (!this.jsonEnabled() && !flags.quiet) this.log(renderImportSummary(result, 'file'))
     else if (flags.quiet && !this.jsonEnabled()) {
       for (const r of result.rejected) process.stderr.write(`${renderRejection(r)}\n`)
     }

@@ -4,7 +4,7 @@ import {withDatabase} from '../db/connection.js'
 import {EXIT} from '../errors.js'
 import type {ImportResult} from '../importers/import-session.js'
 import {importJson} from '../importers/json/import-json.js'
-import {renderTable} from '../render-table.js'
+import {renderImportSummary} from '../render-import-summary.js'
 
 export default class ImportJson extends AedbCommand {
   static override summary = "Import the stem-separation app's metadata.json trees with their audio files."
@@ -52,33 +52,26 @@ Each recording is all-or-nothing in its own transaction; unchanged rows are not 
     const {argv, flags} = await this.parse(ImportJson)
     const human = !this.jsonEnabled() && !flags.quiet
     const clear = human && process.stderr.isTTY ? '\r\u001B[K' : ''
-    const result = await withDatabase(this.databaseTarget(flags['database-url']), ({db}) =>
-      importJson({
-        db,
-        paths: argv as string[],
-        jobs: flags.jobs,
-        dryRun: flags['dry-run'],
-        maxErrors: flags['max-errors'],
-        argv: this.argv,
-        version: this.config.version,
-        // Warnings go to stderr under --json too (DESIGN.md); only --quiet silences them.
-        onWarning: (w) => flags.quiet || process.stderr.write(`${clear}warning: ${w.message}\n`),
-        onProgress: (p) =>
-          clear && process.stderr.write(`${clear}[${p.done}/${p.total}] ${p.recording}`.slice(0, 100)),
-      }),
+    const result = await withDatabase(
+      this.databaseTarget(flags['database-url']),
+      ({db}) =>
+        importJson({
+          db,
+          paths: argv as string[],
+          jobs: flags.jobs,
+          dryRun: flags['dry-run'],
+          maxErrors: flags['max-errors'],
+          argv: this.argv,
+          version: this.config.version,
+          // Warnings go to stderr under --json too (DESIGN.md); only --quiet silences them.
+          onWarning: (w) => flags.quiet || process.stderr.write(`${clear}warning: ${w.message}\n`),
+          onProgress: (p) =>
+            clear && process.stderr.write(`${clear}[${p.done}/${p.total}] ${p.recording}`.slice(0, 100)),
+        }),
+      {mustExist: true},
     )
     process.stderr.write(clear)
-    if (human) {
-      const {files} = result
-      const counts = `${files.imported} imported, ${files.unchanged} unchanged, ${files.rejected} rejected`
-      this.log(`${result.dryRun ? 'dry run, nothing written: ' : ''}${files.seen} recording(s): ${counts}`)
-      const rows = Object.entries(result.tables).map(([t, c]) => [
-        t,
-        ...[c.inserted, c.updated, c.unchanged].map(String),
-      ])
-      this.log(renderTable(['table', 'inserted', 'updated', 'unchanged'], rows))
-      for (const r of result.rejected) this.log(`rejected: ${r.message}`)
-    }
+    if (human) this.log(renderImportSummary(result, 'recording'))
     if (result.rejected.length > 0) process.exitCode = EXIT.PROBLEMS
     return result
   }

@@ -57,7 +57,7 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
   it('prints a summary for humans, and a second run changes nothing', async () => {
     const result = await runCli(['import-json', path.join(tree, 'media'), '--database-url', database.url])
     expect(result.exitCode, result.stderr).toBe(0)
-    expect(result.stdout).toContain('10 recording(s): 0 imported, 10 unchanged, 0 rejected')
+    expect(result.stdout).toContain('10 recording(s) seen: 0 imported, 10 unchanged, 0 rejected')
     expect(result.stdout).toMatch(/stems\s+0\s+0\s+36/)
   })
 
@@ -155,8 +155,17 @@ describe('aedb import-json on a database whose schema is behind', () => {
   it('exits 4 and says to run aedb migrate', async () => {
     const database = await createTestDatabase('pglite', {migrated: false})
     try {
+      // Never initialised: nothing is created, and the message says how to start.
+      const missing = await runCli(['import-json', FIXTURE, '--database-url', database.url, '--json'])
+      expect(missing.exitCode).toBe(4)
+      expect(JSON.parse(missing.stdout).error.code).toBe('DATABASE_MISSING')
+      expect(missing.stdout).toContain('aedb init')
+      // Created but not migrated (an older schema): exit 4, run aedb migrate.
+      const opened = await database.open()
+      await opened.close()
       const result = await runCli(['import-json', FIXTURE, '--database-url', database.url, '--json'])
       expect(result.exitCode).toBe(4)
+      expect(JSON.parse(result.stdout).error.code).toBe('SCHEMA_BEHIND')
       expect(result.stdout).toContain('aedb migrate')
     } finally {
       await database.drop()
