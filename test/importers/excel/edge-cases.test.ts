@@ -1,4 +1,5 @@
-import {cp, rm} from 'node:fs/promises'
+import {cp, mkdir, mkdtemp, rm, stat, symlink} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {OpenDatabase} from '../../../src/db/connection.js'
@@ -113,5 +114,59 @@ describe.each(testBackends())('backfill-excel edge cases on %s', (backend) => {
       .where('knee', '=', 'left')
       .executeTakeFirstOrThrow()
     expect(walk.format_version).toBe('v4')
+  })
+})
+
+describe.each(testBackends())('backfill-excel refusals with a location on %s', (backend) => {
+  let testDb: TestDatabase
+  let open: OpenDatabase
+  let root: string
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(backend)
+    open = await testDb.open()
+    root = await copyV4Participants(['1021'])
+  })
+
+  afterAll(async () => {
+    await open?.close()
+    await testDb?.drop()
+    if (root) await rm(root, {recursive: true, force: true})
+  })
+
+  it('rejects out-of-range counts and over-long keys at their cell, notes unreadable references, writes --rejects into a new folder', async () => {
+    await editWorkbook(walkLogPath(root, '1021'), walkLogPath(root, '1021'), (wb) => {
+      const sync = wb.getWorksheet('Synchronization')!
+      sync.getRow(2).getCell(columnOf(sync, 'Pass Number')).value = -1
+      sync.getRow(3).getCell(columnOf(sync, 'Sync File')).value = 'x'.repeat(1500)
+    })
+    const outside = await mkdtemp(path.join(tmpdir(), 'aedb-outside-'))
+    const synced = path.join(root, '#1021', 'Left Knee', 'Sit-Stand', 'Synced')
+    await mkdir(synced, {recursive: true})
+    await symlink(outside, path.join(synced, 'Left_sit_to_stand.pkl'))
+    const rejects = path.join(root, 'reports', 'today', 'rejects.xlsx')
+    try {
+      const result = await backfillExcel({db: open.db, paths: [root], rejectsFile: rejects, version: 'test'})
+      expect(result.rejected).toEqual([
+        expect.objectContaining({
+          sheet: 'Synchronization',
+          row: 2,
+          column: 'Pass Number',
+          code: 'INVALID_VALUE',
+          message: 'found -1, expected a whole number of 0 or more',
+        }),
+        expect.objectContaining({
+          sheet: 'Synchronization',
+          row: 3,
+          column: 'Sync File',
+          code: 'INVALID_VALUE',
+        }),
+      ])
+      expect(result.warnings).toContainEqual(expect.objectContaining({code: 'REFERENCE_UNREADABLE'}))
+      expect(result.files).toMatchObject({imported: 7, rejected: 1})
+      expect((await stat(rejects)).size).toBeGreaterThan(0)
+    } finally {
+      await rm(outside, {recursive: true, force: true})
+    }
   })
 })
