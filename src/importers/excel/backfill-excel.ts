@@ -10,7 +10,7 @@ import {type ImportResult, ImportSession, type ImportWarning, type Rejection} fr
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
 import {type ParsedLog, parseLog, STUDY_NAMES, type StudyName} from './parse-log.js'
-import {readWorkbook, WorkbookReadError} from './read-workbook.js'
+import {peekSheetNames, readWorkbook, WorkbookReadError} from './read-workbook.js'
 import {buildReferenceIndex, resolveReference} from './resolve-references.js'
 import {EXCEL_PARSER_VERSION, findKneeLogDisagreements, StaleLogError, writeLog} from './write-log.js'
 import {type RejectedRow, writeRejectsWorkbook} from './write-rejects.js'
@@ -42,6 +42,9 @@ export interface BackfillExcelProps {
 }
 
 export type BackfillExcelResult = ImportResult
+
+/** Sheets only a processing log has (maneuver log, knee log, v5 reports). */
+const LOG_SHEETS = new Set(['Summary', 'Maneuver Summaries', 'Knee Summary'])
 
 interface Candidate {
   root: string
@@ -127,6 +130,18 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
         if (imported.has(workbook.sha256!)) {
           session.files.unchanged++
           return
+        }
+        if (!looksLikeLogName(file)) {
+          // Not named like a log: read the whole workbook only if its sheets are those of one.
+          const sheets = await peekSheetNames(catalog.resolveInside(file))
+          if (!sheets?.some((name) => LOG_SHEETS.has(name))) {
+            skip(
+              catalog.resolveInside(file),
+              'not a processing log (neither its name nor its sheets are)',
+              true,
+            )
+            return
+          }
         }
         let raw: Awaited<ReturnType<typeof readWorkbook>>
         try {

@@ -1,4 +1,6 @@
+import {readFile} from 'node:fs/promises'
 import ExcelJS from 'exceljs'
+import JSZip from 'jszip'
 import {type CellValue, naiveText} from './cell-value.js'
 
 export interface RawRow {
@@ -97,4 +99,28 @@ export function toCellValue(value: ExcelJS.CellValue): CellValue {
     if ('error' in value) return String((value as {error: unknown}).error)
   }
   return String(value)
+}
+
+/**
+ * The sheet names of a workbook from its `xl/workbook.xml` alone, without parsing any sheet: a cheap look at
+ * workbooks that are not named like logs (a motion-capture workbook can be large). Null when it is not an .xlsx.
+ */
+export async function peekSheetNames(file: string): Promise<string[] | null> {
+  try {
+    const zip = await JSZip.loadAsync(await readFile(file))
+    const xml = await zip.file('xl/workbook.xml')?.async('string')
+    if (xml === undefined) return null
+    return [...xml.matchAll(/<(?:\w+:)?sheet\b[^>]*\bname="([^"]*)"/g)].map((m) => decodeXml(m[1]!))
+  } catch {
+    return null
+  }
+}
+
+function decodeXml(text: string): string {
+  return text
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&quot;', '"')
+    .replaceAll('&apos;', "'")
+    .replaceAll('&amp;', '&')
 }
