@@ -1,7 +1,12 @@
-import {cp, mkdir, mkdtemp, readFile, truncate, writeFile} from 'node:fs/promises'
+import {cp, mkdir, mkdtemp, readFile, rm, truncate, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import ExcelJS from 'exceljs'
+import type {Kysely} from 'kysely'
+import {afterAll, beforeAll} from 'vitest'
+import type {OpenDatabase} from '../../src/db/connection.js'
+import type {Database} from '../../src/db/schema.js'
+import {type BackendName, createTestDatabase, type TestDatabase} from './backends.js'
 import {kneeSampleDir} from './knee-samples.js'
 
 export const V4 = 'v4-2026-01-29' as const
@@ -101,4 +106,29 @@ export async function addBadWorkbooks(root: string): Promise<BadWorkbooks> {
 
 export async function truncateFile(file: string, bytes: number): Promise<void> {
   await truncate(file, bytes)
+}
+
+export interface V4TreeContext {
+  db: Kysely<Database>
+  /** The copied tree (participant folders `#<n>` inside). */
+  root: string
+  testDb: TestDatabase
+}
+
+/** For one describe block: a fresh migrated database and a copy of v4 participant folders, removed after it. */
+export function useV4Tree(backend: BackendName, participants: readonly string[]): V4TreeContext {
+  const ctx = {} as V4TreeContext
+  let open: OpenDatabase | undefined
+  beforeAll(async () => {
+    ctx.testDb = await createTestDatabase(backend)
+    open = await ctx.testDb.open()
+    ctx.db = open.db
+    ctx.root = await copyV4Participants(participants)
+  })
+  afterAll(async () => {
+    await open?.close()
+    await ctx.testDb?.drop()
+    if (ctx.root) await rm(ctx.root, {recursive: true, force: true})
+  })
+  return ctx
 }

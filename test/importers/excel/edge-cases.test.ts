@@ -1,57 +1,42 @@
 import {cp, mkdir, mkdtemp, rm, stat, symlink} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import type {OpenDatabase} from '../../../src/db/connection.js'
+import {describe, expect, it} from 'vitest'
 import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
-import {createTestDatabase, type TestDatabase, testBackends} from '../../support/backends.js'
+import {createTestDatabase, testBackends} from '../../support/backends.js'
 import {countAll} from '../../support/db-snapshot.js'
 import {kneeSampleDir} from '../../support/knee-samples.js'
-import {columnOf, copyV4Participants, editWorkbook, walkLogPath} from '../../support/knee-trees.js'
+import {columnOf, editWorkbook, useV4Tree, walkLogPath} from '../../support/knee-trees.js'
 
 describe.each(testBackends())('backfill-excel edge cases on %s', (backend) => {
-  let testDb: TestDatabase
-  let open: OpenDatabase
-  let root: string
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase(backend)
-    open = await testDb.open()
-    root = await copyV4Participants(['1019'])
-  })
-
-  afterAll(async () => {
-    await open?.close()
-    await testDb?.drop()
-    if (root) await rm(root, {recursive: true, force: true})
-  })
+  const tree = useV4Tree(backend, ['1019'])
 
   it('keeps unknown sheets, formula text and values the typed column cannot give back verbatim', async () => {
-    await editWorkbook(walkLogPath(root, '1019'), walkLogPath(root, '1019'), (wb) => {
+    await editWorkbook(walkLogPath(tree.root, '1019'), walkLogPath(tree.root, '1019'), (wb) => {
       wb.addWorksheet('Reviewer Notes').addRow(['Remark']).commit()
       wb.getWorksheet('Reviewer Notes')!.addRow(['pass 2 looks odd'])
       const sync = wb.getWorksheet('Synchronization')!
       sync.getRow(2).getCell(columnOf(sync, 'Error Message')).value = {formula: '= stomp missing'} as never
       sync.getRow(2).getCell(columnOf(sync, 'Consensus Methods')).value = '   '
     })
-    const result = await backfillExcel({db: open.db, paths: [root], version: 'test'})
+    const result = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
     expect(result.rejected).toEqual([])
     expect(result.warnings).toContainEqual(expect.objectContaining({code: 'UNKNOWN_SHEET'}))
-    const log = await open.db
+    const log = await tree.db
       .selectFrom('processing_logs')
       .select('extra')
       .where('maneuver', '=', 'walk')
       .where('knee', '=', 'left')
       .executeTakeFirstOrThrow()
     expect(log.extra['Reviewer Notes > row 2']).toEqual({Remark: 'pass 2 looks odd'})
-    const sync = await open.db
+    const sync = await tree.db
       .selectFrom('synchronizations')
       .select(['error', 'consensus_methods', 'speed', 'extra'])
       .where('sync_file', '=', 'Left_walk_Pass0001_slow')
       .executeTakeFirstOrThrow()
     expect(sync.error).toBe('== stomp missing')
     expect(sync.consensus_methods).toBe('   ')
-    const normal = await open.db
+    const normal = await tree.db
       .selectFrom('synchronizations')
       .select(['speed', 'extra'])
       .where('sync_file', '=', 'Left_walk_Pass0001_normal')
@@ -61,16 +46,16 @@ describe.each(testBackends())('backfill-excel edge cases on %s', (backend) => {
   })
 
   it('a run over one participant folder of an imported tree keeps the files and changes nothing', async () => {
-    const before = await countAll(open.db)
-    const result = await backfillExcel({db: open.db, paths: [path.join(root, '#1019')], version: 'test'})
+    const before = await countAll(tree.db)
+    const result = await backfillExcel({db: tree.db, paths: [path.join(tree.root, '#1019')], version: 'test'})
     expect(result.files).toMatchObject({seen: 8, unchanged: 8, imported: 0})
-    expect(await countAll(open.db)).toEqual({...before, runs: before.runs! + 1})
+    expect(await countAll(tree.db)).toEqual({...before, runs: before.runs! + 1})
   })
 
   it('rejects two different workbooks of one log, and imports identical copies once', async () => {
-    const backup = path.join(root, '#1019', 'Left Knee', 'Walking', 'backup')
+    const backup = path.join(tree.root, '#1019', 'Left Knee', 'Walking', 'backup')
     await editWorkbook(
-      walkLogPath(root, '1019'),
+      walkLogPath(tree.root, '1019'),
       path.join(backup, 'processing_log_1019_Left_walk.xlsx'),
       (wb) => {
         const sync = wb.getWorksheet('Synchronization')!
@@ -80,7 +65,7 @@ describe.each(testBackends())('backfill-excel edge cases on %s', (backend) => {
     const fresh = await createTestDatabase(backend)
     const other = await fresh.open()
     try {
-      const result = await backfillExcel({db: other.db, paths: [root], version: 'test'})
+      const result = await backfillExcel({db: other.db, paths: [tree.root], version: 'test'})
       expect(result.rejected.filter((r) => r.code === 'DUPLICATE_LOG')).toHaveLength(2)
       expect(
         await other.db
@@ -91,8 +76,8 @@ describe.each(testBackends())('backfill-excel edge cases on %s', (backend) => {
           .execute(),
       ).toEqual([])
       await rm(backup, {recursive: true})
-      await cp(walkLogPath(root, '1019'), path.join(backup, 'processing_log_1019_Left_walk.xlsx'))
-      const again = await backfillExcel({db: other.db, paths: [root], version: 'test'})
+      await cp(walkLogPath(tree.root, '1019'), path.join(backup, 'processing_log_1019_Left_walk.xlsx'))
+      const again = await backfillExcel({db: other.db, paths: [tree.root], version: 'test'})
       expect(again.rejected).toEqual([])
       expect(again.warnings).toContainEqual(expect.objectContaining({code: 'SKIPPED'}))
     } finally {
@@ -104,10 +89,10 @@ describe.each(testBackends())('backfill-excel edge cases on %s', (backend) => {
 
   it('refuses to replace a log by an older edition of it', async () => {
     const older = path.join(kneeSampleDir('v1-2025-12-28'), '#1019', 'Left Knee', 'Walking')
-    const result = await backfillExcel({db: open.db, paths: [older], study: 'AOA', version: 'test'})
+    const result = await backfillExcel({db: tree.db, paths: [older], study: 'AOA', version: 'test'})
     expect(result.rejected).toEqual([expect.objectContaining({code: 'STALE_LOG', column: 'Log Updated'})])
     expect(result.rejected[0]!.message).toContain('newer log of participant 1019 left walk')
-    const walk = await open.db
+    const walk = await tree.db
       .selectFrom('processing_logs')
       .select('format_version')
       .where('maneuver', '=', 'walk')
@@ -118,35 +103,26 @@ describe.each(testBackends())('backfill-excel edge cases on %s', (backend) => {
 })
 
 describe.each(testBackends())('backfill-excel refusals with a location on %s', (backend) => {
-  let testDb: TestDatabase
-  let open: OpenDatabase
-  let root: string
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase(backend)
-    open = await testDb.open()
-    root = await copyV4Participants(['1021'])
-  })
-
-  afterAll(async () => {
-    await open?.close()
-    await testDb?.drop()
-    if (root) await rm(root, {recursive: true, force: true})
-  })
+  const tree = useV4Tree(backend, ['1021'])
 
   it('rejects out-of-range counts and over-long keys at their cell, notes unreadable references, writes --rejects into a new folder', async () => {
-    await editWorkbook(walkLogPath(root, '1021'), walkLogPath(root, '1021'), (wb) => {
+    await editWorkbook(walkLogPath(tree.root, '1021'), walkLogPath(tree.root, '1021'), (wb) => {
       const sync = wb.getWorksheet('Synchronization')!
       sync.getRow(2).getCell(columnOf(sync, 'Pass Number')).value = -1
       sync.getRow(3).getCell(columnOf(sync, 'Sync File')).value = 'x'.repeat(1500)
     })
     const outside = await mkdtemp(path.join(tmpdir(), 'aedb-outside-'))
-    const synced = path.join(root, '#1021', 'Left Knee', 'Sit-Stand', 'Synced')
+    const synced = path.join(tree.root, '#1021', 'Left Knee', 'Sit-Stand', 'Synced')
     await mkdir(synced, {recursive: true})
     await symlink(outside, path.join(synced, 'Left_sit_to_stand.pkl'))
-    const rejects = path.join(root, 'reports', 'today', 'rejects.xlsx')
+    const rejects = path.join(tree.root, 'reports', 'today', 'rejects.xlsx')
     try {
-      const result = await backfillExcel({db: open.db, paths: [root], rejectsFile: rejects, version: 'test'})
+      const result = await backfillExcel({
+        db: tree.db,
+        paths: [tree.root],
+        rejectsFile: rejects,
+        version: 'test',
+      })
       expect(result.rejected).toEqual([
         expect.objectContaining({
           sheet: 'Synchronization',

@@ -1,43 +1,28 @@
 import {rm} from 'node:fs/promises'
 import path from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import type {OpenDatabase} from '../../../src/db/connection.js'
+import {describe, expect, it} from 'vitest'
 import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
-import {createTestDatabase, type TestDatabase, testBackends} from '../../support/backends.js'
+import {testBackends} from '../../support/backends.js'
 import {kneeSampleDir} from '../../support/knee-samples.js'
-import {columnOf, copyV4Participants, editWorkbook} from '../../support/knee-trees.js'
+import {columnOf, copyV4Participants, editWorkbook, useV4Tree} from '../../support/knee-trees.js'
 
 describe.each(testBackends())('study, participant and knee-log checks on %s', (backend) => {
-  let testDb: TestDatabase
-  let open: OpenDatabase
-  let root: string
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase(backend)
-    open = await testDb.open()
-    root = await copyV4Participants(['1019'])
-  })
-
-  afterAll(async () => {
-    await open?.close()
-    await testDb?.drop()
-    if (root) await rm(root, {recursive: true, force: true})
-  })
+  const tree = useV4Tree(backend, ['1019'])
 
   it('rejects a workbook whose study disagrees with --study, naming both', async () => {
-    const result = await backfillExcel({db: open.db, paths: [root], study: 'preOA', version: 'test'})
+    const result = await backfillExcel({db: tree.db, paths: [tree.root], study: 'preOA', version: 'test'})
     const walk = result.rejected.find((r) => r.file.endsWith('processing_log_1019_Left_walk.xlsx'))
     expect(walk).toMatchObject({code: 'STUDY_CONFLICT'})
     expect(walk!.message).toContain('AOA')
     expect(walk!.message).toContain('preOA')
     // The knee logs name no study; they follow their participant's maneuver logs, not --study.
     expect(result.files.imported).toBe(2)
-    expect(await open.db.selectFrom('processing_logs').select('id').execute()).toEqual([])
+    expect(await tree.db.selectFrom('processing_logs').select('id').execute()).toEqual([])
   })
 
   it('rejects logs that name no study when nothing else says, suggesting --study', async () => {
     const result = await backfillExcel({
-      db: open.db,
+      db: tree.db,
       paths: [path.join(kneeSampleDir('v1-2025-12-28'), '#1021')],
       version: 'test',
     })
@@ -47,19 +32,19 @@ describe.each(testBackends())('study, participant and knee-log checks on %s', (b
   })
 
   it('takes the study from another workbook of the same participant already imported', async () => {
-    const named = await backfillExcel({db: open.db, paths: [root], version: 'test'})
+    const named = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
     expect(named.rejected).toEqual([])
     // #1021's v4 left-knee logs name AOA; its v1 right-knee logs name nothing and follow them.
     const v4 = await copyV4Participants(['1021'])
     try {
       const left = await backfillExcel({
-        db: open.db,
+        db: tree.db,
         paths: [path.join(v4, '#1021', 'Left Knee')],
         version: 'test',
       })
       expect(left.rejected).toEqual([])
       const result = await backfillExcel({
-        db: open.db,
+        db: tree.db,
         paths: [path.join(kneeSampleDir('v1-2025-12-28'), '#1021', 'Right Knee')],
         version: 'test',
       })
@@ -68,7 +53,7 @@ describe.each(testBackends())('study, participant and knee-log checks on %s', (b
     } finally {
       await rm(v4, {recursive: true, force: true})
     }
-    const studies = await open.db
+    const studies = await tree.db
       .selectFrom('participants as p')
       .innerJoin('studies as s', 's.id', 'p.study_id')
       .select(['s.name', 'p.participant_number'])
@@ -81,14 +66,14 @@ describe.each(testBackends())('study, participant and knee-log checks on %s', (b
   })
 
   it('warns when a knee log disagrees with the maneuver log, and keeps an unknown column verbatim', async () => {
-    const kneeLog = path.join(root, '#1019', 'Left Knee', 'knee_processing_log_1019_Left.xlsx')
+    const kneeLog = path.join(tree.root, '#1019', 'Left Knee', 'knee_processing_log_1019_Left.xlsx')
     await editWorkbook(kneeLog, kneeLog, (wb) => {
       const sheet = wb.getWorksheet('Maneuver Summaries')!
       sheet.getRow(2).getCell(columnOf(sheet, 'Num Movement Cycles')).value = 99
       sheet.getRow(1).getCell(sheet.columnCount + 1).value = 'Reviewer'
       sheet.getRow(2).getCell(sheet.columnCount).value = 'J. Doe'
     })
-    const result = await backfillExcel({db: open.db, paths: [root], version: 'test'})
+    const result = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
     expect(result.warnings).toContainEqual(
       expect.objectContaining({
         code: 'KNEE_LOG_MISMATCH',
@@ -96,7 +81,7 @@ describe.each(testBackends())('study, participant and knee-log checks on %s', (b
       }),
     )
     expect(result.warnings).toContainEqual(expect.objectContaining({code: 'UNKNOWN_COLUMN'}))
-    const row = await open.db
+    const row = await tree.db
       .selectFrom('knee_log_maneuvers')
       .select(['extra', 'num_movement_cycles'])
       .where('maneuver', '=', 'walk')
