@@ -3,8 +3,19 @@ import {type Kysely, sql} from 'kysely'
 import {redactSecrets} from './database-url.js'
 import type {Database, JsonObject} from './schema.js'
 
-export type RunCommand = 'init' | 'migrate' | 'backfill-excel' | 'import-json' | 'export-excel' | 'verify'
-export type RunOutcome = 'succeeded' | 'problems' | 'failed'
+export type RunCommand =
+  | 'init'
+  | 'migrate'
+  | 'backfill-excel'
+  | 'import-json'
+  | 'export-excel'
+  | 'verify'
+  | 'sql'
+  | 'backup'
+  | 'restore'
+  | 'promote'
+  | 'move-participant'
+export type RunOutcome = 'succeeded' | 'problems' | 'failed' | 'interrupted'
 
 export interface StartRunProps {
   db: Kysely<Database>
