@@ -16,8 +16,14 @@ import {runCli} from '../support/run-cli.js'
 import {type CatalogSnapshot, isEmptyCatalog, snapshotCatalog, tableNames} from './catalog.js'
 import {databaseExists, withTestDatabase} from './with-test-database.js'
 
+/** Every shipped migration, oldest first: the test holds for however many there are. */
+const NAMES = MIGRATIONS.map((m) => m.name)
 const INITIAL = MIGRATIONS[0]!
 const INITIAL_FILE = `migrations/${INITIAL.name}.ts`
+const NEWEST = MIGRATIONS.at(-1)!
+/** The shipped migrations after the first (empty when only one ships). */
+const LATER = MIGRATIONS.slice(1)
+const reversed = (names: readonly string[]) => [...names].reverse()
 
 function createTableMigration(name: string, table: string): NamedMigration {
   return {
@@ -33,8 +39,9 @@ function createTableMigration(name: string, table: string): NamedMigration {
   }
 }
 
-const SECOND = createTableMigration('20261122000001_add_probe_a', 'probe_a')
-const THIRD = createTableMigration('20261122000002_add_probe_b', 'probe_b')
+// Synthetic migrations sort after every shipped one (a 2099 timestamp), as a future release's would.
+const SECOND = createTableMigration('20990101000001_add_probe_a', 'probe_a')
+const THIRD = createTableMigration('20990101000002_add_probe_b', 'probe_b')
 
 /** The shipped initial migration under its own name, but with one more statement in `up`. */
 const EDITED_INITIAL: NamedMigration = {
@@ -48,9 +55,9 @@ const EDITED_INITIAL: NamedMigration = {
   } satisfies MigrationModule,
 }
 
-/** A second migration that creates a table, fills it, then fails. */
+/** A migration after the shipped ones that creates a table, fills it, then fails. */
 const FAILS_HALF_WAY: NamedMigration = {
-  name: '20261122000001_fails_half_way',
+  name: '20990101000001_fails_half_way',
   module: {
     up: async (db) => {
       await sql`create table half_done (id integer primary key)`.execute(db)
@@ -100,7 +107,7 @@ describe.each(testBackends())('migrate on %s', (backend) => {
   it('up, then down --to base, then up leaves an identical catalog; base leaves nothing at all', async () => {
     const down = await cli(migrated, 'migrate', 'down', '--to', 'base', '--json')
     expect(down.exitCode, down.stderr).toBe(0)
-    expect(JSON.parse(down.stdout).steps.map((s: {name: string}) => s.name)).toEqual([INITIAL.name])
+    expect(JSON.parse(down.stdout).steps.map((s: {name: string}) => s.name)).toEqual(reversed(NAMES))
 
     const atBase = await withTestDatabase(migrated, snapshotCatalog)
     expect(atBase.relations).toEqual([])
@@ -108,26 +115,30 @@ describe.each(testBackends())('migrate on %s', (backend) => {
 
     const up = await cli(migrated, 'migrate', 'up', '--json')
     expect(up.exitCode, up.stderr).toBe(0)
-    expect(JSON.parse(up.stdout).steps.map((s: {name: string}) => s.name)).toEqual([INITIAL.name])
+    expect(JSON.parse(up.stdout).steps.map((s: {name: string}) => s.name)).toEqual(NAMES)
     expect(await withTestDatabase(migrated, snapshotCatalog)).toEqual(reference)
   })
 
   describe('an applied migration that changed', () => {
     it('stores the SHA-256 of each applied migration', async () => {
       const status = await withTestDatabase(migrated, (db) => getMigrationStatus(db, MIGRATIONS))
-      expect(status.applied).toEqual([
-        {name: INITIAL.name, appliedAt: expect.any(String), checksum: await migrationChecksum(INITIAL)},
-      ])
-      expect(status.applied[0]?.checksum).toMatch(/^[0-9a-f]{64}$/)
+      const expected = []
+      for (const m of MIGRATIONS) {
+        expected.push({name: m.name, appliedAt: expect.any(String), checksum: await migrationChecksum(m)})
+      }
+      expect(status.applied).toEqual(expected)
+      for (const applied of status.applied) expect(applied.checksum).toMatch(/^[0-9a-f]{64}$/)
+      expect(new Set(status.applied.map((a) => a.checksum)).size).toBe(MIGRATIONS.length)
     })
 
     it('reports an edited migration by file name and blocks up', async () => {
       await withTestDatabase(migrated, async (db) => {
-        const status = await getMigrationStatus(db, [EDITED_INITIAL])
+        const status = await getMigrationStatus(db, [EDITED_INITIAL, ...LATER])
         expect(status.problems).toEqual([
           {name: INITIAL.name, kind: 'edited', message: expect.stringContaining(INITIAL_FILE)},
         ])
-        const withNewer = [EDITED_INITIAL, SECOND]
+        expect(status.pending).toEqual([])
+        const withNewer = [EDITED_INITIAL, ...LATER, SECOND]
         const error = await migrateUp({db, migrations: withNewer}).catch((e: unknown) => e)
         expect(error).toMatchObject({
           code: 'MIGRATION_DRIFT',
@@ -135,19 +146,20 @@ describe.each(testBackends())('migrate on %s', (backend) => {
           message: expect.stringContaining(INITIAL_FILE),
         })
         expect(await tableNames(db)).not.toContain('probe_a')
-        expect(await appliedNames(db)).toEqual([INITIAL.name])
+        expect(await appliedNames(db)).toEqual(NAMES)
       })
       expect(await withTestDatabase(migrated, snapshotCatalog)).toEqual(reference)
     })
 
     it('reports an applied migration missing from this version and blocks up', async () => {
       await withTestDatabase(migrated, async (db) => {
-        const status = await getMigrationStatus(db, [SECOND])
+        const withoutInitial = [...LATER, SECOND]
+        const status = await getMigrationStatus(db, withoutInitial)
         expect(status.problems).toEqual([
           {name: INITIAL.name, kind: 'missing', message: expect.stringContaining(INITIAL_FILE)},
         ])
         expect(status.pending).toEqual([SECOND.name])
-        const error = await migrateUp({db, migrations: [SECOND]}).catch((e: unknown) => e)
+        const error = await migrateUp({db, migrations: withoutInitial}).catch((e: unknown) => e)
         expect(error).toMatchObject({code: 'MIGRATION_DRIFT', exit: 4})
         expect(await tableNames(db)).not.toContain('probe_a')
       })
@@ -156,7 +168,7 @@ describe.each(testBackends())('migrate on %s', (backend) => {
     it('reports a new migration older than the newest applied as out-of-order and blocks up', async () => {
       const older = createTableMigration('20200101000000_add_probe_old', 'probe_old')
       await withTestDatabase(migrated, async (db) => {
-        const status = await getMigrationStatus(db, [older, INITIAL])
+        const status = await getMigrationStatus(db, [older, ...MIGRATIONS])
         expect(status.pending).toEqual([older.name])
         expect(status.problems).toEqual([
           {
@@ -165,7 +177,7 @@ describe.each(testBackends())('migrate on %s', (backend) => {
             message: expect.stringContaining(`migrations/${older.name}.ts`),
           },
         ])
-        const error = await migrateUp({db, migrations: [older, INITIAL]}).catch((e: unknown) => e)
+        const error = await migrateUp({db, migrations: [older, ...MIGRATIONS]}).catch((e: unknown) => e)
         expect(error).toMatchObject({code: 'MIGRATION_DRIFT', exit: 4})
         expect(await tableNames(db)).not.toContain('probe_old')
       })
@@ -207,13 +219,14 @@ describe.each(testBackends())('migrate on %s', (backend) => {
     expect(human.exitCode, human.stderr).toBe(0)
     expect(human.stdout).toContain(`-- up: ${INITIAL_FILE}`)
     expect(human.stdout).toContain('create table processing_logs')
-    expect(human.stdout).toContain('Dry run: would apply 1 migration(s)')
+    for (const name of NAMES) expect(human.stdout).toContain(`-- up: migrations/${name}.ts`)
+    expect(human.stdout).toContain(`Dry run: would apply ${NAMES.length} migration(s)`)
 
     const json = await cli(empty, 'migrate', 'up', '--dry-run', '--json')
     expect(json.exitCode, json.stderr).toBe(0)
     const result = JSON.parse(json.stdout)
     expect(result.dryRun).toBe(true)
-    expect(result.steps).toHaveLength(1)
+    expect(result.steps.map((s: {name: string}) => s.name)).toEqual(NAMES)
     expect(result.steps[0].sql.some((s: string) => s.startsWith('create table runs'))).toBe(true)
 
     expect(await withTestDatabase(empty, snapshotCatalog)).toEqual(before)
@@ -238,18 +251,23 @@ describe.each(testBackends())('migrate on %s', (backend) => {
   })
 
   it('down --dry-run prints the drops and changes nothing', async () => {
-    const result = await cli(migrated, 'migrate', 'down', '--dry-run')
+    const newest = await cli(migrated, 'migrate', 'down', '--dry-run', '--json')
+    expect(newest.exitCode, newest.stderr).toBe(0)
+    expect(JSON.parse(newest.stdout).steps.map((s: {name: string}) => s.name)).toEqual([NEWEST.name])
+
+    const result = await cli(migrated, 'migrate', 'down', '--to', 'base', '--dry-run')
     expect(result.exitCode, result.stderr).toBe(0)
+    for (const name of NAMES) expect(result.stdout).toContain(`-- down: migrations/${name}.ts`)
     expect(result.stdout).toContain('drop table if exists processing_logs')
     expect(await withTestDatabase(migrated, snapshotCatalog)).toEqual(reference)
   })
 
   it('runs each migration in its own transaction: a failure keeps the earlier ones and nothing of itself', async () => {
     await withTestDatabase(empty, async (db) => {
-      const migrations = [INITIAL, FAILS_HALF_WAY]
+      const migrations = [...MIGRATIONS, FAILS_HALF_WAY]
       await expect(migrateUp({db, migrations})).rejects.toThrow(/division by zero/)
       const status = await getMigrationStatus(db, migrations)
-      expect(status.applied.map((a) => a.name)).toEqual([INITIAL.name])
+      expect(status.applied.map((a) => a.name)).toEqual(NAMES)
       expect(status.pending).toEqual([FAILS_HALF_WAY.name])
       expect(await tableNames(db)).not.toContain('half_done')
     })
@@ -258,10 +276,14 @@ describe.each(testBackends())('migrate on %s', (backend) => {
   })
 
   it('up --to, down --steps and down --to move exactly as far as asked', async () => {
-    const migrations = [INITIAL, SECOND, THIRD]
+    const migrations = [...MIGRATIONS, SECOND, THIRD]
     const names = (result: {steps: {name: string}[]}) => result.steps.map((s) => s.name)
     await withTestDatabase(empty, async (db) => {
-      expect(names(await migrateUp({db, migrations, to: SECOND.name}))).toEqual([INITIAL.name, SECOND.name])
+      expect(names(await migrateUp({db, migrations, to: INITIAL.name}))).toEqual([INITIAL.name])
+      expect(names(await migrateUp({db, migrations, to: SECOND.name}))).toEqual([
+        ...LATER.map((m) => m.name),
+        SECOND.name,
+      ])
       expect(await tableNames(db)).toEqual(expect.arrayContaining(['probe_a']))
       expect(await tableNames(db)).not.toContain('probe_b')
       await expect(migrateUp({db, migrations, to: SECOND.name})).rejects.toMatchObject({
@@ -271,34 +293,50 @@ describe.each(testBackends())('migrate on %s', (backend) => {
       expect(names(await migrateUp({db, migrations}))).toEqual([THIRD.name])
 
       expect(names(await migrateDown({db, migrations, steps: 2}))).toEqual([THIRD.name, SECOND.name])
-      expect(await appliedNames(db, migrations)).toEqual([INITIAL.name])
-      expect(names(await migrateDown({db, migrations}))).toEqual([INITIAL.name])
+      expect(await appliedNames(db, migrations)).toEqual(NAMES)
+      expect(names(await migrateDown({db, migrations}))).toEqual([NEWEST.name])
+      expect(await appliedNames(db, migrations)).toEqual(NAMES.slice(0, -1))
+      expect(names(await migrateDown({db, migrations, to: 'base'}))).toEqual(reversed(NAMES.slice(0, -1)))
       expect(await tableNames(db)).toEqual([])
 
       await migrateUp({db, migrations})
       expect(names(await migrateDown({db, migrations, to: SECOND.name}))).toEqual([THIRD.name])
-      expect(names(await migrateDown({db, migrations, to: INITIAL.name}))).toEqual([SECOND.name])
-      expect(await appliedNames(db, migrations)).toEqual([INITIAL.name])
+      expect(names(await migrateDown({db, migrations, to: NEWEST.name}))).toEqual([SECOND.name])
+      expect(await appliedNames(db, migrations)).toEqual(NAMES)
       await expect(migrateDown({db, migrations, to: THIRD.name})).rejects.toMatchObject({
         code: 'MIGRATION_UNKNOWN_TARGET',
         exit: 2,
       })
-      expect(names(await migrateDown({db, migrations, to: 'base'}))).toEqual([INITIAL.name])
+      expect(names(await migrateDown({db, migrations, to: 'base'}))).toEqual(reversed(NAMES))
       expect(isEmptyCatalog(await snapshotCatalog(db))).toBe(true)
     })
   })
 
   it('through the CLI: down --steps 1, up --to NAME, down --to NAME, and bad targets', async () => {
+    const stepNames = (stdout: string) => JSON.parse(stdout).steps.map((s: {name: string}) => s.name)
     const downOne = await cli(migrated, 'migrate', 'down', '--steps', '1', '--json')
     expect(downOne.exitCode, downOne.stderr).toBe(0)
-    expect(JSON.parse(downOne.stdout).status.applied).toEqual([])
+    expect(stepNames(downOne.stdout)).toEqual([NEWEST.name])
+    expect(JSON.parse(downOne.stdout).status.applied.map((a: {name: string}) => a.name)).toEqual(
+      NAMES.slice(0, -1),
+    )
+    if (LATER.length > 0) {
+      const downRest = await cli(migrated, 'migrate', 'down', '--steps', String(LATER.length), '--json')
+      expect(downRest.exitCode, downRest.stderr).toBe(0)
+      expect(stepNames(downRest.stdout)).toEqual(reversed(NAMES.slice(0, -1)))
+      expect(JSON.parse(downRest.stdout).status.applied).toEqual([])
+    }
     expect(isEmptyCatalog(await withTestDatabase(migrated, snapshotCatalog))).toBe(true)
 
     const upTo = await cli(migrated, 'migrate', 'up', '--to', INITIAL.name, '--json')
     expect(upTo.exitCode, upTo.stderr).toBe(0)
-    expect(JSON.parse(upTo.stdout).steps.map((s: {name: string}) => s.name)).toEqual([INITIAL.name])
+    expect(stepNames(upTo.stdout)).toEqual([INITIAL.name])
 
-    const downTo = await cli(migrated, 'migrate', 'down', '--to', INITIAL.name, '--json')
+    const upToNewest = await cli(migrated, 'migrate', 'up', '--to', NEWEST.name, '--json')
+    expect(upToNewest.exitCode, upToNewest.stderr).toBe(0)
+    expect(stepNames(upToNewest.stdout)).toEqual(LATER.map((m) => m.name))
+
+    const downTo = await cli(migrated, 'migrate', 'down', '--to', NEWEST.name, '--json')
     expect(downTo.exitCode, downTo.stderr).toBe(0)
     expect(JSON.parse(downTo.stdout).steps).toEqual([])
 
