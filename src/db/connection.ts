@@ -1,4 +1,4 @@
-import {mkdir, open, readFile, rm} from 'node:fs/promises'
+import {mkdir, readFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import path from 'node:path'
 import {PGlite} from '@electric-sql/pglite'
@@ -7,6 +7,7 @@ import pg from 'pg'
 import {AedbError, EXIT} from '../errors.js'
 import type {DatabaseTarget} from './database-url.js'
 import {redactSecrets} from './database-url.js'
+import {type LockOwner, lockPgliteFolder} from './pglite-folder-lock.js'
 import {PGliteDialect} from './pglite-dialect.js'
 import type {Database} from './schema.js'
 
@@ -31,6 +32,8 @@ export interface OpenDatabaseOptions {
   poolSize?: number
   /** How long to wait for another process that holds an embedded database folder. */
   pgliteLockTimeoutMs?: number
+  /** Called at once when another process holds the embedded database folder (default: see setLockWaitListener). */
+  onLockWait?: LockWaitListener
   applicationName?: string
 }
 
@@ -42,6 +45,18 @@ const TYPE_PARSERS: Record<number, (value: string) => unknown> = {
   20: PARSE_INT8,
   1114: KEEP_TEXT,
   1082: KEEP_TEXT,
+}
+
+export type LockWaitListener = (dataDir: string, owner: LockOwner) => void
+
+let defaultLockWaitListener: LockWaitListener | undefined
+
+/**
+ * Who hears that an embedded database is busy when the caller passes no onLockWait: the command layer sets this
+ * once per process, so every command, read-only ones included, says at once whom it waits for.
+ */
+export function setLockWaitListener(listener: LockWaitListener | undefined): void {
+  defaultLockWaitListener = listener
 }
 
 export async function openDatabase(
@@ -84,7 +99,12 @@ async function openPglite(
       })
     }
     await mkdir(path.dirname(dataDir), {recursive: true})
-    releaseLock = await lockPgliteDir(dataDir, options.pgliteLockTimeoutMs ?? 60_000)
+    const onWait = options.onLockWait ?? defaultLockWaitListener
+    releaseLock = await lockPgliteFolder({
+      dataDir,
+      timeoutMs: options.pgliteLockTimeoutMs ?? 60_000,
+      ...(onWait ? {onWait: (owner) => onWait(dataDir, owner)} : {}),
+    })
   }
   let pglite: PGlite
   try {
@@ -253,53 +273,5 @@ async function pathExists(file: string): Promise<boolean> {
     return true
   } catch {
     return false
-  }
-}
-
-/**
- * PGlite keeps its data folder in this process's memory: two processes on one folder would corrupt it. A lock file
- * beside the folder, holding the owner's pid, makes the second one wait (a lock left by a dead process is taken over).
- */
-async function lockPgliteDir(dataDir: string, timeoutMs: number): Promise<() => Promise<void>> {
-  const lockFile = `${dataDir}.lock`
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      const handle = await open(lockFile, 'wx')
-      await handle.writeFile(`${process.pid}\n`)
-      await handle.close()
-      return async () => {
-        await rm(lockFile, {force: true})
-      }
-    } catch (error) {
-      if (pgCode(error) !== 'EEXIST') throw error
-    }
-    const owner = Number.parseInt((await readFile(lockFile, 'utf8').catch(() => '')).trim(), 10)
-    if (!Number.isFinite(owner) || owner === process.pid || !isAlive(owner)) {
-      await rm(lockFile, {force: true})
-      continue
-    }
-    if (Date.now() > deadline) {
-      throw new AedbError(
-        `The embedded database at pglite:${dataDir} is in use by another aedb process (pid ${owner}).`,
-        {
-          code: 'DATABASE_BUSY',
-          exit: EXIT.DATABASE,
-          suggestions: [
-            'Wait for that process to finish, or use a PostgreSQL server (--database-url) for concurrent work.',
-          ],
-        },
-      )
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return pgCode(error) === 'EPERM'
   }
 }
