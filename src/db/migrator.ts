@@ -11,6 +11,7 @@ import {
   sql,
 } from 'kysely'
 import {AedbError, EXIT} from '../errors.js'
+import {assessDataLoss, type DataLoss, dataLossError} from './assess-data-loss.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own day, not today's types.
 type AnyDb = Kysely<any>
@@ -53,6 +54,8 @@ export interface MigrationStep {
   direction: 'up' | 'down'
   sql: string[]
   durationMs: number
+  /** Down only: the rows this step destroys or rewrites, counted before anything ran. */
+  dataLoss?: DataLoss[]
 }
 
 export interface MigrateResult {
@@ -80,6 +83,8 @@ export interface MigrateDownProps extends MigrateProps {
   steps?: number
   /** Revert everything applied after this migration; `base` reverts them all. */
   to?: string
+  /** Revert even when that drops or deletes rows (without it, such a down throws MIGRATION_DOWN_LOSES_DATA). */
+  force?: boolean
 }
 
 export function migrationFile(name: string): string {
@@ -185,7 +190,7 @@ export async function migrateUp(props: MigrateUpProps): Promise<MigrateResult> {
 }
 
 export async function migrateDown(props: MigrateDownProps): Promise<MigrateResult> {
-  return runMigrations(props, 'down', async (status) => {
+  return runMigrations({...props, refuseDataLoss: !props.force}, 'down', async (status) => {
     const applied = status.applied.map((a) => a.name).reverse()
     if (props.to === 'base') return applied
     if (props.to !== undefined) {
@@ -198,7 +203,7 @@ export async function migrateDown(props: MigrateDownProps): Promise<MigrateResul
 }
 
 async function runMigrations(
-  props: MigrateProps,
+  props: MigrateProps & {refuseDataLoss?: boolean},
   direction: 'up' | 'down',
   choose: (status: MigrationStatus) => Promise<string[]>,
 ): Promise<MigrateResult> {
@@ -209,7 +214,14 @@ async function runMigrations(
     const steps: MigrationStep[] = []
     for (const name of await choose(status)) {
       const migration = requireMigration(byName, name, direction)
-      steps.push({name, direction, sql: await recordMigrationSql(migration, direction), durationMs: 0})
+      const statements = await recordMigrationSql(migration, direction)
+      steps.push({
+        name,
+        direction,
+        sql: statements,
+        durationMs: 0,
+        ...(direction === 'down' ? {dataLoss: await assessDataLoss(props.db, name, statements)} : {}),
+      })
     }
     return {direction, dryRun: true, steps, status}
   }
@@ -223,8 +235,12 @@ async function runMigrations(
         execution_ms integer not null
       )`.execute(conn)
       const status = await getMigrationStatus(conn, props.migrations)
+      const chosen = await choose(status)
+      const dataLoss = direction === 'down' ? await assessSteps(conn, byName, chosen) : new Map()
+      const losses = [...dataLoss.values()].flat()
+      if (props.refuseDataLoss && losses.length > 0) throw dataLossError(losses)
       const steps: MigrationStep[] = []
-      for (const name of await choose(status)) {
+      for (const name of chosen) {
         const migration = requireMigration(byName, name, direction)
         props.onProgress?.({name, direction})
         const started = performance.now()
@@ -245,7 +261,13 @@ async function runMigrations(
             await sql`delete from ${sql.table(MIGRATION_TABLE)} where name = ${name}`.execute(trx)
           }
         })
-        steps.push({name, direction, sql: statements, durationMs: Math.round(performance.now() - started)})
+        steps.push({
+          name,
+          direction,
+          sql: statements,
+          durationMs: Math.round(performance.now() - started),
+          ...(direction === 'down' ? {dataLoss: dataLoss.get(name) ?? []} : {}),
+        })
       }
       if (direction === 'down' && (await readApplied(conn)).length === 0) {
         await sql`drop table if exists ${sql.table(MIGRATION_TABLE)}`.execute(conn)
@@ -257,6 +279,20 @@ async function runMigrations(
       )
     }
   })
+}
+
+/** Every step's data loss counted against the database as it is now, before any of them runs. */
+async function assessSteps(
+  db: AnyDb,
+  byName: Map<string, NamedMigration>,
+  names: readonly string[],
+): Promise<Map<string, DataLoss[]>> {
+  const result = new Map<string, DataLoss[]>()
+  for (const name of names) {
+    const statements = await recordMigrationSql(requireMigration(byName, name, 'down'), 'down')
+    result.set(name, await assessDataLoss(db, name, statements))
+  }
+  return result
 }
 
 function requireMigration(byName: Map<string, NamedMigration>, name: string, direction: 'up' | 'down') {
