@@ -1,12 +1,15 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import {setLockWaitListener} from './db/connection.js'
 import {
   type DatabaseTarget,
   parseDatabaseUrl,
   redactSecrets,
   resolveDatabaseTarget,
 } from './db/database-url.js'
+import {describeOwner} from './db/pglite-folder-lock.js'
 import {loadEnvironment} from './env-files.js'
 import {AedbError, EXIT, isAedbError} from './errors.js'
+import {type Interrupts, listenForInterrupts, SIGNAL_EXIT} from './listen-for-interrupts.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof AedbCommand)['baseFlags'] & T['flags']
@@ -33,12 +36,59 @@ export abstract class AedbCommand extends Command {
     }),
   }
 
+  private interrupts: Interrupts | undefined
+
+  override async init(): Promise<void> {
+    await super.init()
+    // Said at once (not after the timeout), for every command, read-only ones too; --quiet silences it.
+    const quiet = this.argv.includes('--quiet') || this.argv.includes('-q')
+    setLockWaitListener((dataDir, owner) => {
+      if (!quiet) {
+        process.stderr.write(
+          `${redactSecrets(`waiting for the embedded database at pglite:${dataDir}: it is in use by ${describeOwner(owner)}`)}\n`,
+        )
+      }
+    })
+  }
+
   /** The database this invocation targets, resolved from the flag, the environment and `.env` files. */
   protected databaseTarget(flag: string | undefined): DatabaseTarget {
     const env = loadEnvironment()
     const target =
       flag !== undefined ? parseDatabaseUrl(flag, '--database-url') : resolveDatabaseTarget({env})
     return target
+  }
+
+  /**
+   * Lets SIGINT and SIGTERM stop the command's work after the `unit` in flight (the second one exits at once).
+   * `say` prints a line without garbling a progress line; the returned signal goes into the core's props.
+   */
+  protected stopOnSignals(unit: string, quiet: boolean, say: (line: string) => void): AbortSignal {
+    this.interrupts = listenForInterrupts({
+      onFirst: (signal) => {
+        if (quiet) return
+        const again = signal === 'SIGINT' ? 'press Ctrl-C again' : 'send SIGTERM again'
+        say(`${signal} received: finishing the ${unit} in flight, then stopping (${again} to stop at once).`)
+      },
+    })
+    return this.interrupts.signal
+  }
+
+  /** After a run a signal stopped: exit 130 (SIGINT) or 143 (SIGTERM), and say that running again continues. */
+  protected reportInterrupted(result: {interrupted: boolean}, quiet: boolean): void {
+    const signal = this.interrupts?.received()
+    if (!result.interrupted || !signal) return
+    process.exitCode = SIGNAL_EXIT[signal]
+    if (!quiet) {
+      process.stderr.write(
+        `Interrupted by ${signal}: what is counted above was committed and the run is marked interrupted; run the same command again to continue.\n`,
+      )
+    }
+  }
+
+  protected override async finally(error: Error | undefined): Promise<unknown> {
+    this.interrupts?.dispose()
+    return super.finally(error)
   }
 
   /** Human output on stderr, so stdout stays clean for --json and for pipes. */

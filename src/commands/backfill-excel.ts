@@ -66,6 +66,7 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
     const {argv, flags} = await this.parse(BackfillExcel)
     const target = this.databaseTarget(flags['database-url'])
     const progress = createProgressLine({enabled: !flags.quiet && !this.jsonEnabled()})
+    const signal = this.stopOnSignals('workbook', flags.quiet, (line) => progress.interrupt(line))
     const result = await withDatabase(
       target,
       ({db, location}) => {
@@ -81,6 +82,7 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
           ...(flags.rejects ? {rejectsFile: flags.rejects} : {}),
           argv: this.argv,
           version: this.config.version,
+          signal,
           // Warnings go to stderr as they happen (also under --json, whose stdout is the one document).
           ...(flags.quiet
             ? {}
@@ -102,6 +104,7 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
       for (const r of result.rejected) process.stderr.write(`${renderRejection(r)}\n`)
     }
     if (result.rejected.length > 0) process.exitCode = EXIT.PROBLEMS
+    this.reportInterrupted(result, flags.quiet)
     return result
   }
 }

@@ -52,6 +52,9 @@ Each recording is all-or-nothing in its own transaction; unchanged rows are not 
     const {argv, flags} = await this.parse(ImportJson)
     const human = !this.jsonEnabled() && !flags.quiet
     const clear = human && process.stderr.isTTY ? '\r\u001B[K' : ''
+    const signal = this.stopOnSignals('recording', flags.quiet, (line) =>
+      process.stderr.write(`${clear}${line}\n`),
+    )
     const result = await withDatabase(
       this.databaseTarget(flags['database-url']),
       ({db}) =>
@@ -63,6 +66,7 @@ Each recording is all-or-nothing in its own transaction; unchanged rows are not 
           maxErrors: flags['max-errors'],
           argv: this.argv,
           version: this.config.version,
+          signal,
           // Warnings go to stderr under --json too (DESIGN.md); only --quiet silences them.
           onWarning: (w) => flags.quiet || process.stderr.write(`${clear}warning: ${w.message}\n`),
           onProgress: (p) =>
@@ -73,6 +77,7 @@ Each recording is all-or-nothing in its own transaction; unchanged rows are not 
     process.stderr.write(clear)
     if (human) this.log(renderImportSummary(result, 'recording'))
     if (result.rejected.length > 0) process.exitCode = EXIT.PROBLEMS
+    this.reportInterrupted(result, flags.quiet)
     return result
   }
 }

@@ -35,6 +35,8 @@ export interface ImportResult {
   tables: Record<string, UpsertCounts>
   rejected: Rejection[]
   warnings: ImportWarning[]
+  /** True when the caller's signal stopped the run: what is counted was committed, a re-run does the rest. */
+  interrupted: boolean
 }
 
 export interface UnitContext {
@@ -51,6 +53,8 @@ export interface StartImportSessionProps {
   version: string
   dryRun: boolean
   onWarning?: (warning: ImportWarning) => void
+  /** Aborted to stop the run between units: the unit in flight commits or rolls back, none starts after it. */
+  signal?: AbortSignal
 }
 
 const RETRYABLE = new Set(['40P01', '40001', '23505'])
@@ -99,6 +103,11 @@ export class ImportSession {
       version: props.version,
     })
     return new ImportSession(props, runId, null)
+  }
+
+  /** True once the caller asked to stop: importers start no new unit (and read no new input) after this. */
+  get stopping(): boolean {
+    return this.props.signal?.aborted ?? false
   }
 
   get dryRun(): boolean {
@@ -185,6 +194,7 @@ export class ImportSession {
   }
 
   outcome(): RunOutcome {
+    if (this.stopping) return 'interrupted'
     return this.rejected.length > 0 ? 'problems' : 'succeeded'
   }
 
@@ -197,6 +207,7 @@ export class ImportSession {
       tables: Object.fromEntries(Object.entries(this.tables).sort(([a], [b]) => a.localeCompare(b))),
       rejected: this.rejected,
       warnings: this.warnings,
+      interrupted: this.stopping,
     }
     if (this.outer) {
       await this.outer.rollback().execute()
@@ -206,6 +217,7 @@ export class ImportSession {
         tables: result.tables,
         rejected: result.rejected.length,
         warnings: result.warnings.length,
+        ...(result.interrupted ? {interrupted: true} : {}),
       }
       await finishRun(this.props.db, this.runId, outcome, counts)
     }

@@ -1,5 +1,6 @@
 import {spawn} from 'node:child_process'
 import {createRequire} from 'node:module'
+import {constants} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 
@@ -20,7 +21,18 @@ export interface RunCliOptions {
   /** Kill the process with SIGKILL after this many ms (crash tests). */
   killAfterMs?: number
   /** Polled every 25 ms while the process runs; SIGKILL as soon as it resolves true (crash tests). */
-  killWhen?: () => Promise<boolean>
+  killWhen?: (child: RunningCli) => Promise<boolean>
+  /** The signal killAfterMs and killWhen send (default SIGKILL), e.g. SIGINT to test an interrupted import. */
+  killSignal?: NodeJS.Signals
+  /** Send the signal once more this many ms after the first (a second Ctrl-C). */
+  repeatSignalAfterMs?: number
+}
+
+/** The child as killWhen sees it. */
+export interface RunningCli {
+  pid: number
+  stdout: string
+  stderr: string
 }
 
 /**
@@ -55,14 +67,19 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
     child.stderr.on('data', (chunk) => {
       stderr += chunk
     })
-    const timer = options.killAfterMs
-      ? setTimeout(() => child.kill('SIGKILL'), options.killAfterMs)
-      : undefined
+    const signal = options.killSignal ?? 'SIGKILL'
+    const kill = () => {
+      child.kill(signal)
+      if (options.repeatSignalAfterMs !== undefined) {
+        setTimeout(() => child.kill(signal), options.repeatSignalAfterMs)
+      }
+    }
+    const timer = options.killAfterMs ? setTimeout(kill, options.killAfterMs) : undefined
     let polling = options.killWhen !== undefined
     const poll = async () => {
       while (polling) {
-        if (await options.killWhen!().catch(() => false)) {
-          child.kill('SIGKILL')
+        if (await options.killWhen!({pid: child.pid!, stdout, stderr}).catch(() => false)) {
+          kill()
           return
         }
         await new Promise((r) => setTimeout(r, 25))
@@ -73,7 +90,8 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
     child.on('close', (code, signal) => {
       polling = false
       if (timer) clearTimeout(timer)
-      resolve({exitCode: code ?? (signal ? 137 : 1), stdout, stderr})
+      // Killed by a signal it did not handle: the shell's 128 + signal number (137 for SIGKILL).
+      resolve({exitCode: code ?? (signal ? 128 + constants.signals[signal] : 1), stdout, stderr})
     })
   })
 }

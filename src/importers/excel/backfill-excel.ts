@@ -38,6 +38,8 @@ export interface BackfillExcelProps {
   argv?: readonly string[]
   version: string
   onProgress?: (progress: BackfillProgress) => void
+  /** Stops the run between workbooks: the one in flight commits or rolls back, no other starts. */
+  signal?: AbortSignal
   onWarning?: (warning: ImportWarning) => void
 }
 
@@ -71,6 +73,7 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
     version: props.version,
     dryRun: props.dryRun ?? false,
     ...(props.onWarning ? {onWarning: props.onWarning} : {}),
+    ...(props.signal ? {signal: props.signal} : {}),
   })
   try {
     let bytesHashed = 0
@@ -118,6 +121,7 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
       })
     }
     await mapConcurrent(candidates, jobs, async (candidate) => {
+      if (session.stopping) return
       if (maxErrorsReached()) {
         stop(candidate.file)
         return
@@ -251,6 +255,7 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
     // Workbooks read before a --max-errors stop are still written; a refusal while writing can stop the rest.
     const rejectedBeforeWriting = session.files.rejected
     await mapConcurrent(toWrite, jobs, async (candidate) => {
+      if (session.stopping) return
       if (maxErrorsReached() && session.files.rejected > rejectedBeforeWriting) {
         stop(candidate.file)
         return
@@ -308,7 +313,7 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
         message: `knee log says ${d.column} = ${String(d.kneeLog)} for ${d.knee} ${d.maneuver}, the maneuver log says ${String(d.maneuverLog)}`,
       })
     }
-    if (session.files.seen === 0) {
+    if (session.files.seen === 0 && !session.stopping) {
       session.warn({
         file: props.paths.join(', '),
         code: 'NO_LOGS_FOUND',

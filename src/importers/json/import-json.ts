@@ -40,6 +40,8 @@ export interface ImportJsonProps {
   version?: string
   onProgress?: (progress: ImportJsonProgress) => void
   onWarning?: (warning: ImportWarning) => void
+  /** Stops the run between recordings: the one in flight commits or rolls back, no other starts. */
+  signal?: AbortSignal
 }
 
 /**
@@ -57,6 +59,7 @@ export async function importJson(props: ImportJsonProps): Promise<ImportResult> 
     version: props.version ?? '0.0.0',
     dryRun: props.dryRun ?? false,
     ...(props.onWarning ? {onWarning: props.onWarning} : {}),
+    ...(props.signal ? {signal: props.signal} : {}),
   })
   try {
     for (const warning of discovered.warnings) session.warn(warning)
@@ -65,7 +68,9 @@ export async function importJson(props: ImportJsonProps): Promise<ImportResult> 
       0,
     )
     const progress = {done: 0, total}
-    for (const tree of discovered.trees) await importTree(session, tree, props, progress)
+    for (const tree of discovered.trees) {
+      if (!session.stopping) await importTree(session, tree, props, progress)
+    }
     return await session.finish()
   } catch (error) {
     await session.abort()
@@ -178,6 +183,7 @@ async function importTree(
     if (!plan.folder) continue
     const profileId = deterministicId('profile', plan.name)
     await mapConcurrent(plan.folder.recordings, jobs, async (folder) => {
+      if (session.stopping) return
       if (props.maxErrors !== undefined && rejectedBefore() >= props.maxErrors) {
         session.files.skipped++
         notStarted++
