@@ -11,6 +11,7 @@ import {
   sql,
 } from 'kysely'
 import {AedbError, EXIT} from '../errors.js'
+import {recordSchemaFingerprint} from './schema-fingerprint.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own day, not today's types.
 type AnyDb = Kysely<any>
@@ -247,6 +248,9 @@ async function runMigrations(
         })
         steps.push({name, direction, sql: statements, durationMs: Math.round(performance.now() - started)})
       }
+      // The schema as aedb left it: `verify` reports any later difference as SCHEMA_DRIFT.
+      if (steps.length > 0)
+        await recordSchemaFingerprint(conn, (await readApplied(conn)).at(-1)?.name ?? null)
       if (direction === 'down' && (await readApplied(conn)).length === 0) {
         await sql`drop table if exists ${sql.table(MIGRATION_TABLE)}`.execute(conn)
       }
