@@ -66,3 +66,14 @@ export function renderVerifyReport(result: VerifyResult): string {
   lines.push('', `${result.ok ? 'OK' : 'PROBLEMS'}: run ${result.runId}`)
   return lines.join('\n')
 }
+
+/**
+ * What cron mails: every error, every new warning and what was resolved, one a line; nothing when all is known and
+ * fine (warnings already reported on an earlier night are in the full report and in --json).
+ */
+export function renderQuietReport(result: VerifyResult): string {
+  return [
+    ...result.findings.filter((f) => f.severity === 'error' || f.new).map((f) => renderFinding(f)),
+    ...result.resolved.map((f) => renderFinding(f, true)),
+  ].join('\n')
+}

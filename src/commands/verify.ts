@@ -1,13 +1,12 @@
 import {Flags} from '@oclif/core'
 import {AedbCommand} from '../base-command.js'
 import {withDatabase} from '../db/connection.js'
-import {AedbError, EXIT} from '../errors.js'
+import {EXIT} from '../errors.js'
 import {createProgressLine} from '../progress-line.js'
-import {renderFinding, renderVerifyReport} from '../render-verify-report.js'
-import {VERIFY_CHECKS, type VerifyCheck} from '../verify/finding.js'
-import {parseTimeLimit} from '../verify/parse-time-limit.js'
-import {parseRootMapping, type RootMapping} from '../verify/root-map.js'
+import {renderQuietReport, renderVerifyReport} from '../render-verify-report.js'
+import {VERIFY_CHECKS} from '../verify/finding.js'
 import {type FailOn, type VerifyResult, verify} from '../verify/verify.js'
+import {parseVerifyOptions} from '../verify/verify-options.js'
 
 export default class Verify extends AedbCommand {
   static override summary = 'Check that the data and the files are still what was imported (the nightly job).'
@@ -58,6 +57,11 @@ export default class Verify extends AedbCommand {
 
   async run(): Promise<VerifyResult> {
     const {flags} = await this.parse(Verify)
+    const options = parseVerifyOptions({
+      check: flags.check,
+      rootMap: flags['root-map'],
+      timeLimit: flags['time-limit'],
+    })
     const target = this.databaseTarget(flags['database-url'])
     const progress = createProgressLine({enabled: !flags.quiet && !flags.ndjson && !this.jsonEnabled()})
     const result = await withDatabase(
@@ -66,10 +70,8 @@ export default class Verify extends AedbCommand {
         this.note(flags.quiet || flags.ndjson, `database: ${location}`)
         return verify({
           db,
-          checks: parseChecks(flags.check),
+          ...options,
           rehash: flags.rehash,
-          rootMap: (flags['root-map'] ?? []).map(rootMapping),
-          timeLimitMs: flags['time-limit'] === undefined ? null : timeLimit(flags['time-limit']),
           jobs: flags.jobs,
           failOn: flags['fail-on'] as FailOn,
           argv: this.argv,
@@ -87,47 +89,10 @@ export default class Verify extends AedbCommand {
       for (const f of result.findings) this.log(JSON.stringify({runId: result.runId, resolved: false, ...f}))
       for (const f of result.resolved) this.log(JSON.stringify({runId: result.runId, resolved: true, ...f}))
     } else if (!this.jsonEnabled()) {
-      this.log(
-        flags.quiet ? result.findings.map((f) => renderFinding(f)).join('\n') : renderVerifyReport(result),
-      )
+      const text = flags.quiet ? renderQuietReport(result) : renderVerifyReport(result)
+      if (text !== '') this.log(text)
     }
     if (!result.ok) process.exitCode = EXIT.PROBLEMS
     return result
   }
-}
-
-function parseChecks(text: string | undefined): VerifyCheck[] | undefined {
-  if (text === undefined) return undefined
-  const names = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-  const unknown = names.filter((n) => !(VERIFY_CHECKS as readonly string[]).includes(n))
-  if (unknown.length > 0 || names.length === 0)
-    throw usage(
-      `--check: unknown check ${unknown.join(', ') || '(none)'}`,
-      `Use any of ${VERIFY_CHECKS.join(',')}.`,
-    )
-  return names as VerifyCheck[]
-}
-
-function rootMapping(text: string): RootMapping {
-  const mapping = parseRootMapping(text)
-  if (!mapping)
-    throw usage(
-      `--root-map ${JSON.stringify(text)} is not OLD=NEW.`,
-      'Example: --root-map /mnt/old=/data/new',
-    )
-  return mapping
-}
-
-function timeLimit(text: string): number {
-  const ms = parseTimeLimit(text)
-  if (ms === null)
-    throw usage(`--time-limit ${JSON.stringify(text)} is not a duration.`, 'Examples: 30m, 1h30m, 90s.')
-  return ms
-}
-
-function usage(message: string, suggestion: string): AedbError {
-  return new AedbError(message, {code: 'USAGE', exit: EXIT.USAGE, suggestions: [suggestion]})
 }

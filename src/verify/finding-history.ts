@@ -36,7 +36,7 @@ export async function recordFindings(props: RecordFindingsProps): Promise<Record
     seen.add(key)
     const before = known.get(key)
     const isNew = !before || before.resolved_at !== null
-    findings.push({...f, new: isNew})
+    findings.push(reported(f, isNew))
     writes.push(
       row(key, f, {
         first_seen_run: isNew ? props.runId : before.first_seen_run,
@@ -52,7 +52,7 @@ export async function recordFindings(props: RecordFindingsProps): Promise<Record
   for (const before of known.values()) {
     if (before.resolved_at !== null || seen.has(before.key) || !covered(before, props)) continue
     const f = fromRow(before)
-    resolved.push({...f, new: false})
+    resolved.push(reported(f, false))
     writes.push(
       row(before.key, f, {
         first_seen_run: before.first_seen_run,
@@ -66,6 +66,20 @@ export async function recordFindings(props: RecordFindingsProps): Promise<Record
   }
   await upsertRows({db: props.db, table: 'verify_findings', rows: writes, conflict: ['key']})
   return {findings, resolved}
+}
+
+/** The report's field order: what, how bad, whether new, then where. */
+function reported(f: CheckFinding, isNew: boolean): Finding {
+  return {
+    check: f.check,
+    code: f.code,
+    severity: f.severity,
+    new: isNew,
+    table: f.table,
+    id: f.id,
+    path: f.path,
+    message: f.message,
+  }
 }
 
 function covered(before: Row<'verify_findings'>, props: RecordFindingsProps): boolean {

@@ -2,6 +2,7 @@ import {appendFile, copyFile, mkdir, readFile, rename, unlink, utimes, writeFile
 import path from 'node:path'
 import {sql} from 'kysely'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {SCHEMA, type TableName} from '../../src/db/schema.js'
 import {backfillExcel} from '../../src/importers/excel/backfill-excel.js'
 import type {VerifyResult} from '../../src/verify/verify.js'
 import {testBackends} from '../support/backends.js'
@@ -45,6 +46,33 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
 
   afterAll(async () => {
     await s?.close()
+  })
+
+  /** Every row of every table but verify's own and runs, all columns, as text: equal dumps, equal data. */
+  async function dumpDomainTables(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {}
+    for (const table of Object.keys(SCHEMA) as TableName[]) {
+      if (table === 'runs' || table.startsWith('verify_')) continue
+      const {rows} = await sql<{
+        t: string
+      }>`select t::text as t from ${sql.table(table)} t order by 1`.execute(s.opened.db)
+      out[table] = rows.map((r) => r.t).join('\n')
+    }
+    return out
+  }
+
+  it('leaves every domain table byte-identical, audit_log included, and records only its own run', async () => {
+    const before = await dumpDomainTables()
+    const runsBefore = await sql<{n: number}>`select count(*)::int as n from runs`.execute(s.opened.db)
+    const result = await runVerify(s, {rehash: true})
+    expect(await dumpDomainTables()).toEqual(before)
+    const runs = await sql<{command: string; outcome: string}>`
+      select command, outcome from runs order by started_at desc`.execute(s.opened.db)
+    expect(runs.rows.length).toBe(runsBefore.rows[0]!.n + 1)
+    expect(runs.rows[0]).toEqual({command: 'verify', outcome: 'succeeded'})
+    expect(result.checked.bytesHashed).toBeGreaterThan(0)
+    // Forget this run's history so the clean-import test below sees every finding as new.
+    await sql`delete from verify_findings`.execute(s.opened.db)
   })
 
   it('finds nothing wrong on a clean import: only what was already absent at import, as warnings', async () => {
@@ -288,5 +316,26 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
       await sql`alter table stems drop column bar`.execute(s.opened.db)
     }
     expect(beyondBaseline(await runVerify(s))).toEqual([])
+  })
+
+  it('--time-limit: two short runs together cover every file exactly once, the first says complete: false', async () => {
+    const total = await sql<{n: number}>`select count(*)::int as n from files`.execute(s.opened.db)
+    const first = await runVerify(s, {timeLimitMs: 1})
+    expect(first.complete).toBe(false)
+    expect(first.coverage.share).toBeLessThan(1)
+    const second = await runVerify(s, {timeLimitMs: 600_000})
+    expect(second.complete).toBe(true)
+    expect(second.coverage).toEqual({files: total.rows[0]!.n, verified: total.rows[0]!.n, share: 1})
+    const byRun = await sql<{run_id: string; n: number}>`
+      select run_id, count(*)::int as n from verify_files group by run_id`.execute(s.opened.db)
+    const counts = Object.fromEntries(byRun.rows.map((r) => [r.run_id, r.n]))
+    expect(counts[first.runId]).toBe(first.checked.files)
+    expect(counts[second.runId]).toBe(second.checked.files)
+    expect(first.checked.files).toBeGreaterThan(0)
+    expect(first.checked.files + second.checked.files).toBe(total.rows[0]!.n)
+    expect(beyondBaseline(second)).toEqual([])
+    // The pass is complete: the next limited run starts a new one over every file.
+    const third = await runVerify(s, {timeLimitMs: 600_000})
+    expect(third.checked.files).toBe(total.rows[0]!.n)
   })
 })
