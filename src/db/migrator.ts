@@ -12,6 +12,7 @@ import {
 } from 'kysely'
 import {AedbError, EXIT} from '../errors.js'
 import {assessDataLoss, type DataLoss, dataLossError} from './assess-data-loss.js'
+import {recordSchemaFingerprint} from './schema-fingerprint.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own day, not today's types.
 type AnyDb = Kysely<any>
@@ -269,6 +270,9 @@ async function runMigrations(
           ...(direction === 'down' ? {dataLoss: dataLoss.get(name) ?? []} : {}),
         })
       }
+      // The schema as aedb left it: `verify` reports any later difference as SCHEMA_DRIFT.
+      if (steps.length > 0)
+        await recordSchemaFingerprint(conn, (await readApplied(conn)).at(-1)?.name ?? null)
       if (direction === 'down' && (await readApplied(conn)).length === 0) {
         await sql`drop table if exists ${sql.table(MIGRATION_TABLE)}`.execute(conn)
       }

@@ -348,6 +348,38 @@ export const SCHEMA = {
     run_id: 'uuid?',
     changed_at: 'timestamptz=',
   },
+  verify_files: {
+    file_id: 'uuid',
+    verified_at: 'timestamptz',
+    run_id: 'uuid?',
+    present: 'bool',
+    size_bytes: 'int8?',
+    mtime: 'timestamptz?',
+    sha256: 'text?',
+  },
+  verify_findings: {
+    key: 'text',
+    check_name: 'text',
+    code: 'text',
+    severity: 'text',
+    table_name: 'text?',
+    row_id: 'text?',
+    path: 'text?',
+    message: 'text',
+    first_seen_run: 'uuid?',
+    last_seen_run: 'uuid?',
+    resolved_run: 'uuid?',
+    first_seen_at: 'timestamptz=',
+    last_seen_at: 'timestamptz=',
+    resolved_at: 'timestamptz?',
+  },
+  verify_schema_fingerprints: {
+    id: 'int8=',
+    recorded_at: 'timestamptz=',
+    migration: 'text?',
+    sha256: 'text',
+    objects: 'jsonb',
+  },
 } as const satisfies Record<string, Record<string, ColumnSpec>>
 
 export type JsonObject = {[key: string]: unknown}

@@ -1,13 +1,14 @@
 import {sql} from 'kysely'
-import {contentHash, deterministicId} from '../../db/deterministic-id.js'
-import type {TableName} from '../../db/schema.js'
+import {deterministicId} from '../../db/deterministic-id.js'
+import {rowContentHash} from '../../db/row-content-hash.js'
+import type {ImportedTable} from '../../db/schema.js'
 import {deleteStaleRows, upsertRows} from '../../db/upsert-rows.js'
 import {type FileRecord, upsertFiles} from '../../files/file-catalog.js'
 import type {UnitContext} from '../import-session.js'
 import type {ParsedKneeLog, ParsedLog, ParsedManeuverLog, ParsedRecord, StudyName} from './parse-log.js'
 
 /** Bump whenever parsing or mapping changes what a workbook turns into: workbooks are then re-read. */
-export const EXCEL_PARSER_VERSION = 'excel-2'
+export const EXCEL_PARSER_VERSION = 'excel-3'
 
 /** The database already holds a newer edition of this log: replacing it would lose data. */
 export class StaleLogError extends Error {}
@@ -29,7 +30,7 @@ export interface WriteLogResult {
 }
 
 interface ChildSpec {
-  table: TableName
+  table: ImportedTable
   parentColumn: string
   records: ParsedRecord[]
   /** The natural key within the parent: the UNIQUE constraint is (parentColumn, ...keyColumns). */
@@ -81,6 +82,7 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
     source_path: null,
   })
   const row = (
+    table: ImportedTable,
     id: string,
     parent: Record<string, unknown>,
     r: ParsedRecord,
@@ -91,7 +93,8 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       id,
       ...body,
       extra: JSON.stringify(r.extra),
-      content_hash: contentHash({body, extra: r.extra}),
+      // The same function verify uses on the values it reads back (ROW_EDITED).
+      content_hash: rowContentHash(table, {...body, extra: r.extra}),
       run_id: ctx.runId,
     }
   }
@@ -108,6 +111,7 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
         table: 'processing_logs',
         rows: [
           row(
+            'processing_logs',
             logId,
             {participant_id: participantId, format_version: parsed.version},
             {...parsed.log, values},
@@ -126,6 +130,7 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
         table: 'knee_logs',
         rows: [
           row(
+            'knee_logs',
             logId,
             {participant_id: participantId, format_version: parsed.version},
             {...parsed.log, values: {...parsed.log.values, knee: parsed.knee}},
@@ -139,6 +144,7 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
   for (const child of children) {
     const rows = child.records.map((r) =>
       row(
+        child.table,
         deterministicId(child.table, logId, ...child.keyColumns.map((c) => v(r, c))),
         {[child.parentColumn]: logId},
         r,

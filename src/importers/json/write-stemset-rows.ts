@@ -1,4 +1,6 @@
-import {contentHash, deterministicId} from '../../db/deterministic-id.js'
+import {deterministicId} from '../../db/deterministic-id.js'
+import {rowContentHash} from '../../db/row-content-hash.js'
+import type {ImportedTable} from '../../db/schema.js'
 import {deleteStaleRows, type UpsertCounts, upsertRows} from '../../db/upsert-rows.js'
 import {type FileCatalog, type FileRecord, upsertFiles} from '../../files/file-catalog.js'
 import type {ImportSession, UnitContext} from '../import-session.js'
@@ -24,7 +26,7 @@ export async function writeProfile(
     )
     if (files.length > 0) count('files', await upsertFiles(trx, catalog.rootPath, files, runId))
     const config = plan.config
-    const row = withContentHash({
+    const row = withContentHash('profiles', {
       id: profileId,
       name: plan.name,
       in_config: config !== null,
@@ -59,7 +61,7 @@ export async function writeProfile(
       const byHash = new Map<string, string>()
       for (const [folderName, hashes] of plan.processed) for (const sha of hashes) byHash.set(sha, folderName)
       const rows = [...byHash].map(([sha, folderName]) =>
-        withContentHash({
+        withContentHash('processed_hashes', {
           id: deterministicId('processed_hash', plan.name, sha),
           profile_id: profileId,
           sha256: sha,
@@ -136,7 +138,7 @@ export async function writeRecording(
   const recordingId = deterministicId('recording', plan.name, folderName)
   for (const message of link.warnings)
     warn({file: folder.relPath, code: 'SOURCE_CHANGED', message: `${folder.relPath}: ${message}.`})
-  const recording = withContentHash({
+  const recording = withContentHash('recordings', {
     id: recordingId,
     profile_id: profileId,
     folder_name: folderName,
@@ -162,7 +164,7 @@ export async function writeRecording(
     }),
   )
   const stems = read.stems.map((stem) =>
-    withContentHash({
+    withContentHash('stems', {
       id: deterministicId('stem', recordingId, stem.stemType),
       recording_id: recordingId,
       stem_type: stem.stemType,
@@ -202,7 +204,10 @@ export async function writeRecording(
  */
 const NEVER_UPDATE = {profiles: ['name'], source_audio: ['sha256']} as const
 
-function withContentHash<T extends Record<string, unknown>>(row: T): T & {content_hash: string} {
-  const {run_id: _run, ...content} = row
-  return {...row, content_hash: contentHash(content)}
+/** The same function verify uses on the values it reads back (ROW_EDITED). */
+function withContentHash<T extends Record<string, unknown>>(
+  table: ImportedTable,
+  row: T,
+): T & {content_hash: string} {
+  return {...row, content_hash: rowContentHash(table, row)}
 }

@@ -1,0 +1,79 @@
+import {renderTable} from './render-table.js'
+import type {Finding} from './verify/finding.js'
+import type {VerifyResult} from './verify/verify.js'
+
+/** One finding on one line: `error FILE_MISSING [files] (new) message`. */
+export function renderFinding(f: Finding, resolved = false): string {
+  const mark = resolved ? ' (resolved)' : f.new ? ' (new)' : ''
+  return `${f.severity.padEnd(7)} ${f.code} [${f.check}]${mark} ${f.message}`
+}
+
+/** The human report: counts per check and code, every open finding, what was resolved, coverage. */
+export function renderVerifyReport(result: VerifyResult): string {
+  const lines: string[] = []
+  const c = result.checked
+  const share = `${(result.coverage.share * 100).toFixed(1)}%`
+  lines.push(
+    `Checked ${c.files} file(s) (${(c.bytesHashed / 1048576).toFixed(1)} MiB hashed) and ${c.rows} row(s)${
+      result.complete
+        ? '.'
+        : `; stopped at the time limit: ${result.coverage.verified}/${result.coverage.files} files (${share}) verified in this pass, the next run continues.`
+    }`,
+  )
+  if (result.findings.length + result.resolved.length > 0) {
+    const groups = new Map<
+      string,
+      {check: string; code: string; severity: string; open: number; isNew: number; resolved: number}
+    >()
+    const group = (f: Finding) => {
+      const key = `${f.check}|${f.code}`
+      let g = groups.get(key)
+      if (!g) {
+        g = {check: f.check, code: f.code, severity: f.severity, open: 0, isNew: 0, resolved: 0}
+        groups.set(key, g)
+      }
+      return g
+    }
+    for (const f of result.findings) {
+      const g = group(f)
+      g.open++
+      if (f.new) g.isNew++
+    }
+    for (const f of result.resolved) group(f).resolved++
+    lines.push(
+      '',
+      renderTable(
+        ['check', 'code', 'severity', 'open', 'new', 'resolved'],
+        [...groups.values()].map((g) => [
+          g.check,
+          g.code,
+          g.severity,
+          String(g.open),
+          String(g.isNew),
+          String(g.resolved),
+        ]),
+      ),
+    )
+  }
+  if (result.findings.length > 0) {
+    lines.push('', `Findings (${result.findings.length}):`)
+    for (const f of result.findings) lines.push(`  ${renderFinding(f)}`)
+  }
+  if (result.resolved.length > 0) {
+    lines.push('', `Resolved since the last run (${result.resolved.length}):`)
+    for (const f of result.resolved) lines.push(`  ${renderFinding(f, true)}`)
+  }
+  lines.push('', `${result.ok ? 'OK' : 'PROBLEMS'}: run ${result.runId}`)
+  return lines.join('\n')
+}
+
+/**
+ * What cron mails: every error, every new warning and what was resolved, one a line; nothing when all is known and
+ * fine (warnings already reported on an earlier night are in the full report and in --json).
+ */
+export function renderQuietReport(result: VerifyResult): string {
+  return [
+    ...result.findings.filter((f) => f.severity === 'error' || f.new).map((f) => renderFinding(f)),
+    ...result.resolved.map((f) => renderFinding(f, true)),
+  ].join('\n')
+}

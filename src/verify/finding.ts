@@ -1,0 +1,31 @@
+/** The checks `aedb verify` runs; `--check` selects among them. */
+export const VERIFY_CHECKS = ['files', 'sources', 'rows', 'cross', 'schema'] as const
+export type VerifyCheck = (typeof VERIFY_CHECKS)[number]
+
+export type Severity = 'error' | 'warning'
+
+/** One problem a check found, before its history is known. */
+export interface CheckFinding {
+  check: VerifyCheck
+  code: string
+  severity: Severity
+  table: string | null
+  /** The row, file or migration the finding is about (ids as text). */
+  id: string | null
+  path: string | null
+  /** What is wrong and what to do about it. */
+  message: string
+}
+
+/** A finding as reported: `new` when no earlier verify run had it open. */
+export interface Finding extends CheckFinding {
+  new: boolean
+}
+
+/**
+ * The identity of a finding across runs: the same problem on the same object is the same finding. The path counts
+ * only for findings without an id, so a file found through --root-map keeps its history.
+ */
+export function findingKey(f: Pick<CheckFinding, 'check' | 'code' | 'table' | 'id' | 'path'>): string {
+  return [f.check, f.code, f.table ?? '', f.id ?? '', f.id === null ? (f.path ?? '') : ''].join('|')
+}

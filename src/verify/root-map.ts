@@ -1,0 +1,26 @@
+import path from 'node:path'
+
+export interface RootMapping {
+  from: string
+  to: string
+}
+
+/** `OLD=NEW` from the command line; null when the text has no `=` or an empty side. */
+export function parseRootMapping(text: string): RootMapping | null {
+  const at = text.indexOf('=')
+  if (at <= 0 || at === text.length - 1) return null
+  return {from: path.resolve(text.slice(0, at)), to: path.resolve(text.slice(at + 1))}
+}
+
+/** Where a recorded import root is now: the longest mapping whose OLD is the root or one of its parents. */
+export function mapRoot(root: string, mappings: readonly RootMapping[]): string {
+  let best: RootMapping | null = null
+  for (const m of mappings) {
+    if (
+      (root === m.from || root.startsWith(m.from + path.sep)) &&
+      (!best || m.from.length > best.from.length)
+    )
+      best = m
+  }
+  return best ? best.to + root.slice(best.from.length) : root
+}

@@ -1,0 +1,181 @@
+import type {Kysely} from 'kysely'
+import {MIGRATIONS} from '../db/migrations.js'
+import {getMigrationStatus, type MigrationStatus} from '../db/migrator.js'
+import {finishRun, startRun} from '../db/runs.js'
+import type {Database} from '../db/schema.js'
+import {AedbError, EXIT} from '../errors.js'
+import {checkCross} from './check-cross.js'
+import {checkFiles} from './check-files.js'
+import {checkRows} from './check-rows.js'
+import {checkSchema} from './check-schema.js'
+import {type CheckFinding, type Finding, VERIFY_CHECKS, type VerifyCheck} from './finding.js'
+import {recordFindings} from './finding-history.js'
+import type {RootMapping} from './root-map.js'
+
+export type FailOn = 'new' | 'error' | 'warning'
+
+export interface VerifyProps {
+  db: Kysely<Database>
+  checks?: readonly VerifyCheck[]
+  rehash?: boolean
+  rootMap?: readonly RootMapping[]
+  /** Check files for at most this long, oldest-verified first; the next limited run continues the pass. */
+  timeLimitMs?: number | null
+  jobs?: number
+  failOn?: FailOn
+  argv: readonly string[]
+  version: string
+  onProgress?: (p: {phase: VerifyCheck; done: number; total: number; bytesHashed: number}) => void
+}
+
+export interface VerifyResult {
+  runId: string
+  /** False when a finding reaches --fail-on. */
+  ok: boolean
+  /** False when the time limit stopped the file pass before every file of the current pass was checked. */
+  complete: boolean
+  checked: {files: number; bytesHashed: number; rows: number}
+  /** Files verified in the current pass (across limited runs) out of all recorded files. */
+  coverage: {files: number; verified: number; share: number}
+  findings: Finding[]
+  resolved: Finding[]
+}
+
+/** The nightly check: reads the database and the disk, records only its own run, state and findings. */
+export async function verify(props: VerifyProps): Promise<VerifyResult> {
+  const checks = new Set(props.checks ?? VERIFY_CHECKS)
+  const status = await getMigrationStatus(props.db, MIGRATIONS)
+  assertUsable(status)
+  const startedAt = Date.now()
+  const runId = await startRun({db: props.db, command: 'verify', argv: props.argv, version: props.version})
+  try {
+    const result = await runChecks(props, checks, status, runId, startedAt)
+    await finishRun(props.db, runId, result.ok ? 'succeeded' : 'problems', {
+      complete: result.complete,
+      cycleStartedAt: result.cycleStartedAt,
+      files: result.checked.files,
+      bytesHashed: result.checked.bytesHashed,
+      rows: result.checked.rows,
+      findings: result.findings.length,
+      new: result.findings.filter((f) => f.new).length,
+      resolved: result.resolved.length,
+    })
+    const {cycleStartedAt: _cycle, ...out} = result
+    return out
+  } catch (error) {
+    await finishRun(props.db, runId, 'failed', {error: (error as Error).message}).catch(() => {})
+    throw error
+  }
+}
+
+async function runChecks(
+  props: VerifyProps,
+  checks: ReadonlySet<VerifyCheck>,
+  status: MigrationStatus,
+  runId: string,
+  startedAt: number,
+): Promise<VerifyResult & {cycleStartedAt: string}> {
+  const rootMap = props.rootMap ?? []
+  const found: CheckFinding[] = []
+  if (checks.has('schema')) found.push(...(await checkSchema(props.db, status)))
+  let rows = 0
+  if (checks.has('rows')) {
+    const checked = await checkRows(props.db)
+    found.push(...checked.findings)
+    rows = checked.rows
+  }
+  if (checks.has('cross')) found.push(...(await checkCross({db: props.db, rootMap})))
+  const limit = props.timeLimitMs ?? null
+  const cycleStartedAt = limit === null ? new Date(startedAt) : await currentPassStart(props.db, startedAt)
+  const include = {files: checks.has('files'), sources: checks.has('sources')}
+  const files =
+    include.files || include.sources
+      ? await checkFiles({
+          db: props.db,
+          runId,
+          include,
+          rehash: props.rehash ?? false,
+          rootMap,
+          jobs: props.jobs ?? 4,
+          deadline: limit === null ? null : startedAt + limit,
+          notVerifiedSince: limit === null ? null : cycleStartedAt,
+          onProgress: (p) => props.onProgress?.({phase: 'files', ...p}),
+        })
+      : null
+  found.push(...(files?.findings ?? []))
+  const complete = files === null || files.checkedIds.size === files.due
+  const fullChecks = new Set([...checks].filter((c) => (c !== 'files' && c !== 'sources') || limit === null))
+  const recorded = await recordFindings({
+    db: props.db,
+    runId,
+    findings: sortFindings(found),
+    fullChecks,
+    checkedFileIds: files?.checkedIds ?? new Set(),
+  })
+  const total = files?.total ?? 0
+  const verified = files ? total - files.due + files.checkedIds.size : 0
+  return {
+    runId,
+    ok: !recorded.findings.some((f) => fails(f, props.failOn ?? 'error')),
+    complete,
+    checked: {files: files?.checkedIds.size ?? 0, bytesHashed: files?.bytesHashed ?? 0, rows},
+    coverage: {
+      files: total,
+      verified,
+      share: total === 0 ? 1 : Math.round((verified / total) * 10000) / 10000,
+    },
+    findings: recorded.findings,
+    resolved: recorded.resolved,
+    cycleStartedAt: cycleStartedAt.toISOString(),
+  }
+}
+
+function fails(f: Finding, failOn: FailOn): boolean {
+  if (failOn === 'warning') return true
+  if (failOn === 'new') return f.new && f.severity === 'error'
+  return f.severity === 'error'
+}
+
+/**
+ * Where a time-limited pass over the files stands: a pass begins with a run that finds the previous one complete
+ * and continues, run after run, over the files not verified since it began.
+ */
+async function currentPassStart(db: Kysely<Database>, startedAt: number): Promise<Date> {
+  const previous = await db
+    .selectFrom('runs')
+    .select(['counts'])
+    .where('command', '=', 'verify')
+    .where('outcome', 'in', ['succeeded', 'problems'])
+    .orderBy('started_at', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  const counts = previous?.counts as {complete?: boolean; cycleStartedAt?: string} | undefined
+  if (counts?.complete === false && counts.cycleStartedAt) return new Date(counts.cycleStartedAt)
+  return new Date(startedAt)
+}
+
+function assertUsable(status: MigrationStatus): void {
+  const outOfOrder = new Set(status.problems.filter((p) => p.kind === 'out-of-order').map((p) => p.name))
+  const pending = status.pending.filter((name) => !outOfOrder.has(name))
+  if (pending.length > 0) {
+    throw new AedbError(
+      `The database schema is behind: ${pending.length} migration(s) not applied (${pending.join(', ')}).`,
+      {
+        code: 'SCHEMA_BEHIND',
+        exit: EXIT.DATABASE,
+        suggestions: ['Run `aedb migrate` (or `aedb init`) first.'],
+      },
+    )
+  }
+}
+
+const CHECK_ORDER = new Map(VERIFY_CHECKS.map((c, i) => [c, i]))
+
+function sortFindings(findings: CheckFinding[]): CheckFinding[] {
+  return [...findings].sort(
+    (a, b) =>
+      (CHECK_ORDER.get(a.check) ?? 0) - (CHECK_ORDER.get(b.check) ?? 0) ||
+      a.code.localeCompare(b.code) ||
+      (a.path ?? a.id ?? '').localeCompare(b.path ?? b.id ?? ''),
+  )
+}

@@ -1,0 +1,341 @@
+import {appendFile, copyFile, mkdir, readFile, rename, unlink, utimes, writeFile} from 'node:fs/promises'
+import path from 'node:path'
+import {sql} from 'kysely'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {SCHEMA, type TableName} from '../../src/db/schema.js'
+import {backfillExcel} from '../../src/importers/excel/backfill-excel.js'
+import type {VerifyResult} from '../../src/verify/verify.js'
+import {testBackends} from '../support/backends.js'
+import {columnOf, editWorkbook} from '../support/knee-trees.js'
+import {brief, exitCodeOf, type ImportedSamples, importSamples, keyOf, runVerify} from './verify-samples.js'
+
+const STEM_DIR = ['media', 'one', 'take_5_132df89d']
+
+describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
+  let s: ImportedSamples
+  let baseline: Set<string>
+  const stemFile = (name = 'vocals.opus') => path.join(s.stemset, ...STEM_DIR, name)
+  const beyondBaseline = (r: VerifyResult) => r.findings.filter((f) => !baseline.has(keyOf(f)))
+
+  /** Breaks one thing, expects exactly `expected` beyond the clean findings, fixes it, expects it resolved. */
+  async function scenario(
+    expected: Array<{check: string; code: string; severity: string}>,
+    exit: number,
+    fix: () => Promise<void>,
+    options: {
+      verify?: Parameters<typeof runVerify>[1]
+      verifyAfterFix?: Parameters<typeof runVerify>[1]
+    } = {},
+  ): Promise<{broken: VerifyResult; fixed: VerifyResult}> {
+    const broken = await runVerify(s, options.verify)
+    expect(beyondBaseline(broken).map(brief)).toEqual(expected)
+    expect(beyondBaseline(broken).every((f) => f.new)).toBe(true)
+    expect(broken.resolved).toEqual([])
+    expect(exitCodeOf(broken)).toBe(exit)
+    await fix()
+    const fixed = await runVerify(s, options.verifyAfterFix ?? options.verify)
+    expect(beyondBaseline(fixed)).toEqual([])
+    expect(fixed.resolved.map(brief)).toEqual(expected)
+    expect(exitCodeOf(fixed)).toBe(0)
+    return {broken, fixed}
+  }
+
+  beforeAll(async () => {
+    s = await importSamples(backend)
+  })
+
+  afterAll(async () => {
+    await s?.close()
+  })
+
+  /** Every row of every table but verify's own and runs, all columns, as text: equal dumps, equal data. */
+  async function dumpDomainTables(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {}
+    for (const table of Object.keys(SCHEMA) as TableName[]) {
+      if (table === 'runs' || table.startsWith('verify_')) continue
+      const {rows} = await sql<{
+        t: string
+      }>`select t::text as t from ${sql.table(table)} t order by 1`.execute(s.opened.db)
+      out[table] = rows.map((r) => r.t).join('\n')
+    }
+    return out
+  }
+
+  it('leaves every domain table byte-identical, audit_log included, and records only its own run', async () => {
+    const before = await dumpDomainTables()
+    const runsBefore = await sql<{n: number}>`select count(*)::int as n from runs`.execute(s.opened.db)
+    const result = await runVerify(s, {rehash: true})
+    expect(await dumpDomainTables()).toEqual(before)
+    const runs = await sql<{command: string; outcome: string}>`
+      select command, outcome from runs order by started_at desc`.execute(s.opened.db)
+    expect(runs.rows.length).toBe(runsBefore.rows[0]!.n + 1)
+    expect(runs.rows[0]).toEqual({command: 'verify', outcome: 'succeeded'})
+    expect(result.checked.bytesHashed).toBeGreaterThan(0)
+    // Forget this run's history so the clean-import test below sees every finding as new.
+    await sql`delete from verify_findings`.execute(s.opened.db)
+  })
+
+  it('finds nothing wrong on a clean import: only what was already absent at import, as warnings', async () => {
+    const result = await runVerify(s)
+    const absent = await s.opened.db
+      .selectFrom('files')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('present', '=', false)
+      .executeTakeFirstOrThrow()
+    expect(result.findings.filter((f) => f.severity === 'error')).toEqual([])
+    expect(result.findings.filter((f) => f.code === 'FILE_ABSENT_AT_IMPORT')).toHaveLength(Number(absent.n))
+    // The legacy .processed_hashes.json of h4n names one folder that never existed (see the stemset manifest).
+    expect(result.findings.filter((f) => f.code !== 'FILE_ABSENT_AT_IMPORT').map(brief)).toEqual([
+      {check: 'rows', code: 'PROCESSED_HASH_FOLDER_MISSING', severity: 'warning'},
+    ])
+    expect(result.findings.every((f) => f.new)).toBe(true)
+    expect(result.complete).toBe(true)
+    expect(exitCodeOf(result)).toBe(0)
+    expect(result.checked.rows).toBeGreaterThan(0)
+    baseline = new Set(result.findings.map(keyOf))
+
+    const again = await runVerify(s)
+    expect(again.findings.map(keyOf).sort()).toEqual([...baseline].sort())
+    expect(again.findings.some((f) => f.new)).toBe(false)
+    expect(again.resolved).toEqual([])
+  })
+
+  it('a deleted referenced file: FILE_MISSING', async () => {
+    const bytes = await readFile(stemFile())
+    await unlink(stemFile())
+    const {broken} = await scenario([{check: 'files', code: 'FILE_MISSING', severity: 'error'}], 3, () =>
+      writeFile(stemFile(), bytes),
+    )
+    expect(beyondBaseline(broken)[0]!.path).toBe(stemFile())
+  })
+
+  it('a file with changed bytes and size: FILE_CHANGED with old and new size', async () => {
+    const bytes = await readFile(stemFile())
+    await appendFile(stemFile(), 'tail')
+    const {broken} = await scenario([{check: 'files', code: 'FILE_CHANGED', severity: 'error'}], 3, () =>
+      writeFile(stemFile(), bytes),
+    )
+    expect(beyondBaseline(broken)[0]!.message).toContain(`was ${bytes.length} bytes`)
+    expect(beyondBaseline(broken)[0]!.message).toContain(`now ${bytes.length + 4} bytes`)
+  })
+
+  it('changed bytes with the same size and mtime: found only with --rehash, and then every night until fixed', async () => {
+    const file = stemFile('drums.opus')
+    const bytes = await readFile(file)
+    // A whole second, so setting it back is exact (a Date loses the copy's sub-millisecond part).
+    const mtime = 1_700_000_000
+    await utimes(file, mtime, mtime)
+    expect(beyondBaseline(await runVerify(s))).toEqual([])
+    const changed = Buffer.from(bytes)
+    changed[changed.length - 1] = (changed[changed.length - 1]! + 1) % 256
+    await writeFile(file, changed)
+    await utimes(file, mtime, mtime)
+    const plain = await runVerify(s)
+    expect(beyondBaseline(plain)).toEqual([])
+    await scenario(
+      [{check: 'files', code: 'FILE_CHANGED', severity: 'error'}],
+      3,
+      async () => {
+        const still = await runVerify(s)
+        expect(beyondBaseline(still).map(brief)).toEqual([
+          {check: 'files', code: 'FILE_CHANGED', severity: 'error'},
+        ])
+        await writeFile(file, bytes)
+        await utimes(file, mtime, mtime)
+      },
+      {verify: {rehash: true}},
+    )
+  })
+
+  it('a moved file: FILE_MOVED naming where it is now', async () => {
+    const moved = path.join(s.stemset, 'elsewhere', 'vocals-copy.opus')
+    await mkdir(path.dirname(moved), {recursive: true})
+    await rename(stemFile(), moved)
+    const {broken} = await scenario([{check: 'files', code: 'FILE_MOVED', severity: 'error'}], 3, () =>
+      rename(moved, stemFile()),
+    )
+    expect(beyondBaseline(broken)[0]!.message).toContain(moved)
+  })
+
+  it('a re-rooted tree checked with --root-map: nothing new; without it, every present file is missing', async () => {
+    const newRoot = path.join(s.root, 'other-disk')
+    await rename(s.stemset, newRoot)
+    try {
+      const mapped = await runVerify(s, {rootMap: [{from: s.stemset, to: newRoot}]})
+      expect(beyondBaseline(mapped)).toEqual([])
+      expect(mapped.resolved).toEqual([])
+      expect(exitCodeOf(mapped)).toBe(0)
+      const unmapped = await runVerify(s, {checks: ['files']})
+      expect(new Set(beyondBaseline(unmapped).map((f) => f.code))).toEqual(new Set(['FILE_MISSING']))
+      expect(exitCodeOf(unmapped)).toBe(3)
+    } finally {
+      await rename(newRoot, s.stemset)
+    }
+    const back = await runVerify(s)
+    expect(beyondBaseline(back)).toEqual([])
+    expect(new Set(back.resolved.map((f) => f.code))).toEqual(new Set(['FILE_MISSING']))
+  })
+
+  it('an edited workbook: SOURCE_CHANGED (a warning naming the command that re-imports it)', async () => {
+    const log = path.join(s.knee, '#1021', 'Left Knee', 'Walking', 'processing_log_1021_Left_walk.xlsx')
+    const original = `${log}.orig`
+    await copyFile(log, original)
+    await editWorkbook(original, log, (wb) => {
+      const sheet = wb.worksheets[0]!
+      sheet.getCell(2, sheet.columnCount + 1).value = 'edited by hand'
+    })
+    const {broken} = await scenario(
+      [{check: 'sources', code: 'SOURCE_CHANGED', severity: 'warning'}],
+      0,
+      () => rename(original, log),
+    )
+    expect(beyondBaseline(broken)[0]!.message).toContain('aedb backfill-excel')
+  })
+
+  it('a processing log row edited by hand in SQL: ROW_EDITED with table, id, natural key and provenance', async () => {
+    const row = await s.opened.db
+      .selectFrom('processing_logs')
+      .select(['id', 'maneuver_directory'])
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirstOrThrow()
+    await sql`update processing_logs set maneuver_directory = 'edited by hand' where id = ${row.id}`.execute(
+      s.opened.db,
+    )
+    const {broken} = await scenario([{check: 'rows', code: 'ROW_EDITED', severity: 'error'}], 3, async () => {
+      await sql`update processing_logs set maneuver_directory = ${row.maneuver_directory} where id = ${row.id}`.execute(
+        s.opened.db,
+      )
+    })
+    const finding = beyondBaseline(broken)[0]!
+    expect(finding).toMatchObject({table: 'processing_logs', id: row.id})
+    expect(finding.message).toMatch(/knee="(left|right)", maneuver="(walk|sts|fe)"/)
+    expect(finding.message).toMatch(/processing_log_\d+_\w+\.xlsx > Summary/)
+  })
+
+  it('a stem row deleted in SQL: STEM_ROW_MISSING (stems on disk against stems recorded)', async () => {
+    const stem = await sql<Record<string, unknown>>`
+      select s.* from stems s join files f on f.id = s.file_id where f.rel_path like ${'%take_5_132df89d/bass.opus'}`.execute(
+      s.opened.db,
+    )
+    const row = stem.rows[0]!
+    await sql`delete from stems where id = ${row.id as string}`.execute(s.opened.db)
+    const {broken} = await scenario(
+      [{check: 'cross', code: 'STEM_ROW_MISSING', severity: 'error'}],
+      3,
+      async () => {
+        await s.opened.db
+          .insertInto('stems')
+          .values({...row, extra: JSON.stringify(row.extra)} as never)
+          .execute()
+      },
+    )
+    expect(beyondBaseline(broken)[0]!.path).toBe(stemFile('bass.opus'))
+  })
+
+  it('a knee log disagreeing with its maneuvers: KNEE_LOG_MISMATCH', async () => {
+    const log = path.join(s.knee, '#1019', 'Left Knee', 'knee_processing_log_1019_Left.xlsx')
+    const original = `${log}.orig`
+    await copyFile(log, original)
+    await editWorkbook(original, log, (wb) => {
+      const sheet = wb.getWorksheet('Maneuver Summaries')!
+      const column = columnOf(sheet, 'Num Synced Files')
+      const cell = sheet.getCell(2, column)
+      cell.value = Number(cell.value) + 5
+    })
+    const reimport = () => backfillExcel({db: s.opened.db, paths: [log], version: 'test'})
+    expect((await reimport()).rejected).toEqual([])
+    const {broken} = await scenario(
+      [{check: 'cross', code: 'KNEE_LOG_MISMATCH', severity: 'error'}],
+      3,
+      async () => {
+        // Re-saved with the original values: bytes this parser has not imported yet, so they are read again.
+        await editWorkbook(original, log, () => {})
+        expect((await reimport()).rejected).toEqual([])
+      },
+    )
+    expect(beyondBaseline(broken)[0]!.message).toContain('Num Synced Files')
+  })
+
+  it('a hand-made ALTER TABLE: SCHEMA_DRIFT naming the column', async () => {
+    await sql`alter table processing_logs add column foo text`.execute(s.opened.db)
+    const {broken} = await scenario(
+      [{check: 'schema', code: 'SCHEMA_DRIFT', severity: 'error'}],
+      3,
+      async () => {
+        await sql`alter table processing_logs drop column foo`.execute(s.opened.db)
+      },
+    )
+    expect(beyondBaseline(broken)[0]!.message).toMatch(/^column processing_logs\.foo added/)
+  })
+
+  it('a dropped trigger: SCHEMA_DRIFT naming the trigger', async () => {
+    await sql`drop trigger stems_audit on stems`.execute(s.opened.db)
+    const {broken} = await scenario(
+      [{check: 'schema', code: 'SCHEMA_DRIFT', severity: 'error'}],
+      3,
+      async () => {
+        await sql`create trigger stems_audit after insert or update or delete on stems for each row execute function aedb_audit()`.execute(
+          s.opened.db,
+        )
+      },
+    )
+    expect(beyondBaseline(broken)[0]!.message).toMatch(/^trigger stems_audit on stems missing/)
+  })
+
+  it('an edited migration file: MIGRATION_EDITED', async () => {
+    // An edited file and a changed recorded checksum differ in the same way to the check; the repository's
+    // migration files are shared by every test running in parallel, so the recorded side is changed here.
+    const name = '20261122000000_initial_schema'
+    const applied = await sql<{
+      checksum: string
+    }>`select checksum from aedb_migrations where name = ${name}`.execute(s.opened.db)
+    await sql`update aedb_migrations set checksum = ${'0'.repeat(64)} where name = ${name}`.execute(
+      s.opened.db,
+    )
+    const {broken} = await scenario(
+      [{check: 'schema', code: 'MIGRATION_EDITED', severity: 'error'}],
+      3,
+      async () => {
+        await sql`update aedb_migrations set checksum = ${applied.rows[0]!.checksum} where name = ${name}`.execute(
+          s.opened.db,
+        )
+      },
+    )
+    expect(beyondBaseline(broken)[0]).toMatchObject({path: `migrations/${name}.ts`, id: name})
+  })
+
+  it('--fail-on new pages only for new errors; --fail-on warning for anything', async () => {
+    expect((await runVerify(s, {failOn: 'warning'})).ok).toBe(false)
+    await sql`alter table stems add column bar int`.execute(s.opened.db)
+    try {
+      expect((await runVerify(s, {failOn: 'new'})).ok).toBe(false)
+      expect((await runVerify(s, {failOn: 'new'})).ok).toBe(true)
+      expect((await runVerify(s, {failOn: 'error'})).ok).toBe(false)
+    } finally {
+      await sql`alter table stems drop column bar`.execute(s.opened.db)
+    }
+    expect(beyondBaseline(await runVerify(s))).toEqual([])
+  })
+
+  it('--time-limit: two short runs together cover every file exactly once, the first says complete: false', async () => {
+    const total = await sql<{n: number}>`select count(*)::int as n from files`.execute(s.opened.db)
+    const first = await runVerify(s, {timeLimitMs: 1})
+    expect(first.complete).toBe(false)
+    expect(first.coverage.share).toBeLessThan(1)
+    const second = await runVerify(s, {timeLimitMs: 600_000})
+    expect(second.complete).toBe(true)
+    expect(second.coverage).toEqual({files: total.rows[0]!.n, verified: total.rows[0]!.n, share: 1})
+    const byRun = await sql<{run_id: string; n: number}>`
+      select run_id, count(*)::int as n from verify_files group by run_id`.execute(s.opened.db)
+    const counts = Object.fromEntries(byRun.rows.map((r) => [r.run_id, r.n]))
+    expect(counts[first.runId]).toBe(first.checked.files)
+    expect(counts[second.runId]).toBe(second.checked.files)
+    expect(first.checked.files).toBeGreaterThan(0)
+    expect(first.checked.files + second.checked.files).toBe(total.rows[0]!.n)
+    expect(beyondBaseline(second)).toEqual([])
+    // The pass is complete: the next limited run starts a new one over every file.
+    const third = await runVerify(s, {timeLimitMs: 600_000})
+    expect(third.checked.files).toBe(total.rows[0]!.n)
+  })
+})
