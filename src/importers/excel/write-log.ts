@@ -87,11 +87,14 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
     link: Record<string, unknown> = {},
   ) => {
     const body = {...parent, ...r.values, ...link, ...provenance(r)}
+    // The hash leaves out which file the row was read from: the same content read from a copy of the log (an
+    // export-excel legacy export, a moved tree) is unchanged, and the row keeps pointing at its first source.
+    const {source_file_id: _file, ...hashed} = body
     return {
       id,
       ...body,
       extra: JSON.stringify(r.extra),
-      content_hash: contentHash({body, extra: r.extra}),
+      content_hash: contentHash({body: hashed, extra: r.extra}),
       run_id: ctx.runId,
     }
   }
