@@ -1,5 +1,6 @@
-import path from 'node:path'
 import type {Kysely} from 'kysely'
+import {MIGRATIONS} from '../db/migrations.js'
+import {assertSchemaCurrent} from '../db/migrator.js'
 import type {Database} from '../db/schema.js'
 import type {ExportFilter, ExportProgress, SheetCounts} from './export-types.js'
 import type {LegacyVersion} from './legacy-headers.js'
@@ -29,10 +30,9 @@ export interface ExportExcelResult {
   path: string
   layout: ExportLayout
   sheets: SheetCounts
-  /** Files written (relative to `path` for the legacy layout; the workbook itself for tables). */
+  /** Files written: relative to `path` for the legacy layout; the workbook's own path for tables. */
   files: string[]
   rows: number
-  dryRun: boolean
 }
 
 /**
@@ -46,6 +46,7 @@ export async function exportExcel(props: ExportExcelProps): Promise<ExportExcelR
     profiles: props.filter?.profiles ?? [],
   }
   const dryRun = props.dryRun ?? false
+  await assertSchemaCurrent(props.db, MIGRATIONS)
   const kind = props.layout === 'legacy' ? 'folder' : 'file'
   const target = await claimOutput(props.output, kind, props.force ?? false, dryRun)
   try {
@@ -70,14 +71,13 @@ export async function exportExcel(props: ExportExcelProps): Promise<ExportExcelR
           })
     if (dryRun) await target.discard()
     else await target.commit()
-    const files = 'files' in written ? (written.files as string[]) : [path.basename(target.final)]
+    const files = 'files' in written ? (written.files as string[]) : [target.final]
     return {
       path: target.final,
       layout: props.layout,
       sheets: written.sheets,
       files,
       rows: written.rows,
-      dryRun,
     }
   } catch (error) {
     await target.discard()
