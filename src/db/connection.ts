@@ -108,7 +108,9 @@ async function openPglite(
   }
   let pglite: PGlite
   try {
-    pglite = new PGlite(dataDir ?? undefined, {parsers: TYPE_PARSERS})
+    // One options object: PGlite ignores the second argument when the first is not a string (memory:), and the
+    // parsers with it.
+    pglite = new PGlite({...(dataDir === null ? {} : {dataDir}), parsers: TYPE_PARSERS})
     await pglite.waitReady
   } catch (error) {
     await releaseLock()

@@ -1,8 +1,12 @@
 import {contentHash} from './deterministic-id.js'
 import {type ImportedTable, SCHEMA} from './schema.js'
 
-/** Columns that say when and by which run a row was written, or are the hash itself: never part of the content. */
-const NOT_CONTENT = new Set(['id', 'content_hash', 'run_id', 'created_at', 'updated_at'])
+/**
+ * Columns that say when and by which run a row was written, or are the hash itself: never part of the content.
+ * Nor is the file a row was read from: the same content read from a copy of the log (an export-excel legacy
+ * export, a moved tree) is unchanged, and the row keeps pointing at its first source.
+ */
+const NOT_CONTENT = new Set(['id', 'content_hash', 'run_id', 'created_at', 'updated_at', 'source_file_id'])
 
 /**
  * The content of an imported row as the hash sees it: every content column of the table (absent ones as null),

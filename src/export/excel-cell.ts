@@ -1,0 +1,78 @@
+import type ExcelJS from 'exceljs'
+
+/** The number format the legacy pipeline (pandas/openpyxl) gave date cells; Excel and Calc show it as written. */
+export const DATE_FORMAT = 'YYYY-MM-DD HH:MM:SS'
+
+const NAIVE_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?$/
+const MICROSECONDS_PER_DAY = 86_400_000_000
+const EXCEL_EPOCH_DAY = Date.UTC(1899, 11, 30) / 86_400_000
+
+/**
+ * A naive `timestamp` text (`2026-01-29 01:46:30.190255`, as both backends return it) as an Excel 1900-system
+ * serial. Computed from the text's fields with integer day arithmetic, never through a local-time Date, so the
+ * machine's TZ cannot move it; the fraction is taken from whole microseconds in one division, which keeps the
+ * serial within half a microsecond of the instant (a reader rounding to the microsecond gets the text back).
+ * Null when the text is not a timestamp.
+ */
+export function naiveToExcelSerial(text: string): number | null {
+  const match = NAIVE_TIMESTAMP.exec(text)
+  if (!match) return null
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = ''] = match
+  const dayMs = Date.UTC(Number(y), Number(mo) - 1, Number(d))
+  const check = new Date(dayMs)
+  if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d)) return null
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null
+  const days = dayMs / 86_400_000 - EXCEL_EPOCH_DAY
+  const micros =
+    ((Number(h) * 60 + Number(mi)) * 60 + Number(s)) * 1_000_000 + Number(frac.padEnd(6, '0') || '0')
+  return days + micros / MICROSECONDS_PER_DAY
+}
+
+/** Whether a text looks exactly like the naive timestamp text aedb stores (what a date cell becomes in `extra`). */
+export function isNaiveTimestamp(text: string): boolean {
+  return NAIVE_TIMESTAMP.test(text) && text.length > 10
+}
+
+/** One value to put in a cell, already decided: text, number, boolean or a date (as naive text). */
+export type ExportValue =
+  | {kind: 'text'; value: string}
+  | {kind: 'number'; value: number}
+  | {kind: 'bool'; value: boolean}
+  | {kind: 'date'; value: string}
+  | {kind: 'empty'}
+
+export const EMPTY: ExportValue = {kind: 'empty'}
+
+/**
+ * Writes a value into a streaming-writer cell. Text always becomes an inline string (a rich-text value with one
+ * run, which exceljs renders as `t="inlineStr"`): never a formula, whatever it starts with (`=`, `+`, `-`, `@`,
+ * tab), and no shared-strings table that would grow with the export. Numbers stay numbers, NaN is left empty and
+ * infinities become their text (a cell cannot hold them). Dates are serial numbers with a visible date format.
+ */
+export function writeCell(cell: ExcelJS.Cell, value: ExportValue): void {
+  switch (value.kind) {
+    case 'empty':
+      return
+    case 'text':
+      if (value.value !== '') cell.value = {richText: [{text: value.value}]}
+      return
+    case 'bool':
+      cell.value = value.value
+      return
+    case 'number':
+      if (Number.isNaN(value.value)) return
+      if (!Number.isFinite(value.value)) cell.value = {richText: [{text: value.value > 0 ? 'inf' : '-inf'}]}
+      else cell.value = value.value
+      return
+    case 'date': {
+      const serial = naiveToExcelSerial(value.value)
+      if (serial === null) {
+        cell.value = {richText: [{text: value.value}]}
+        return
+      }
+      cell.value = serial
+      cell.numFmt = DATE_FORMAT
+      return
+    }
+  }
+}
