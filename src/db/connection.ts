@@ -220,7 +220,9 @@ function getTypeParser(oid: number, format?: 'text' | 'binary') {
 
 // PGlite does not report the command tag; its first word is what psql would print.
 function commandOf(text: string): string {
-  return (/^\s*([a-z]+)/i.exec(text.replace(/^(\s*(--[^\n]*\n|\/\*[\s\S]*?\*\/))*/, ''))?.[1] ?? '').toUpperCase()
+  return (
+    /^\s*([a-z]+)/i.exec(text.replace(/^(\s*(--[^\n]*\n|\/\*[\s\S]*?\*\/))*/, ''))?.[1] ?? ''
+  ).toUpperCase()
 }
 
 export function applicationName(): string {
