@@ -21,6 +21,28 @@ export interface OpenDatabase {
   /** True when this call created the database (a new PGlite folder, or CREATE DATABASE on a server). */
   created: boolean
   close(): Promise<void>
+  /** One connection of its own for statements a person wrote (`aedb sql`), held until `fn` settles. */
+  withSession<T>(fn: (session: RawSession) => Promise<T>): Promise<T>
+}
+
+export interface RawField {
+  name: string
+  /** The PostgreSQL type oid. */
+  typeId: number
+}
+
+export interface RawResult {
+  command: string
+  rowCount: number | null
+  /** Empty for a statement that returns no rows (INSERT without RETURNING, SET, ...). */
+  fields: RawField[]
+  /** Rows as arrays, so two columns of the same name both survive. */
+  rows: unknown[][]
+}
+
+/** One statement at a time (no parameters), on one connection, with the same type parsers as Kysely's. */
+export interface RawSession {
+  query(text: string): Promise<RawResult>
 }
 
 export interface OpenDatabaseOptions {
@@ -126,6 +148,21 @@ async function openPglite(
   const db = new Kysely<Database>({dialect: new PGliteDialect(pglite)})
   return {
     db,
+    // Taking Kysely's one connection keeps its own queries out while the session runs.
+    withSession: (fn) =>
+      db.connection().execute(() =>
+        fn({
+          async query(text) {
+            const r = await pglite.query<unknown[]>(text, [], {rowMode: 'array'})
+            return {
+              command: commandOf(text),
+              rowCount: r.affectedRows ?? r.rows.length,
+              fields: r.fields.map((f) => ({name: f.name, typeId: f.dataTypeID})),
+              rows: r.rows,
+            }
+          },
+        }),
+      ),
     backend: 'pglite',
     location: target.redacted,
     created: created || dataDir === null,
@@ -167,6 +204,29 @@ async function openPostgres(
   const db = new Kysely<Database>({dialect: new PostgresDialect({pool})})
   return {
     db,
+    async withSession(fn) {
+      const client = await pool.connect()
+      let failed = false
+      try {
+        return await fn({
+          async query(text) {
+            const r = await client.query<unknown[]>({text, rowMode: 'array'})
+            return {
+              command: r.command,
+              rowCount: r.rowCount,
+              fields: (r.fields ?? []).map((f) => ({name: f.name, typeId: f.dataTypeID})),
+              rows: r.rows,
+            }
+          },
+        })
+      } catch (error) {
+        failed = true
+        throw error
+      } finally {
+        // A connection whose session failed may still be inside its transaction: close it rather than reuse it.
+        client.release(failed)
+      }
+    },
     backend: 'postgres',
     location: redacted,
     created,
@@ -178,6 +238,13 @@ async function openPostgres(
 
 function getTypeParser(oid: number, format?: 'text' | 'binary') {
   return TYPE_PARSERS[oid] ?? pg.types.getTypeParser(oid, format ?? 'text')
+}
+
+// PGlite does not report the command tag; its first word is what psql would print.
+function commandOf(text: string): string {
+  return (
+    /^\s*([a-z]+)/i.exec(text.replace(/^(\s*(--[^\n]*\n|\/\*[\s\S]*?\*\/))*/, ''))?.[1] ?? ''
+  ).toUpperCase()
 }
 
 export function applicationName(): string {

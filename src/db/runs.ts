@@ -15,6 +15,20 @@ export type RunCommand =
   | 'restore'
   | 'promote'
   | 'move-participant'
+/** Every command that records runs, as `runs.command` allows. */
+export const RUN_COMMANDS: readonly RunCommand[] = [
+  'init',
+  'migrate',
+  'backfill-excel',
+  'import-json',
+  'export-excel',
+  'verify',
+  'sql',
+  'backup',
+  'restore',
+  'promote',
+  'move-participant',
+]
 export type RunOutcome = 'succeeded' | 'problems' | 'failed' | 'interrupted'
 
 export interface StartRunProps {

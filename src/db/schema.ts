@@ -51,6 +51,19 @@ export const SCHEMA = {
     outcome: 'text=',
     counts: 'jsonb=',
   },
+  /** The rejections and warnings of a finished run, in the order it met them (`aedb runs show`). */
+  run_messages: {
+    id: 'uuid=',
+    run_id: 'uuid',
+    position: 'int4',
+    kind: 'text',
+    file: 'text',
+    sheet: 'text?',
+    row: 'int4?',
+    column: 'text?',
+    code: 'text',
+    message: 'text',
+  },
   import_roots: {id: 'uuid', path: 'text', ...TIMESTAMPS},
   files: {
     id: 'uuid',

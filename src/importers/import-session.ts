@@ -1,5 +1,6 @@
 import {type ControlledTransaction, type Kysely, sql, type Transaction} from 'kysely'
 import {pgCode} from '../db/connection.js'
+import {saveRunMessages} from '../db/run-messages.js'
 import {closeAbandonedRuns, finishRun, type RunCommand, type RunOutcome, startRun} from '../db/runs.js'
 import type {Database, JsonObject} from '../db/schema.js'
 import type {UpsertCounts} from '../db/upsert-rows.js'
@@ -219,6 +220,7 @@ export class ImportSession {
         warnings: result.warnings.length,
         ...(result.interrupted ? {interrupted: true} : {}),
       }
+      await saveRunMessages(this.props.db, this.runId, result.rejected, result.warnings)
       await finishRun(this.props.db, this.runId, outcome, counts)
     }
     return result
