@@ -19,8 +19,8 @@ export interface RunCliOptions {
   cwd?: string
   /** Kill the process with SIGKILL after this many ms (crash tests). */
   killAfterMs?: number
-  /** Polled every 25 ms while the process runs; SIGKILL as soon as it resolves true (crash tests). */
-  killWhen?: () => Promise<boolean>
+  /** Polled every 25 ms while the process runs, with the output so far; SIGKILL as soon as it resolves true (crash tests). */
+  killWhen?: (output: {stdout: string; stderr: string}) => Promise<boolean> | boolean
 }
 
 /**
@@ -61,7 +61,7 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
     let polling = options.killWhen !== undefined
     const poll = async () => {
       while (polling) {
-        if (await options.killWhen!().catch(() => false)) {
+        if (await Promise.resolve(options.killWhen!({stdout, stderr})).catch(() => false)) {
           child.kill('SIGKILL')
           return
         }
