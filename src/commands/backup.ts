@@ -1,9 +1,11 @@
 import {Args, Flags} from '@oclif/core'
+import type {Kysely} from 'kysely'
 import {type BackupResult, writeBackup} from '../backup/write-backup.js'
 import {AedbCommand} from '../base-command.js'
 import {withDatabase} from '../db/connection.js'
 import {MIGRATIONS} from '../db/migrations.js'
 import {finishRun, startRun} from '../db/runs.js'
+import type {Database} from '../db/schema.js'
 import {createProgressLine} from '../progress-line.js'
 
 export default class Backup extends AedbCommand {
@@ -53,9 +55,12 @@ export default class Backup extends AedbCommand {
             progress.update(`backup: ${p.table} (${p.tableIndex + 1}/${p.tableCount}) ${p.rows} rows`),
           onWarning: (message) => progress.interrupt(`warning: ${message}`),
         })
-        // Recorded after the snapshot, so a restored database never shows its own backup as still running.
-        const runId = await startRun({db, command: 'backup', argv: this.argv, version: this.config.version})
-        await finishRun(db, runId, 'succeeded', {rows: written.rows, bytes: written.bytes})
+        // After the snapshot, so a restored database never shows its own backup as still running.
+        await this.recordRun(db, written).catch((error: Error) =>
+          progress.interrupt(
+            `warning: the backup is complete but its run was not recorded: ${error.message}`,
+          ),
+        )
         return written
       },
       {mustExist: true},
@@ -68,5 +73,11 @@ export default class Backup extends AedbCommand {
       this.log(`${result.file} (${result.bytes} bytes), SHA-256 in ${result.sha256File}`)
     }
     return result
+  }
+
+  /** Recorded after the snapshot; a database whose schema predates the `backup` run command simply gets none. */
+  private async recordRun(db: Kysely<Database>, written: BackupResult): Promise<void> {
+    const runId = await startRun({db, command: 'backup', argv: this.argv, version: this.config.version})
+    await finishRun(db, runId, 'succeeded', {rows: written.rows, bytes: written.bytes})
   }
 }
