@@ -229,12 +229,7 @@ async function runMigrations(
   return props.db.connection().execute(async (conn) => {
     await acquireMigrationLock(conn, props.lockTimeoutMs ?? 30_000)
     try {
-      await sql`create table if not exists ${sql.table(MIGRATION_TABLE)} (
-        name text primary key,
-        checksum text not null check (checksum ~ '^[0-9a-f]{64}$'),
-        applied_at timestamptz not null default now(),
-        execution_ms integer not null
-      )`.execute(conn)
+      await ensureMigrationTable(conn)
       const status = await getMigrationStatus(conn, props.migrations)
       const chosen = await choose(status)
       const dataLoss = direction === 'down' ? await assessSteps(conn, byName, chosen) : new Map()
@@ -297,6 +292,14 @@ async function assessSteps(
     result.set(name, await assessDataLoss(db, name, statements))
   }
   return result
+/** The bookkeeping table of applied migrations (also used by `aedb restore`, which applies migrations itself). */
+export async function ensureMigrationTable(db: AnyDb): Promise<void> {
+  await sql`create table if not exists ${sql.table(MIGRATION_TABLE)} (
+    name text primary key,
+    checksum text not null check (checksum ~ '^[0-9a-f]{64}$'),
+    applied_at timestamptz not null default now(),
+    execution_ms integer not null
+  )`.execute(db)
 }
 
 function requireMigration(byName: Map<string, NamedMigration>, name: string, direction: 'up' | 'down') {

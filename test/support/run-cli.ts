@@ -21,7 +21,7 @@ export interface RunCliOptions {
   /** Kill the process with SIGKILL after this many ms (crash tests). */
   killAfterMs?: number
   /** Polled every 25 ms while the process runs; SIGKILL as soon as it resolves true (crash tests). */
-  killWhen?: (child: RunningCli) => Promise<boolean>
+  killWhen?: (child: RunningCli) => Promise<boolean> | boolean
   /** The signal killAfterMs and killWhen send (default SIGKILL), e.g. SIGINT to test an interrupted import. */
   killSignal?: NodeJS.Signals
   /** Send the signal once more this many ms after the first (a second Ctrl-C). */
@@ -78,7 +78,7 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
     let polling = options.killWhen !== undefined
     const poll = async () => {
       while (polling) {
-        if (await options.killWhen!({pid: child.pid!, stdout, stderr}).catch(() => false)) {
+        if (await Promise.resolve(options.killWhen!({pid: child.pid!, stdout, stderr})).catch(() => false)) {
           kill()
           return
         }

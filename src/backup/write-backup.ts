@@ -1,0 +1,204 @@
+import {createHash, type Hash} from 'node:crypto'
+import {once} from 'node:events'
+import {createWriteStream} from 'node:fs'
+import {access, rename, rm, stat, writeFile} from 'node:fs/promises'
+import path from 'node:path'
+import {Transform} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
+import {createGzip, type Gzip} from 'node:zlib'
+import type {Kysely} from 'kysely'
+import type {Backend} from '../db/connection.js'
+import {getMigrationStatus, type NamedMigration} from '../db/migrator.js'
+import type {Database} from '../db/schema.js'
+import {AedbError, EXIT} from '../errors.js'
+import {
+  BACKUP_FORMAT,
+  BACKUP_FORMAT_VERSION,
+  type BackupHeader,
+  type BackupTrailer,
+  sidecarPath,
+  type TableManifest,
+} from './backup-format.js'
+import {readOwnedTables} from './owned-tables.js'
+import {applyBackupSession, tableLines} from './table-lines.js'
+
+export interface BackupProgress {
+  table: string
+  tableIndex: number
+  tableCount: number
+  rows: number
+}
+
+export interface WriteBackupProps {
+  db: Kysely<Database>
+  backend: Backend
+  file: string
+  migrations: readonly NamedMigration[]
+  version: string
+  /** Replace FILE when it exists. */
+  overwrite?: boolean
+  onProgress?: (progress: BackupProgress) => void
+  onWarning?: (message: string) => void
+}
+
+export interface BackupResult {
+  file: string
+  sha256File: string
+  bytes: number
+  sha256: string
+  formatVersion: number
+  schemaVersion: string
+  backend: Backend
+  createdAt: string
+  tables: Array<{name: string} & TableManifest>
+  rows: number
+  durationMs: number
+}
+
+/**
+ * Writes a consistent logical backup of everything aedb owns (one repeatable-read snapshot) to FILE: first to a
+ * temporary name beside it, renamed into place with its `.sha256` only once complete.
+ */
+export async function writeBackup(props: WriteBackupProps): Promise<BackupResult> {
+  const started = performance.now()
+  const file = path.resolve(props.file)
+  await assertWritable(file, props.overwrite ?? false)
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
+  try {
+    const written = await writeSnapshot(props, temp)
+    await writeFile(`${temp}.sha256`, `${written.sha256}  ${path.basename(file)}\n`)
+    await rename(temp, file)
+    await rename(`${temp}.sha256`, sidecarPath(file))
+    const {size} = await stat(file)
+    const rows = written.tables.reduce((sum, t) => sum + t.rows, 0)
+    return {
+      ...written,
+      file,
+      sha256File: sidecarPath(file),
+      bytes: size,
+      rows,
+      backend: props.backend,
+      formatVersion: BACKUP_FORMAT_VERSION,
+      durationMs: Math.round(performance.now() - started),
+    }
+  } finally {
+    await rm(temp, {force: true})
+    await rm(`${temp}.sha256`, {force: true})
+  }
+}
+
+async function assertWritable(file: string, overwrite: boolean): Promise<void> {
+  const exists = await access(file).then(
+    () => true,
+    () => false,
+  )
+  if (exists && !overwrite) {
+    throw new AedbError(`${file} already exists.`, {
+      code: 'BACKUP_EXISTS',
+      exit: EXIT.USAGE,
+      suggestions: ['Choose another file name, or pass --force to replace it.'],
+    })
+  }
+  try {
+    await access(path.dirname(file))
+  } catch (error) {
+    throw new AedbError(`The folder ${path.dirname(file)} does not exist.`, {
+      code: 'BACKUP_FOLDER_MISSING',
+      exit: EXIT.USAGE,
+      suggestions: ['Create it first, or write the backup somewhere else.'],
+      cause: error,
+    })
+  }
+}
+
+interface Snapshot {
+  sha256: string
+  schemaVersion: string
+  createdAt: string
+  tables: Array<{name: string} & TableManifest>
+}
+
+async function writeSnapshot(props: WriteBackupProps, temp: string): Promise<Snapshot> {
+  const gzip = createGzip({level: 6})
+  const fileHash = createHash('sha256')
+  const written = pipeline(gzip, hashingPassThrough(fileHash), createWriteStream(temp))
+  // A failure in the pipeline must surface even while rows are still being produced.
+  written.catch(() => {})
+  const snapshot = await props.db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      await applyBackupSession(trx)
+      return writeLines(props, trx, gzip)
+    })
+  gzip.end()
+  await written
+  return {...snapshot, sha256: fileHash.digest('hex')}
+}
+
+async function writeLines(
+  props: WriteBackupProps,
+  trx: Kysely<Database>,
+  gzip: Gzip,
+): Promise<Omit<Snapshot, 'sha256'>> {
+  const status = await getMigrationStatus(trx, props.migrations)
+  const schemaVersion = status.applied.at(-1)?.name
+  if (!schemaVersion) {
+    throw new AedbError('The database has no aedb schema: there is nothing to back up.', {
+      code: 'BACKUP_EMPTY_DATABASE',
+      exit: EXIT.DATABASE,
+      suggestions: ['Check --database-url; run `aedb init` to create the schema.'],
+    })
+  }
+  const {tables, ignored} = await readOwnedTables(trx)
+  for (const name of ignored) props.onWarning?.(`Table ${name} is not aedb's and is not in the backup.`)
+  const content = createHash('sha256')
+  const emit = async (text: string, hashed = true) => {
+    if (hashed) content.update(text)
+    if (!gzip.write(text)) await once(gzip, 'drain')
+  }
+  const createdAt = new Date().toISOString()
+  const header: BackupHeader = {
+    format: BACKUP_FORMAT,
+    formatVersion: BACKUP_FORMAT_VERSION,
+    aedbVersion: props.version,
+    schemaVersion,
+    migrations: status.applied.map((m) => ({name: m.name, checksum: m.checksum})),
+    createdAt,
+    backend: props.backend,
+    tables: tables.map((t) => t.name),
+  }
+  await emit(`${JSON.stringify(header)}\n`)
+  const manifest: BackupTrailer['tables'] = {}
+  for (const [tableIndex, table] of tables.entries()) {
+    const columns = table.columns.map(({name, type}) => ({name, type}))
+    await emit(`${JSON.stringify({table: table.name, columns, primaryKey: table.primaryKey})}\n`)
+    const tableHash = createHash('sha256')
+    let rows = 0
+    for await (const batch of tableLines(trx, table)) {
+      const text = `${batch.join('\n')}\n`
+      tableHash.update(text)
+      await emit(text)
+      rows += batch.length
+      props.onProgress?.({table: table.name, tableIndex, tableCount: tables.length, rows})
+    }
+    manifest[table.name] = {rows, sha256: tableHash.digest('hex')}
+    await emit(`${JSON.stringify({tableEnd: table.name, ...manifest[table.name]})}\n`)
+  }
+  const trailer: BackupTrailer = {trailer: true, tables: manifest, contentSha256: content.digest('hex')}
+  await emit(`${JSON.stringify(trailer)}\n`, false)
+  return {
+    schemaVersion,
+    createdAt,
+    tables: tables.map((t) => ({name: t.name, ...manifest[t.name]!})),
+  }
+}
+
+function hashingPassThrough(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk)
+      callback(null, chunk)
+    },
+  })
+}

@@ -1,0 +1,69 @@
+import {Args, Flags} from '@oclif/core'
+import {type RestoreResult, restoreBackup} from '../backup/restore-backup.js'
+import {AedbCommand} from '../base-command.js'
+import {MIGRATIONS} from '../db/migrations.js'
+import {createProgressLine} from '../progress-line.js'
+
+export default class Restore extends AedbCommand {
+  static override summary =
+    'Restore a backup written by `aedb backup` into an empty database, all or nothing.'
+
+  static override description =
+    `Checks the file first (its SHA-256 against FILE.sha256, the format, every table's checksum) and writes nothing if anything is wrong (exit 3). Then, in one transaction: creates the schema at the backup's version, loads every row with triggers off (the audit log and updated_at are restored as they were, not rewritten), compares every table with the backup's manifest, and migrates an older backup to this aedb's schema. A database that already holds data is refused (exit 2) unless --force, which replaces everything in it, also all or nothing. A backup newer than this aedb is refused (exit 2) naming the aedb version to use. Works into the embedded database or a server, from a backup of either.`
+
+  static override examples = [
+    {
+      description: 'Restore into a new embedded database folder.',
+      command: '<%= config.bin %> <%= command.id %> aedb-2026-12-01.aedb.gz --database-url pglite:./restored',
+    },
+    {
+      description: 'Replace the content of a server database with the backup.',
+      command:
+        '<%= config.bin %> <%= command.id %> aedb-2026-12-01.aedb.gz --force --database-url postgresql://lab@db.example.org/aedb',
+    },
+  ]
+
+  static override args = {
+    file: Args.string({description: 'Backup file written by `aedb backup`.', required: true}),
+  }
+
+  static override flags = {
+    force: Flags.boolean({
+      summary: 'Replace everything in a database that already holds data (all or nothing).',
+    }),
+  }
+
+  async run(): Promise<RestoreResult> {
+    const {args, flags} = await this.parse(Restore)
+    const target = this.databaseTarget(flags['database-url'])
+    const progress = createProgressLine({enabled: !flags.quiet && !this.jsonEnabled()})
+    let announced = false
+    const result = await restoreBackup({
+      target,
+      file: args.file,
+      migrations: MIGRATIONS,
+      version: this.config.version,
+      argv: this.argv,
+      force: flags.force,
+      onProgress: (p) => {
+        if (p.phase === 'load' && !announced) {
+          announced = true
+          this.note(flags.quiet, `loading ${p.totalRows} rows into ${target.redacted}`)
+        }
+        progress.update(`restore: ${p.phase}${p.table ? ` ${p.table}` : ''} ${p.rows}/${p.totalRows} rows`)
+      },
+      onWarning: (message) => progress.interrupt(`warning: ${message}`),
+    })
+    progress.done()
+    if (!this.jsonEnabled() && !flags.quiet) {
+      this.log(
+        `Restored ${result.rows} rows in ${result.tables.length} tables into ${result.location}${result.replaced ? ' (replacing its content)' : ''}; every table matches the backup.`,
+      )
+      this.log(
+        `backup: aedb ${result.backup.aedbVersion}, schema ${result.backup.schemaVersion}, ${result.backup.createdAt}`,
+      )
+      if (result.migrationsApplied.length > 0) this.log(`then migrated to ${result.schemaVersion}`)
+    }
+    return result
+  }
+}
