@@ -4,10 +4,11 @@ import type {TableName} from '../../db/schema.js'
 import {deleteStaleRows, upsertRows} from '../../db/upsert-rows.js'
 import {type FileRecord, upsertFiles} from '../../files/file-catalog.js'
 import type {UnitContext} from '../import-session.js'
+import {naiveToMicros} from './cell-value.js'
 import type {ParsedKneeLog, ParsedLog, ParsedManeuverLog, ParsedRecord, StudyName} from './parse-log.js'
 
 /** Bump whenever parsing or mapping changes what a workbook turns into: workbooks are then re-read. */
-export const EXCEL_PARSER_VERSION = 'excel-2'
+export const EXCEL_PARSER_VERSION = 'excel-3'
 
 /** The database already holds a newer edition of this log: replacing it would lose data. */
 export class StaleLogError extends Error {}
@@ -215,8 +216,11 @@ async function checkNotStale(
     .executeTakeFirst()
   if (!stored) return
   const incoming = parsed.log.values.log_updated
-  const instant = (text: string) => Date.parse(`${text.replace(' ', 'T')}Z`)
-  if (stored.log_updated && typeof incoming === 'string' && instant(stored.log_updated) > instant(incoming)) {
+  if (
+    stored.log_updated &&
+    typeof incoming === 'string' &&
+    naiveToMicros(stored.log_updated) > naiveToMicros(incoming)
+  ) {
     const what = parsed.kind === 'maneuver' ? `${parsed.knee} ${parsed.maneuver}` : `${parsed.knee} knee`
     throw new StaleLogError(
       `the database holds a newer log of participant ${number} ${what} (Log Updated ${stored.log_updated}, ${stored.format_version}) than this workbook (Log Updated ${incoming}); expected the newest edition — delete the newer rows first if this older one is right`,
