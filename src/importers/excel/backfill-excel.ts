@@ -9,6 +9,7 @@ import {mapConcurrent} from '../../files/map-concurrent.js'
 import {type ImportResult, ImportSession, type ImportWarning, type Rejection} from '../import-session.js'
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
+import {isAedbWrittenWorkbook, NEVER_IMPORTED_KINDS} from './is-aedb-written-workbook.js'
 import {type ParsedLog, parseLog, STUDY_NAMES, type StudyName} from './parse-log.js'
 import {peekSheetNames, readWorkbook, WorkbookReadError} from './read-workbook.js'
 import {buildReferenceIndex, resolveReference} from './resolve-references.js'
@@ -129,6 +130,15 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
         candidate.workbook = workbook
         if (imported.has(workbook.sha256!)) {
           session.files.unchanged++
+          return
+        }
+        const aedbKind = await isAedbWrittenWorkbook(catalog.resolveInside(file))
+        if (aedbKind !== null && NEVER_IMPORTED_KINDS.has(aedbKind)) {
+          skip(
+            catalog.resolveInside(file),
+            `written by aedb (marker aedb:${aedbKind}: ${aedbKind === 'rejects' ? 'a --rejects workbook' : 'an export'}); aedb never imports its own rejects or table exports`,
+            true,
+          )
           return
         }
         if (!looksLikeLogName(file)) {
@@ -437,9 +447,18 @@ function settleAmbiguousVersions(candidates: Candidate[]): void {
   }
 }
 
+/** Where a participant number already is in the database: its study, and the run that put it there. */
+interface KnownParticipant {
+  study: StudyName
+  runId: string | null
+  runCommand: string | null
+  runStarted: string | null
+}
+
 /**
  * The study of each log: the one it names; else the one another log of the same participant names (in this run or
- * already in the database); else --study. A log naming a study other than --study is rejected naming both.
+ * already in the database); else --study. A log naming a study other than --study is rejected naming both, and so
+ * is a log that would put a participant already stored under another study into a second one (issue 9 item 2).
  */
 async function resolveStudies(
   db: Kysely<Database>,
@@ -447,30 +466,8 @@ async function resolveStudies(
   flagStudy: StudyName | null,
   reject: (candidate: Candidate, problem: Rejection) => void,
 ): Promise<void> {
-  const named = new Map<number, Set<StudyName>>()
-  for (const c of candidates) {
-    const p = c.parsed!
-    if (p.participantNumber === null) continue
-    if (p.studyNamed) {
-      const set = named.get(p.participantNumber) ?? new Set()
-      set.add(p.studyNamed)
-      named.set(p.participantNumber, set)
-    }
-  }
-  const numbers = [
-    ...new Set(candidates.map((c) => c.parsed!.participantNumber).filter((n): n is number => n !== null)),
-  ]
-  const known = new Map<number, Set<StudyName>>()
-  if (numbers.length > 0) {
-    const {rows} = await sql<{participant_number: number; name: StudyName}>`
-      select p.participant_number, s.name from participants p join studies s on s.id = p.study_id
-      where p.participant_number = any(${`{${numbers.join(',')}}`}::int[])`.execute(db)
-    for (const r of rows) {
-      const set = known.get(r.participant_number) ?? new Set()
-      set.add(r.name)
-      known.set(r.participant_number, set)
-    }
-  }
+  const named = studiesNamedInRun(candidates)
+  const known = await studiesInDatabase(db, candidates)
   for (const c of candidates) {
     const p = c.parsed!
     const problem = (code: string, column: string | null, message: string): Rejection => ({
@@ -492,45 +489,119 @@ async function resolveStudies(
       )
       continue
     }
-    c.participantNumber = p.participantNumber
-    if (p.studyNamed) {
-      if (flagStudy && flagStudy !== p.studyNamed) {
-        reject(
-          c,
-          problem(
-            'STUDY_CONFLICT',
-            'Study',
-            `the workbook names study ${p.studyNamed} but --study says ${flagStudy}; expected them to agree (drop --study or fix the workbook)`,
-          ),
-        )
-        continue
-      }
-      c.study = p.studyNamed
+    const stored = known.get(p.participantNumber) ?? []
+    const study = chooseStudy(p, flagStudy, named, stored, problem)
+    if ('code' in study) {
+      reject(c, study)
       continue
     }
-    const siblings = named.get(p.participantNumber) ?? known.get(p.participantNumber)
-    if (siblings && siblings.size === 1) {
-      c.study = [...siblings][0]!
-    } else if (siblings && siblings.size > 1 && !flagStudy) {
+    const elsewhere = stored.filter((k) => k.study !== study.study)
+    if (elsewhere.length > 0) {
       reject(
         c,
-        problem(
-          'STUDY_AMBIGUOUS',
-          'Study ID',
-          `participant ${p.participantNumber} appears in studies ${[...siblings].join(' and ')}; pass --study to say which this log belongs to`,
-        ),
+        otherStudyProblem(p.participantNumber, study.study, elsewhere, problem, p.studyNamed !== null),
       )
-    } else if (flagStudy) {
-      c.study = flagStudy
-    } else {
-      reject(
-        c,
-        problem(
-          'STUDY_UNKNOWN',
-          'Study ID',
-          `no log of participant ${p.participantNumber} names its study; pass --study (one of ${STUDY_NAMES.join(', ')})`,
-        ),
-      )
+      continue
     }
+    c.participantNumber = p.participantNumber
+    c.study = study.study
   }
+}
+
+function studiesNamedInRun(candidates: Candidate[]): Map<number, Set<StudyName>> {
+  const named = new Map<number, Set<StudyName>>()
+  for (const c of candidates) {
+    const p = c.parsed!
+    if (p.participantNumber === null || !p.studyNamed) continue
+    const set = named.get(p.participantNumber) ?? new Set()
+    set.add(p.studyNamed)
+    named.set(p.participantNumber, set)
+  }
+  return named
+}
+
+async function studiesInDatabase(
+  db: Kysely<Database>,
+  candidates: Candidate[],
+): Promise<Map<number, KnownParticipant[]>> {
+  const numbers = [
+    ...new Set(candidates.map((c) => c.parsed!.participantNumber).filter((n): n is number => n !== null)),
+  ]
+  const known = new Map<number, KnownParticipant[]>()
+  if (numbers.length === 0) return known
+  const {rows} = await sql<{
+    participant_number: number
+    name: StudyName
+    run_id: string | null
+    command: string | null
+    started_at: Date | string | null
+  }>`
+    select p.participant_number, s.name, p.run_id, r.command, r.started_at
+    from participants p join studies s on s.id = p.study_id left join runs r on r.id = p.run_id
+    where p.participant_number = any(${`{${numbers.join(',')}}`}::int[])`.execute(db)
+  for (const r of rows) {
+    const list = known.get(r.participant_number) ?? []
+    list.push({
+      study: r.name,
+      runId: r.run_id,
+      runCommand: r.command,
+      runStarted: r.started_at === null ? null : new Date(r.started_at).toISOString(),
+    })
+    known.set(r.participant_number, list)
+  }
+  return known
+}
+
+function chooseStudy(
+  p: ParsedLog,
+  flagStudy: StudyName | null,
+  named: Map<number, Set<StudyName>>,
+  stored: KnownParticipant[],
+  problem: (code: string, column: string | null, message: string) => Rejection,
+): {study: StudyName} | Rejection {
+  const number = p.participantNumber!
+  if (p.studyNamed) {
+    if (flagStudy && flagStudy !== p.studyNamed)
+      return problem(
+        'STUDY_CONFLICT',
+        'Study',
+        `the workbook names study ${p.studyNamed} but --study says ${flagStudy}; expected them to agree (drop --study or fix the workbook)`,
+      )
+    return {study: p.studyNamed}
+  }
+  const storedStudies = new Set(stored.map((k) => k.study))
+  const siblings = named.get(number) ?? (storedStudies.size > 0 ? storedStudies : undefined)
+  if (siblings && siblings.size === 1) return {study: [...siblings][0]!}
+  if (siblings && siblings.size > 1 && !flagStudy)
+    return problem(
+      'STUDY_AMBIGUOUS',
+      'Study ID',
+      `participant ${number} appears in studies ${[...siblings].join(' and ')}; pass --study to say which this log belongs to`,
+    )
+  if (flagStudy) return {study: flagStudy}
+  return problem(
+    'STUDY_UNKNOWN',
+    'Study ID',
+    `no log of participant ${number} names its study; pass --study (one of ${STUDY_NAMES.join(', ')})`,
+  )
+}
+
+function otherStudyProblem(
+  number: number,
+  study: StudyName,
+  elsewhere: KnownParticipant[],
+  problem: (code: string, column: string | null, message: string) => Rejection,
+  studyNamed: boolean,
+): Rejection {
+  const where = elsewhere
+    .map(
+      (k) =>
+        `study ${k.study} (set by run ${k.runId ?? 'unknown'}${k.runCommand ? `, ${k.runCommand} started ${k.runStarted}` : ''})`,
+    )
+    .join(' and ')
+  return problem(
+    'PARTICIPANT_IN_OTHER_STUDY',
+    studyNamed ? 'Study' : 'Study ID',
+    `participant ${number} is already in ${where}; this log puts it in study ${study}. Expected one study per participant: if ${number} belongs to ${study}, run \`aedb move-participant ${number} --to ${study}\` and import again; otherwise fix the workbook`,
+  )
 }

@@ -3,6 +3,7 @@ import {createRequire} from 'node:module'
 import ExcelJS from 'exceljs'
 import JSZip from 'jszip'
 import {type CellValue, excelSerialToNaive, naiveText} from './cell-value.js'
+import {AEDB_MARKER_SHEET} from './is-aedb-written-workbook.js'
 
 /**
  * exceljs turns a date cell's serial into a Date rounded to the millisecond, but the legacy logs hold microseconds
@@ -57,7 +58,8 @@ export async function readWorkbook(file: string): Promise<RawWorkbook> {
   } catch (error) {
     throw new WorkbookReadError(describeReadError(error))
   }
-  return {sheets: workbook.worksheets.map(readSheet)}
+  // aedb's marker sheet (an export in the legacy layout has one) is not part of the log.
+  return {sheets: workbook.worksheets.filter((s) => s.name !== AEDB_MARKER_SHEET).map(readSheet)}
 }
 
 function describeReadError(error: unknown): string {

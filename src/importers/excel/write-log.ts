@@ -58,7 +58,6 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       conflict: ['name'],
     }),
   )
-  const participantId = deterministicId('participant', props.study, props.participantNumber)
   track(
     'participants',
     await upsertRows({
@@ -66,7 +65,7 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       table: 'participants',
       rows: [
         {
-          id: participantId,
+          id: deterministicId('participant', props.study, props.participantNumber),
           study_id: studyId,
           participant_number: props.participantNumber,
           run_id: ctx.runId,
@@ -75,6 +74,15 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       conflict: ['study_id', 'participant_number'],
     }),
   )
+  // The stored id, not the computed one: `aedb move-participant` keeps a participant's id when its study changes.
+  const participantId = (
+    await db
+      .selectFrom('participants')
+      .select('id')
+      .where('study_id', '=', studyId)
+      .where('participant_number', '=', props.participantNumber)
+      .executeTakeFirstOrThrow()
+  ).id
   const provenance = (r: ParsedRecord) => ({
     source_file_id: props.workbook.id,
     source_sheet: r.sheet,

@@ -1,7 +1,26 @@
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import ExcelJS from 'exceljs'
+import type {Kysely} from 'kysely'
 import {describe, expect, it} from 'vitest'
+import {moveParticipant} from '../../../src/db/move-participant.js'
+import type {Database} from '../../../src/db/schema.js'
 import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
+import {
+  isAedbWrittenWorkbook,
+  markAedbWorkbook,
+} from '../../../src/importers/excel/is-aedb-written-workbook.js'
 import {testBackends} from '../../support/backends.js'
-import {editWorkbookXml, useV4Tree, walkLogPath} from '../../support/knee-trees.js'
+import {kneeSampleDir} from '../../support/knee-samples.js'
+import {
+  columnOf,
+  editWorkbook,
+  editWorkbookXml,
+  useV4Tree,
+  V4,
+  walkLogPath,
+} from '../../support/knee-trees.js'
 
 /** `Log Created` of knee-ae-excel.md §2: serial 46348.07396053536 is 2026-11-22 01:46:30.190255. */
 const MICRO_SERIAL = '46348.07396053536'
@@ -29,5 +48,143 @@ describe.each(testBackends())('backfill-excel keeps what the workbook said on %s
       .executeTakeFirstOrThrow()
     expect(log.log_created).toBe(MICRO_TEXT)
     expect(log.extra['Reviewed At']).toBe(MICRO_TEXT)
+  })
+})
+
+describe.each(testBackends())('a participant belongs to one study on %s', (backend) => {
+  const tree = useV4Tree(backend, ['2037'])
+
+  it('refuses a log that would put a stored participant in a second study, until it is moved (audited)', async () => {
+    const v1 = path.join(kneeSampleDir('v1-2025-12-28'), '#2037')
+    const first = await backfillExcel({db: tree.db, paths: [v1], study: 'AOA', version: 'test'})
+    expect(first.rejected).toEqual([])
+    const v4 = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
+    expect(v4.rejected.length).toBeGreaterThan(0)
+    for (const r of v4.rejected) {
+      expect(r).toMatchObject({code: 'PARTICIPANT_IN_OTHER_STUDY', sheet: 'Summary', row: 2})
+      expect(r.message).toContain('participant 2037 is already in study AOA')
+      expect(r.message).toContain(`set by run ${first.runId}`)
+      expect(r.message).toContain('this log puts it in study preOA')
+      expect(r.message).toContain('aedb move-participant 2037 --to preOA')
+    }
+    expect(await studiesOf(tree.db, 2037)).toEqual(['AOA'])
+
+    const moved = await moveParticipant({db: tree.db, participantNumber: 2037, to: 'preOA', version: 'test'})
+    expect(moved).toMatchObject({from: 'AOA', to: 'preOA', moved: true})
+    const run = await tree.db
+      .selectFrom('runs')
+      .select(['command', 'outcome'])
+      .where('id', '=', moved.runId!)
+      .executeTakeFirstOrThrow()
+    expect(run).toEqual({command: 'move-participant', outcome: 'succeeded'})
+    const audit = await tree.db
+      .selectFrom('audit_log')
+      .select(['operation', 'old_values', 'new_values'])
+      .where('table_name', '=', 'participants')
+      .where('run_id', '=', moved.runId!)
+      .execute()
+    expect(audit).toHaveLength(1)
+    expect(audit[0]!.operation).toBe('update')
+    expect(audit[0]!.old_values).not.toEqual(audit[0]!.new_values)
+
+    const again = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
+    expect(again.rejected).toEqual([])
+    expect(await studiesOf(tree.db, 2037)).toEqual(['preOA'])
+    const versions = await tree.db.selectFrom('processing_logs').select('format_version').distinct().execute()
+    expect(versions).toEqual([{format_version: 'v4'}])
+    await expect(
+      moveParticipant({db: tree.db, participantNumber: 9999, to: 'AOA', version: 'test'}),
+    ).rejects.toMatchObject({code: 'PARTICIPANT_NOT_FOUND', exit: 3})
+  })
+})
+
+async function studiesOf(db: Kysely<Database>, number: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('participants')
+    .innerJoin('studies', 'studies.id', 'participants.study_id')
+    .select('studies.name')
+    .where('participant_number', '=', number)
+    .orderBy('studies.name')
+    .execute()
+  return rows.map((r) => r.name)
+}
+
+describe('isAedbWrittenWorkbook', () => {
+  it('reads the kind from the marker sheet or the document properties, and null from a legacy log', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'aedb-marker-'))
+    try {
+      const tables = new ExcelJS.Workbook()
+      tables.company = 'aedb:tables'
+      tables.addWorksheet('participants').addRow(['id'])
+      await tables.xlsx.writeFile(path.join(dir, 'tables.xlsx'))
+      const legacy = new ExcelJS.Workbook()
+      markAedbWorkbook(legacy, 'legacy')
+      legacy.addWorksheet('Summary').addRow(['Study ID'])
+      await legacy.xlsx.writeFile(path.join(dir, 'legacy.xlsx'))
+      expect(await isAedbWrittenWorkbook(path.join(dir, 'tables.xlsx'))).toBe('tables')
+      expect(await isAedbWrittenWorkbook(path.join(dir, 'legacy.xlsx'))).toBe('legacy')
+      expect(await isAedbWrittenWorkbook(walkLogPath(kneeSampleDir(V4), '1019'))).toBeNull()
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+  })
+})
+
+describe.each(testBackends())('aedb never imports its own workbooks on %s', (backend) => {
+  const tree = useV4Tree(backend, ['1021'])
+
+  it('skips its --rejects workbook inside the tree and alone, and reads a legacy-layout export without its marker', async () => {
+    await editWorkbook(walkLogPath(tree.root, '1021'), walkLogPath(tree.root, '1021'), (wb) => {
+      const summary = wb.getWorksheet('Summary')!
+      summary.getRow(2).getCell(columnOf(summary, 'Num Synced Files')).value = 'abc'
+    })
+    const rejects = path.join(tree.root, 'rejects.xlsx')
+    const first = await backfillExcel({
+      db: tree.db,
+      paths: [tree.root],
+      rejectsFile: rejects,
+      version: 'test',
+    })
+    expect(first.rejected).toEqual([expect.objectContaining({sheet: 'Summary', column: 'Num Synced Files'})])
+    expect(await isAedbWrittenWorkbook(rejects)).toBe('rejects')
+
+    const second = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
+    expect(second.rejected).toHaveLength(1)
+    expect(second.warnings).toContainEqual(
+      expect.objectContaining({
+        code: 'SKIPPED',
+        file: rejects,
+        message: expect.stringContaining('aedb:rejects'),
+      }),
+    )
+    const alone = await backfillExcel({
+      db: tree.db,
+      paths: [rejects],
+      study: 'AOA',
+      coerceInvalid: true,
+      version: 'test',
+    })
+    expect(alone.files).toMatchObject({seen: 1, skipped: 1, imported: 0})
+    expect(await tree.db.selectFrom('participants').select('participant_number').execute()).toEqual([
+      {participant_number: 1021},
+    ])
+
+    // An export in the legacy layout carries the marker too, and is imported like the log it copies.
+    await editWorkbook(walkLogPath(tree.root, '1021'), walkLogPath(tree.root, '1021'), (wb) => {
+      const summary = wb.getWorksheet('Summary')!
+      summary.getRow(2).getCell(columnOf(summary, 'Num Synced Files')).value = 4
+      markAedbWorkbook(wb, 'legacy')
+    })
+    const legacy = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
+    expect(legacy.rejected).toEqual([])
+    expect(legacy.warnings.filter((w) => w.code === 'UNKNOWN_SHEET')).toEqual([])
+    const walk = await tree.db
+      .selectFrom('processing_logs')
+      .select(['num_synced_files', 'extra'])
+      .where('maneuver', '=', 'walk')
+      .where('knee', '=', 'left')
+      .executeTakeFirstOrThrow()
+    expect(walk.num_synced_files).toBe(4)
+    expect(Object.keys(walk.extra).filter((k) => k.includes('_aedb'))).toEqual([])
   })
 })
