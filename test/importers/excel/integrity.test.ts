@@ -188,3 +188,43 @@ describe.each(testBackends())('aedb never imports its own workbooks on %s', (bac
     expect(Object.keys(walk.extra).filter((k) => k.includes('_aedb'))).toEqual([])
   })
 })
+
+describe.each(testBackends())('interval text on %s', (backend) => {
+  const tree = useV4Tree(backend, ['1019'])
+
+  it('keeps the verbatim interval text in extra whenever the typed value does not print back to it', async () => {
+    const written = {
+      'Audio QC Fail Segments': '[(1.25, 2.5), (10.0, 10.75)]',
+      'Audio QC Fail Segments Ch1': '[(1.25, 2.50), (10, 10.75)]',
+      'Audio QC Fail Segments Ch2': '[[1.25, 2.5], [10.0, 10.75]]',
+      'Audio QC Fail Segments Ch3': '[(1e-05, 2.5)]',
+      'Audio QC Fail Segments Ch4': '[(1.25, 2.5), (1e+16, 2e+16)]',
+    }
+    await editWorkbook(walkLogPath(tree.root, '1019'), walkLogPath(tree.root, '1019'), (wb) => {
+      const audio = wb.getWorksheet('Audio')!
+      for (const [header, text] of Object.entries(written))
+        audio.getRow(2).getCell(columnOf(audio, header)).value = text
+    })
+    const result = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
+    expect(result.rejected).toEqual([])
+    const audio = await tree.db
+      .selectFrom('audio_processing')
+      .innerJoin('processing_logs', 'processing_logs.id', 'audio_processing.processing_log_id')
+      .select([
+        'audio_processing.qc_fail_segments',
+        'audio_processing.qc_fail_segments_ch1',
+        'audio_processing.qc_fail_segments_ch3',
+        'audio_processing.qc_fail_segments_ch4',
+        'audio_processing.extra',
+      ])
+      .where('processing_logs.maneuver', '=', 'walk')
+      .where('processing_logs.knee', '=', 'left')
+      .executeTakeFirstOrThrow()
+    expect(audio.qc_fail_segments).toEqual([1.25, 2.5, 10, 10.75])
+    expect(audio.qc_fail_segments_ch3).toEqual([0.00001, 2.5])
+    expect(audio.qc_fail_segments_ch4).toEqual([1.25, 2.5, 1e16, 2e16])
+    expect(audio.extra['Audio QC Fail Segments']).toBeUndefined()
+    for (const header of Object.keys(written).slice(1))
+      expect(audio.extra[header], header).toBe(written[header as keyof typeof written])
+  })
+})
