@@ -1,4 +1,4 @@
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, rename, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import ExcelJS from 'exceljs'
@@ -11,7 +11,7 @@ import {
   isAedbWrittenWorkbook,
   markAedbWorkbook,
 } from '../../../src/importers/excel/is-aedb-written-workbook.js'
-import {testBackends} from '../../support/backends.js'
+import {createTestDatabase, testBackends} from '../../support/backends.js'
 import {kneeSampleDir} from '../../support/knee-samples.js'
 import {
   columnOf,
@@ -228,3 +228,60 @@ describe.each(testBackends())('interval text on %s', (backend) => {
       expect(audio.extra[header], header).toBe(written[header as keyof typeof written])
   })
 })
+
+describe.each(testBackends())('import order does not decide a layout on %s', (backend) => {
+  const tree = useV4Tree(backend, ['1019'])
+
+  it('gives knee logs the same format_version and content hash in one run or two, either order', async () => {
+    const one = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
+    expect(one.rejected).toEqual([])
+    const reference = await logHashes(tree.db)
+    expect(reference.filter((r) => r.kind === 'knee').map((r) => r.format_version)).toEqual(['v4', 'v4'])
+
+    const fresh = await createTestDatabase(backend)
+    const other = await fresh.open()
+    const aside = await mkdtemp(path.join(tmpdir(), 'aedb-aside-'))
+    const held = [
+      'Right Knee/knee_processing_log_1019_Right.xlsx',
+      'Left Knee/Walking',
+      'Left Knee/Sit-Stand',
+      'Left Knee/Flexion-Extension',
+    ]
+    try {
+      // Run 1: the left knee log alone (its maneuver logs come later), and the right maneuver logs alone.
+      for (const [i, part] of held.entries())
+        await rename(path.join(tree.root, '#1019', part), path.join(aside, String(i)))
+      const first = await backfillExcel({db: other.db, paths: [tree.root], version: 'test'})
+      expect(first.rejected).toEqual([])
+      // Alone, the left knee log cannot tell v2 from v4 (the ambiguity of issue 9 item 4).
+      expect((await logHashes(other.db)).find((r) => r.kind === 'knee')).toMatchObject({
+        knee: 'left',
+        format_version: 'v2',
+      })
+      for (const [i, part] of held.entries())
+        await rename(path.join(aside, String(i)), path.join(tree.root, '#1019', part))
+      const second = await backfillExcel({db: other.db, paths: [tree.root], version: 'test'})
+      expect(second.rejected).toEqual([])
+      expect(await logHashes(other.db)).toEqual(reference)
+    } finally {
+      await other.close()
+      await fresh.drop()
+      await rm(aside, {recursive: true, force: true})
+    }
+  })
+})
+
+async function logHashes(db: Kysely<Database>) {
+  const knee = await db
+    .selectFrom('knee_logs')
+    .select(['knee', 'format_version', 'content_hash'])
+    .orderBy('knee')
+    .execute()
+  const maneuver = await db
+    .selectFrom('processing_logs')
+    .select(['knee', 'maneuver', 'format_version', 'content_hash'])
+    .orderBy('knee')
+    .orderBy('maneuver')
+    .execute()
+  return [...knee.map((k) => ({kind: 'knee', ...k})), ...maneuver.map((m) => ({kind: 'maneuver', ...m}))]
+}
