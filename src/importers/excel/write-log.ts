@@ -227,7 +227,8 @@ async function checkNotStale(
   if (
     stored.log_updated &&
     typeof incoming === 'string' &&
-    naiveToMicros(stored.log_updated) > naiveToMicros(incoming)
+    // A tool that re-saves a workbook rounds its dates to the millisecond: that is the same edition, not an older one.
+    naiveToMicros(stored.log_updated) - naiveToMicros(incoming) >= 1000
   ) {
     const what = parsed.kind === 'maneuver' ? `${parsed.knee} ${parsed.maneuver}` : `${parsed.knee} knee`
     throw new StaleLogError(

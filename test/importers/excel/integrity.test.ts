@@ -285,3 +285,45 @@ async function logHashes(db: Kysely<Database>) {
     .execute()
   return [...knee.map((k) => ({kind: 'knee', ...k})), ...maneuver.map((m) => ({kind: 'maneuver', ...m}))]
 }
+
+describe.each(testBackends())('participant numbers from names and cells on %s', (backend) => {
+  const tree = useV4Tree(backend, ['1019'])
+
+  it('warns when the name and the Study ID disagree, and rejects an out-of-range name without stopping the run', async () => {
+    const setStudyId = (value: string | null) => (wb: ExcelJS.Workbook) => {
+      const summary = wb.getWorksheet('Summary')!
+      summary.getRow(2).getCell(columnOf(summary, 'Study ID')).value = value
+    }
+    const real = walkLogPath(tree.root, '1019')
+    await editWorkbook(real, walkLogPath(tree.root, '99999999999'), setStudyId('1015'))
+    await editWorkbook(real, walkLogPath(tree.root, '5012'), setStudyId('-5'))
+    await editWorkbook(real, walkLogPath(tree.root, '99999999998'), setStudyId(null))
+    const result = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
+
+    expect(result.rejected).toEqual([
+      {
+        file: '#99999999998/Left Knee/Walking/processing_log_99999999998_Left_walk.xlsx',
+        sheet: 'Summary',
+        row: 2,
+        column: 'Study ID',
+        code: 'PARTICIPANT_OUT_OF_RANGE',
+        message: expect.stringContaining('says participant 99999999998, out of range'),
+      },
+    ])
+    const mismatches = result.warnings.filter((w) => w.code === 'PARTICIPANT_MISMATCH').map((w) => w.message)
+    expect(mismatches).toContainEqual(
+      expect.stringMatching(
+        /^#99999999999\/.*processing_log_99999999999_Left_walk\.xlsx > Summary > row 2 > Study ID: Study ID says participant 1015 but the folder #99999999999 says 99999999999; used 1015$/,
+      ),
+    )
+    expect(mismatches).toContainEqual(expect.stringContaining('Study ID "-5" is not a participant number'))
+    expect(mismatches).toContainEqual(expect.stringContaining('used participant 5012 from the folder #5012'))
+    const numbers = await tree.db
+      .selectFrom('participants')
+      .select('participant_number')
+      .orderBy('participant_number')
+      .execute()
+    expect(numbers.map((n) => n.participant_number)).toEqual([1015, 1019, 5012])
+    expect(result.files).toMatchObject({rejected: 1, imported: 10})
+  })
+})
