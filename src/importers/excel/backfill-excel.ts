@@ -163,7 +163,12 @@ class BackfillRun {
     const absolute = catalog.resolveInside(file)
     const workbook = await catalog.describe(file, 'workbook', {probe: false})
     candidate.workbook = workbook
-    if (imported.has(workbook.sha256!)) {
+    if (workbook.sha256 === null) {
+      // Gone since the listing, or a FIFO/device (opening one would block): nothing to read.
+      this.skip(absolute, workbook.probe_error ?? 'no longer there', true)
+      return
+    }
+    if (imported.has(workbook.sha256)) {
       this.session.files.unchanged++
       this.unchanged.add(candidate)
       return

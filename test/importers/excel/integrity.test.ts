@@ -1,3 +1,4 @@
+import {execFileSync} from 'node:child_process'
 import {mkdtemp, rename, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -326,4 +327,29 @@ describe.each(testBackends())('participant numbers from names and cells on %s', 
     expect(numbers.map((n) => n.participant_number)).toEqual([1015, 1019, 5012])
     expect(result.files).toMatchObject({rejected: 1, imported: 10})
   })
+})
+
+describe.each(testBackends())('files that are not regular files on %s', (backend) => {
+  const tree = useV4Tree(backend, ['1019'])
+
+  it('skips a FIFO named like a workbook, given on the command line or inside the tree, without opening it', async () => {
+    const fifo = path.join(
+      tree.root,
+      '#1019',
+      'Left Knee',
+      'Walking',
+      'processing_log_1019_Left_walk_copy.xlsx',
+    )
+    execFileSync('mkfifo', [fifo])
+    const result = await backfillExcel({db: tree.db, paths: [tree.root, fifo], version: 'test'})
+    expect(result.rejected).toEqual([])
+    expect(result.files).toMatchObject({imported: 8})
+    expect(result.warnings).toContainEqual(
+      expect.objectContaining({
+        code: 'SKIPPED',
+        file: fifo,
+        message: expect.stringContaining('not a regular file'),
+      }),
+    )
+  }, 30_000)
 })
