@@ -2,6 +2,7 @@ import {cp, mkdir, mkdtemp, readFile, rm, truncate, writeFile} from 'node:fs/pro
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import ExcelJS from 'exceljs'
+import JSZip from 'jszip'
 import type {Kysely} from 'kysely'
 import {afterAll, beforeAll} from 'vitest'
 import type {OpenDatabase} from '../../src/db/connection.js'
@@ -131,4 +132,21 @@ export function useV4Tree(backend: BackendName, participants: readonly string[])
     if (ctx.root) await rm(ctx.root, {recursive: true, force: true})
   })
   return ctx
+}
+
+/**
+ * Rewrites one part of an .xlsx (e.g. `xl/worksheets/sheet1.xml`) in place by `edit` on its XML text: for cells
+ * exceljs cannot write as the legacy pipeline did (a date serial to the microsecond).
+ */
+export async function editWorkbookXml(
+  file: string,
+  part: string,
+  edit: (xml: string) => string,
+): Promise<void> {
+  const zip = await JSZip.loadAsync(await readFile(file))
+  const xml = await zip.file(part)!.async('string')
+  const changed = edit(xml)
+  if (changed === xml) throw new Error(`editWorkbookXml: ${part} of ${file} unchanged`)
+  zip.file(part, changed)
+  await writeFile(file, await zip.generateAsync({type: 'nodebuffer', compression: 'DEFLATE'}))
 }

@@ -9,8 +9,9 @@ import {mapConcurrent} from '../../files/map-concurrent.js'
 import {type ImportResult, ImportSession, type ImportWarning, type Rejection} from '../import-session.js'
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
+import {isAedbWrittenWorkbook, NEVER_IMPORTED_KINDS} from './is-aedb-written-workbook.js'
 import {type ParsedLog, parseLog, STUDY_NAMES, type StudyName} from './parse-log.js'
-import {peekSheetNames, readWorkbook, WorkbookReadError} from './read-workbook.js'
+import {peekSheetNames, type RawWorkbook, readWorkbook, WorkbookReadError} from './read-workbook.js'
 import {buildReferenceIndex, resolveReference} from './resolve-references.js'
 import {EXCEL_PARSER_VERSION, findKneeLogDisagreements, StaleLogError, writeLog} from './write-log.js'
 import {type RejectedRow, writeRejectsWorkbook} from './write-rejects.js'
@@ -38,9 +39,9 @@ export interface BackfillExcelProps {
   argv?: readonly string[]
   version: string
   onProgress?: (progress: BackfillProgress) => void
+  onWarning?: (warning: ImportWarning) => void
   /** Stops the run between workbooks: the one in flight commits or rolls back, no other starts. */
   signal?: AbortSignal
-  onWarning?: (warning: ImportWarning) => void
 }
 
 export type BackfillExcelResult = ImportResult
@@ -63,7 +64,6 @@ interface Candidate {
 /** Imports every legacy processing log under `paths`: each workbook all-or-nothing, idempotently. */
 export async function backfillExcel(props: BackfillExcelProps): Promise<BackfillExcelResult> {
   await assertSchemaCurrent(props.db, MIGRATIONS)
-  const jobs = Math.max(1, props.jobs ?? 4)
   const knownRoots = (await props.db.selectFrom('import_roots').select('path').execute()).map((r) => r.path)
   const roots = await discoverWorkbooks(props.paths, knownRoots)
   const session = await ImportSession.start({
@@ -76,243 +76,13 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
     ...(props.signal ? {signal: props.signal} : {}),
   })
   try {
-    let bytesHashed = 0
-    let rows = 0
-    const skip = (absolute: string, reason: string, counted = false) => {
-      if (!counted) session.files.seen++
-      session.files.skipped++
-      session.warn({file: absolute, code: 'SKIPPED', message: `skipped: ${reason}`})
-    }
-    const candidates: Candidate[] = []
-    for (const root of roots) {
-      const catalog = new FileCatalog(root.root, (bytes) => {
-        bytesHashed += bytes
-      })
-      await catalog.load(session.db)
-      for (const skipped of root.skipped) skip(path.join(root.root, skipped.file), skipped.reason)
-      for (const file of root.workbooks) candidates.push({root: root.root, file, catalog})
-    }
-    const indexes = new Map(roots.map((r) => [r.root, buildReferenceIndex(r.allFiles)]))
-    const imported = await importedWorkbooks(session.db)
-    const progress = (phase: BackfillProgress['phase'], done: number, total: number) =>
-      props.onProgress?.({phase, done, total, rows, bytesHashed})
-    let read = 0
-    const rejectedRows: RejectedRow[] = []
-    const rejectWorkbook = (candidate: Candidate, problems: Rejection[]) => {
-      session.files.rejected++
-      for (const problem of problems) {
-        session.reject(problem)
-        const original =
-          problem.sheet && problem.row ? candidate.rawRows?.get(problem.sheet)?.get(problem.row) : undefined
-        rejectedRows.push({...problem, original: original ?? null})
-      }
-    }
-
-    // Phase 1: hash, skip what this parser already imported, read and parse the rest (in parallel).
-    const maxErrorsReached = () => props.maxErrors !== undefined && session.files.rejected >= props.maxErrors
-    let stopped = false
-    const stop = (file: string) => {
-      if (stopped) return
-      stopped = true
-      session.warn({
-        file,
-        code: 'MAX_ERRORS',
-        message: `stopped after ${session.files.rejected} rejected workbook(s) (--max-errors ${props.maxErrors}); the workbooks after it were not imported`,
-      })
-    }
-    await mapConcurrent(candidates, jobs, async (candidate) => {
-      if (session.stopping) return
-      if (maxErrorsReached()) {
-        stop(candidate.file)
-        return
-      }
-      session.files.seen++
-      const {catalog, file} = candidate
-      try {
-        const workbook = await catalog.describe(file, 'workbook', {probe: false})
-        candidate.workbook = workbook
-        if (imported.has(workbook.sha256!)) {
-          session.files.unchanged++
-          return
-        }
-        if (!looksLikeLogName(file)) {
-          // Not named like a log: read the whole workbook only if its sheets are those of one.
-          const sheets = await peekSheetNames(catalog.resolveInside(file))
-          if (!sheets?.some((name) => LOG_SHEETS.has(name))) {
-            skip(
-              catalog.resolveInside(file),
-              'not a processing log (neither its name nor its sheets are)',
-              true,
-            )
-            return
-          }
-        }
-        let raw: Awaited<ReturnType<typeof readWorkbook>>
-        try {
-          raw = await readWorkbook(catalog.resolveInside(file))
-        } catch (error) {
-          if (!(error instanceof WorkbookReadError)) throw error
-          if (!looksLikeLogName(file)) {
-            skip(
-              catalog.resolveInside(file),
-              'not a readable workbook, and not named like a processing log',
-              true,
-            )
-            return
-          }
-          rejectWorkbook(candidate, [
-            {
-              file,
-              sheet: null,
-              row: null,
-              column: null,
-              code: 'WORKBOOK_UNREADABLE',
-              message: `${error.message}; expected an Excel workbook written by the processing pipeline`,
-            },
-          ])
-          return
-        }
-        candidate.rawRows = new Map(
-          raw.sheets.map((s) => [
-            s.name,
-            new Map(s.rows.map((r) => [r.rowNumber, Object.fromEntries(r.cells)])),
-          ]),
-        )
-        const result = parseLog(raw, {
-          file,
-          absolutePath: catalog.resolveInside(file),
-          coerceInvalid: props.coerceInvalid ?? false,
-        })
-        const isLog = looksLikeLogName(file)
-        if (
-          !result.parsed &&
-          !isLog &&
-          result.problems.every((p) => p.code === 'LAYOUT_UNKNOWN' || p.code === 'WORKBOOK_EMPTY')
-        ) {
-          skip(
-            catalog.resolveInside(file),
-            'not a processing log (neither its name nor its sheets are)',
-            true,
-          )
-          return
-        }
-        for (const warning of result.warnings) session.warn({file, ...warning})
-        if (!result.parsed) {
-          rejectWorkbook(candidate, result.problems)
-          return
-        }
-        candidate.parsed = result.parsed
-        rows += countRecords(result.parsed)
-        const index = indexes.get(candidate.root)!
-        const maneuverDir = path.posix.dirname(file)
-        const references = await mapConcurrent(result.parsed.references, 4, async (ref) => {
-          const resolved = resolveReference(ref.value, maneuverDir, index, ref.defaultDir)
-          try {
-            return await catalog.describe(resolved.relPath, ref.kind, {probe: false})
-          } catch (error) {
-            // A referenced file that cannot be read (a link out of the tree, no permission) is noted, not fatal.
-            session.warn({
-              file,
-              code: 'REFERENCE_UNREADABLE',
-              message: `${resolved.relPath}: ${(error as Error).message}`,
-            })
-            return null
-          }
-        })
-        candidate.references = references.filter((r): r is FileRecord => r !== null)
-      } catch (error) {
-        const code = pgCode(error)
-        if (code === undefined || /^[0-9A-Z]{5}$/.test(code)) throw error
-        // Node file-system errors (EACCES, EIO): this workbook cannot be read; the others go on.
-        rejectWorkbook(candidate, [
-          {
-            file,
-            sheet: null,
-            row: null,
-            column: null,
-            code: 'WORKBOOK_UNREADABLE',
-            message: `${(error as Error).message}; expected a readable file`,
-          },
-        ])
-        candidate.parsed = undefined
-      } finally {
-        progress('read', ++read, candidates.length)
-      }
-    })
-
-    rejectDuplicateLogs(candidates, rejectWorkbook, skip)
-    const parsed = candidates.filter((c) => c.parsed)
-    settleAmbiguousVersions(parsed)
-    await resolveStudies(session.db, parsed, props.study ?? null, (c, problem) => {
-      rejectWorkbook(c, [problem])
-      c.parsed = undefined
-    })
-
-    // Phase 2: write, one transaction per workbook.
-    const participants = new Set<string>()
-    const toWrite = parsed.filter((c) => c.parsed)
-    let written = 0
-    // Workbooks read before a --max-errors stop are still written; a refusal while writing can stop the rest.
-    const rejectedBeforeWriting = session.files.rejected
-    await mapConcurrent(toWrite, jobs, async (candidate) => {
-      if (session.stopping) return
-      if (maxErrorsReached() && session.files.rejected > rejectedBeforeWriting) {
-        stop(candidate.file)
-        return
-      }
-      try {
-        const result = await session.unit((ctx) =>
-          writeLog({
-            ctx,
-            parsed: candidate.parsed!,
-            study: candidate.study!,
-            participantNumber: candidate.participantNumber!,
-            root: candidate.root,
-            workbook: candidate.workbook!,
-            references: candidate.references ?? [],
-          }),
-        )
-        participants.add(result.participantId)
-        if (result.changed) session.files.imported++
-        else session.files.unchanged++
-      } catch (error) {
-        // Data the schema refuses (a CHECK, a range) rejects this workbook; anything else is a bug or an outage.
-        if (error instanceof StaleLogError) {
-          rejectWorkbook(candidate, [
-            {
-              file: candidate.file,
-              sheet: 'Summary',
-              row: 2,
-              column: 'Log Updated',
-              code: 'STALE_LOG',
-              message: error.message,
-            },
-          ])
-          return
-        }
-        if (!/^(22|23|54)/.test(pgCode(error) ?? '')) throw error
-        rejectWorkbook(candidate, [
-          {
-            file: candidate.file,
-            sheet: null,
-            row: null,
-            column: null,
-            code: 'WRITE_REFUSED',
-            message: `the database refused the workbook: ${(error as Error).message}`,
-          },
-        ])
-      } finally {
-        progress('write', ++written, toWrite.length)
-      }
-    })
-
-    for (const d of await findKneeLogDisagreements(session.db, [...participants])) {
-      session.warn({
-        file: d.file ?? '(knee log)',
-        code: 'KNEE_LOG_MISMATCH',
-        message: `knee log says ${d.column} = ${String(d.kneeLog)} for ${d.knee} ${d.maneuver}, the maneuver log says ${String(d.maneuverLog)}`,
-      })
-    }
+    const run = new BackfillRun(props, session)
+    const candidates = await run.listCandidates(roots)
+    await run.readAll(candidates, await importedWorkbooks(session.db))
+    const parsed = await run.settle(candidates)
+    await run.writeAll(parsed)
+    await run.revisitAmbiguousLogs(candidates)
+    await run.warnKneeLogDisagreements()
     if (session.files.seen === 0 && !session.stopping) {
       session.warn({
         file: props.paths.join(', '),
@@ -321,12 +91,323 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
           'no .xlsx workbooks found; expected a study folder with participant folders (#1011/Left Knee/Walking/processing_log_1011_Left_walk.xlsx, …)',
       })
     }
-    if (props.rejectsFile) await writeRejectsWorkbook(props.rejectsFile, rejectedRows)
+    if (props.rejectsFile) await writeRejectsWorkbook(props.rejectsFile, run.rejectedRows)
     return await session.finish()
   } catch (error) {
     await session.abort()
     throw error
   }
+}
+
+/** The state of one backfill run and its steps: list, read and parse, settle, write, revisit. */
+class BackfillRun {
+  readonly rejectedRows: RejectedRow[] = []
+  private readonly jobs: number
+  private bytesHashed = 0
+  private rows = 0
+  private stopped = false
+  private readonly participants = new Set<string>()
+  private indexes = new Map<string, ReturnType<typeof buildReferenceIndex>>()
+  /** Candidates passed over because this parser already imported their bytes. */
+  private readonly unchanged = new Set<Candidate>()
+
+  constructor(
+    private readonly props: BackfillExcelProps,
+    private readonly session: ImportSession,
+  ) {
+    this.jobs = Math.max(1, props.jobs ?? 4)
+  }
+
+  async listCandidates(roots: Awaited<ReturnType<typeof discoverWorkbooks>>): Promise<Candidate[]> {
+    const candidates: Candidate[] = []
+    for (const root of roots) {
+      const catalog = new FileCatalog(root.root, (bytes) => {
+        this.bytesHashed += bytes
+      })
+      await catalog.load(this.session.db)
+      for (const skipped of root.skipped) this.skip(path.join(root.root, skipped.file), skipped.reason)
+      for (const file of root.workbooks) candidates.push({root: root.root, file, catalog})
+    }
+    this.indexes = new Map(roots.map((r) => [r.root, buildReferenceIndex(r.allFiles)]))
+    return candidates
+  }
+
+  /** Phase 1: hash, skip what this parser already imported, read and parse the rest (in parallel). */
+  async readAll(candidates: Candidate[], imported: ReadonlySet<string>): Promise<void> {
+    let read = 0
+    await mapConcurrent(candidates, this.jobs, async (candidate) => {
+      if (this.session.stopping) return
+      if (this.maxErrorsReached()) {
+        this.stop(candidate.file)
+        return
+      }
+      this.session.files.seen++
+      try {
+        await this.readCandidate(candidate, imported)
+      } catch (error) {
+        const code = pgCode(error)
+        if (code === undefined || /^[0-9A-Z]{5}$/.test(code)) throw error
+        // Node file-system errors (EACCES, EIO): this workbook cannot be read; the others go on.
+        this.rejectWorkbook(candidate, [
+          workbookProblem(
+            candidate.file,
+            'WORKBOOK_UNREADABLE',
+            `${(error as Error).message}; expected a readable file`,
+          ),
+        ])
+        candidate.parsed = undefined
+      } finally {
+        this.progress('read', ++read, candidates.length)
+      }
+    })
+  }
+
+  private async readCandidate(candidate: Candidate, imported: ReadonlySet<string>): Promise<void> {
+    const {catalog, file} = candidate
+    const absolute = catalog.resolveInside(file)
+    const workbook = await catalog.describe(file, 'workbook', {probe: false})
+    candidate.workbook = workbook
+    if (workbook.sha256 === null) {
+      // Gone since the listing, or a FIFO/device (opening one would block): nothing to read.
+      this.skip(absolute, workbook.probe_error ?? 'no longer there', true)
+      return
+    }
+    if (imported.has(workbook.sha256)) {
+      this.session.files.unchanged++
+      this.unchanged.add(candidate)
+      return
+    }
+    const aedbKind = await isAedbWrittenWorkbook(absolute)
+    if (aedbKind !== null && NEVER_IMPORTED_KINDS.has(aedbKind)) {
+      this.skip(
+        absolute,
+        `written by aedb (marker aedb:${aedbKind}: ${aedbKind === 'rejects' ? 'a --rejects workbook' : 'an export'}); aedb never imports its own rejects or table exports`,
+        true,
+      )
+      return
+    }
+    const notLog = 'not a processing log (neither its name nor its sheets are)'
+    // Not named like a log: read the whole workbook only if its sheets are those of one.
+    if (!looksLikeLogName(file) && !(await peekSheetNames(absolute))?.some((name) => LOG_SHEETS.has(name))) {
+      this.skip(absolute, notLog, true)
+      return
+    }
+    const raw = await this.readRaw(candidate)
+    if (!raw) return
+    candidate.rawRows = new Map(
+      raw.sheets.map((s) => [s.name, new Map(s.rows.map((r) => [r.rowNumber, Object.fromEntries(r.cells)]))]),
+    )
+    const result = parseLog(raw, {
+      file,
+      absolutePath: absolute,
+      coerceInvalid: this.props.coerceInvalid ?? false,
+    })
+    if (
+      !result.parsed &&
+      !looksLikeLogName(file) &&
+      result.problems.every((p) => p.code === 'LAYOUT_UNKNOWN' || p.code === 'WORKBOOK_EMPTY')
+    ) {
+      this.skip(absolute, notLog, true)
+      return
+    }
+    for (const warning of result.warnings) this.session.warn({file, ...warning})
+    if (!result.parsed) {
+      this.rejectWorkbook(candidate, result.problems)
+      return
+    }
+    candidate.parsed = result.parsed
+    this.rows += countRecords(result.parsed)
+    candidate.references = await this.describeReferences(candidate, result.parsed)
+  }
+
+  /** The workbook's cells, or undefined when it cannot be read (then it is skipped or rejected here). */
+  private async readRaw(candidate: Candidate): Promise<RawWorkbook | undefined> {
+    const absolute = candidate.catalog.resolveInside(candidate.file)
+    try {
+      return await readWorkbook(absolute)
+    } catch (error) {
+      if (!(error instanceof WorkbookReadError)) throw error
+      if (!looksLikeLogName(candidate.file)) {
+        this.skip(absolute, 'not a readable workbook, and not named like a processing log', true)
+        return undefined
+      }
+      this.rejectWorkbook(candidate, [
+        workbookProblem(
+          candidate.file,
+          'WORKBOOK_UNREADABLE',
+          `${error.message}; expected an Excel workbook written by the processing pipeline`,
+        ),
+      ])
+      return undefined
+    }
+  }
+
+  private async describeReferences(candidate: Candidate, parsed: ParsedLog): Promise<FileRecord[]> {
+    const {catalog, file} = candidate
+    const index = this.indexes.get(candidate.root)!
+    const maneuverDir = path.posix.dirname(file)
+    const references = await mapConcurrent(parsed.references, 4, async (ref) => {
+      const resolved = resolveReference(ref.value, maneuverDir, index, ref.defaultDir)
+      try {
+        return await catalog.describe(resolved.relPath, ref.kind, {probe: false})
+      } catch (error) {
+        // A referenced file that cannot be read (a link out of the tree, no permission) is noted, not fatal.
+        this.session.warn({
+          file,
+          code: 'REFERENCE_UNREADABLE',
+          message: `${resolved.relPath}: ${(error as Error).message}`,
+        })
+        return null
+      }
+    })
+    return references.filter((r): r is FileRecord => r !== null)
+  }
+
+  /** Between reading and writing: duplicates, ambiguous layouts (from the run and the database), studies. */
+  async settle(candidates: Candidate[]): Promise<Candidate[]> {
+    rejectDuplicateLogs(
+      candidates,
+      (c, problems) => this.rejectWorkbook(c, problems),
+      (absolute, reason, counted) => this.skip(absolute, reason, counted),
+    )
+    const parsed = candidates.filter((c) => c.parsed)
+    settleAmbiguousVersions(parsed, await storedManeuverVersions(this.session.db, parsed))
+    await resolveStudies(this.session.db, parsed, this.props.study ?? null, (c, problem) => {
+      this.rejectWorkbook(c, [problem])
+      c.parsed = undefined
+    })
+    return parsed.filter((c) => c.parsed)
+  }
+
+  /** Phase 2: write, one transaction per workbook. */
+  async writeAll(toWrite: Candidate[]): Promise<void> {
+    let written = 0
+    // Workbooks read before a --max-errors stop are still written; a refusal while writing can stop the rest.
+    const rejectedBeforeWriting = this.session.files.rejected
+    await mapConcurrent(toWrite, this.jobs, async (candidate) => {
+      if (this.session.stopping) return
+      if (this.maxErrorsReached() && this.session.files.rejected > rejectedBeforeWriting) {
+        this.stop(candidate.file)
+        return
+      }
+      try {
+        await this.writeCandidate(candidate)
+      } finally {
+        this.progress('write', ++written, toWrite.length)
+      }
+    })
+  }
+
+  private async writeCandidate(candidate: Candidate): Promise<void> {
+    try {
+      const result = await this.session.unit((ctx) =>
+        writeLog({
+          ctx,
+          parsed: candidate.parsed!,
+          study: candidate.study!,
+          participantNumber: candidate.participantNumber!,
+          root: candidate.root,
+          workbook: candidate.workbook!,
+          references: candidate.references ?? [],
+        }),
+      )
+      this.participants.add(result.participantId)
+      if (result.changed) this.session.files.imported++
+      else this.session.files.unchanged++
+    } catch (error) {
+      // Data the schema refuses (a CHECK, a range) rejects this workbook; anything else is a bug or an outage.
+      if (error instanceof StaleLogError) {
+        this.rejectWorkbook(candidate, [
+          {
+            ...workbookProblem(candidate.file, 'STALE_LOG', error.message),
+            sheet: 'Summary',
+            row: 2,
+            column: 'Log Updated',
+          },
+        ])
+        return
+      }
+      if (!/^(22|23|54)/.test(pgCode(error) ?? '')) throw error
+      this.rejectWorkbook(candidate, [
+        workbookProblem(
+          candidate.file,
+          'WRITE_REFUSED',
+          `the database refused the workbook: ${(error as Error).message}`,
+        ),
+      ])
+    }
+  }
+
+  /**
+   * A log skipped as unchanged whose stored layout is an ambiguous one older than the maneuver logs now stored beside
+   * it (its siblings were imported after it) is read again, so import order never decides its layout (issue 9
+   * item 4): one run or several give the same format_version and content hash.
+   */
+  async revisitAmbiguousLogs(candidates: Candidate[]): Promise<void> {
+    const unchanged = candidates.filter((c) => this.unchanged.has(c) && c.workbook?.id)
+    if (unchanged.length === 0 || this.stopped) return
+    const ids = await ambiguousStoredLogs(
+      this.session.db,
+      unchanged.map((c) => c.workbook!.id),
+    )
+    const again = unchanged.filter((c) => ids.has(c.workbook!.id))
+    if (again.length === 0) return
+    for (const c of again) {
+      this.unchanged.delete(c)
+      this.session.files.unchanged--
+      this.session.files.seen--
+    }
+    await this.readAll(again, new Set())
+    await this.writeAll(await this.settle(again))
+  }
+
+  async warnKneeLogDisagreements(): Promise<void> {
+    for (const d of await findKneeLogDisagreements(this.session.db, [...this.participants])) {
+      this.session.warn({
+        file: d.file ?? '(knee log)',
+        code: 'KNEE_LOG_MISMATCH',
+        message: `knee log says ${d.column} = ${String(d.kneeLog)} for ${d.knee} ${d.maneuver}, the maneuver log says ${String(d.maneuverLog)}`,
+      })
+    }
+  }
+
+  private skip(absolute: string, reason: string, counted = false): void {
+    if (!counted) this.session.files.seen++
+    this.session.files.skipped++
+    this.session.warn({file: absolute, code: 'SKIPPED', message: `skipped: ${reason}`})
+  }
+
+  private rejectWorkbook(candidate: Candidate, problems: Rejection[]): void {
+    this.session.files.rejected++
+    for (const problem of problems) {
+      this.session.reject(problem)
+      const original =
+        problem.sheet && problem.row ? candidate.rawRows?.get(problem.sheet)?.get(problem.row) : undefined
+      this.rejectedRows.push({...problem, original: original ?? null})
+    }
+  }
+
+  private maxErrorsReached(): boolean {
+    return this.props.maxErrors !== undefined && this.session.files.rejected >= this.props.maxErrors
+  }
+
+  private stop(file: string): void {
+    if (this.stopped) return
+    this.stopped = true
+    this.session.warn({
+      file,
+      code: 'MAX_ERRORS',
+      message: `stopped after ${this.session.files.rejected} rejected workbook(s) (--max-errors ${this.props.maxErrors}); the workbooks after it were not imported`,
+    })
+  }
+
+  private progress(phase: BackfillProgress['phase'], done: number, total: number): void {
+    this.props.onProgress?.({phase, done, total, rows: this.rows, bytesHashed: this.bytesHashed})
+  }
+}
+
+function workbookProblem(file: string, code: string, message: string): Rejection {
+  return {file, sheet: null, row: null, column: null, code, message}
 }
 
 function countRecords(parsed: ParsedLog): number {
@@ -401,23 +482,44 @@ function rejectDuplicateLogs(
 
 const ORDER: FormatVersion[] = ['v1', 'v2', 'v3', 'v4', 'v5']
 
+/** `participant number|knee` → the newest layout of the maneuver logs stored for it. */
+async function storedManeuverVersions(
+  db: Kysely<Database>,
+  candidates: Candidate[],
+): Promise<Map<string, FormatVersion>> {
+  const numbers = [
+    ...new Set(candidates.map((c) => c.parsed!.participantNumber).filter((n): n is number => n !== null)),
+  ]
+  const stored = new Map<string, FormatVersion>()
+  if (numbers.length === 0) return stored
+  const {rows} = await sql<{participant_number: number; knee: string; format_version: FormatVersion}>`
+    select distinct p.participant_number, pl.knee, pl.format_version
+    from processing_logs pl join participants p on p.id = pl.participant_id
+    where p.participant_number = any(${`{${numbers.join(',')}}`}::int[])`.execute(db)
+  for (const r of rows) newest(stored, `${r.participant_number}|${r.knee}`, r.format_version)
+  return stored
+}
+
+function newest(map: Map<string, FormatVersion>, key: string, version: FormatVersion): void {
+  const current = map.get(key)
+  if (!current || ORDER.indexOf(version) > ORDER.indexOf(current)) map.set(key, version)
+}
+
 /**
  * A log whose distinguishing sheets are placeholders (v2 and v3 differ only in Movement Cycles / Cycle Details;
- * knee logs did not change from v2 to v4) is given the layout of the maneuver logs beside it when theirs is later.
+ * knee logs did not change from v2 to v4) is given the layout of the maneuver logs of the same participant and
+ * knee when theirs is later: those read in this run, and those already in the database, so that the order in which
+ * a participant's logs are imported never changes the result.
  */
-function settleAmbiguousVersions(candidates: Candidate[]): void {
-  const newestByKnee = new Map<string, FormatVersion>()
-  const kneeDir = (c: Candidate) =>
-    `${c.root}\0${c.parsed!.kind === 'knee' ? path.posix.dirname(c.file) : path.posix.dirname(path.posix.dirname(c.file))}`
+function settleAmbiguousVersions(candidates: Candidate[], stored: Map<string, FormatVersion>): void {
+  const newestByKnee = new Map(stored)
+  const kneeKey = (c: Candidate) => `${c.parsed!.participantNumber}|${c.parsed!.knee}`
   for (const c of candidates) {
-    if (c.parsed!.kind !== 'maneuver') continue
-    const key = kneeDir(c)
-    const current = newestByKnee.get(key)
-    if (!current || ORDER.indexOf(c.parsed!.version) > ORDER.indexOf(current))
-      newestByKnee.set(key, c.parsed!.version)
+    if (c.parsed!.kind === 'maneuver' && c.parsed!.participantNumber !== null)
+      newest(newestByKnee, kneeKey(c), c.parsed!.version)
   }
   for (const c of candidates) {
-    const sibling = newestByKnee.get(kneeDir(c))
+    const sibling = newestByKnee.get(kneeKey(c))
     const p = c.parsed!
     if (!sibling) continue
     if (
@@ -443,8 +545,41 @@ function settleAmbiguousVersions(candidates: Candidate[]): void {
 }
 
 /**
+ * Of these workbook files, those stored as a log whose layout is an ambiguous one older than the newest maneuver log
+ * of the same participant and knee (so that reading them again may settle a later layout).
+ */
+async function ambiguousStoredLogs(db: Kysely<Database>, fileIds: readonly string[]): Promise<Set<string>> {
+  const {rows} = await sql<{source_file_id: string}>`
+    with newest as (
+      select participant_id, knee, max(array_position(array['v1','v2','v3','v4','v5'], format_version)) as rank
+      from processing_logs group by participant_id, knee)
+    select kl.source_file_id from knee_logs kl join newest n using (participant_id, knee)
+    where kl.source_file_id = any(${`{${fileIds.join(',')}}`}::uuid[])
+      and kl.format_version in ('v2', 'v3') and n.rank between 3 and 4
+      and n.rank > array_position(array['v1','v2','v3','v4','v5'], kl.format_version)
+    union
+    select pl.source_file_id from processing_logs pl join newest n using (participant_id, knee)
+    where pl.source_file_id = any(${`{${fileIds.join(',')}}`}::uuid[])
+      and pl.format_version = 'v2' and n.rank = 3
+      and not exists (select 1 from movement_cycles m where m.processing_log_id = pl.id)
+      and not exists (select 1 from cycle_extraction_summaries s where s.processing_log_id = pl.id)`.execute(
+    db,
+  )
+  return new Set(rows.map((r) => r.source_file_id))
+}
+
+/** Where a participant number already is in the database: its study, and the run that put it there. */
+interface KnownParticipant {
+  study: StudyName
+  runId: string | null
+  runCommand: string | null
+  runStarted: string | null
+}
+
+/**
  * The study of each log: the one it names; else the one another log of the same participant names (in this run or
- * already in the database); else --study. A log naming a study other than --study is rejected naming both.
+ * already in the database); else --study. A log naming a study other than --study is rejected naming both, and so
+ * is a log that would put a participant already stored under another study into a second one (issue 9 item 2).
  */
 async function resolveStudies(
   db: Kysely<Database>,
@@ -452,30 +587,8 @@ async function resolveStudies(
   flagStudy: StudyName | null,
   reject: (candidate: Candidate, problem: Rejection) => void,
 ): Promise<void> {
-  const named = new Map<number, Set<StudyName>>()
-  for (const c of candidates) {
-    const p = c.parsed!
-    if (p.participantNumber === null) continue
-    if (p.studyNamed) {
-      const set = named.get(p.participantNumber) ?? new Set()
-      set.add(p.studyNamed)
-      named.set(p.participantNumber, set)
-    }
-  }
-  const numbers = [
-    ...new Set(candidates.map((c) => c.parsed!.participantNumber).filter((n): n is number => n !== null)),
-  ]
-  const known = new Map<number, Set<StudyName>>()
-  if (numbers.length > 0) {
-    const {rows} = await sql<{participant_number: number; name: StudyName}>`
-      select p.participant_number, s.name from participants p join studies s on s.id = p.study_id
-      where p.participant_number = any(${`{${numbers.join(',')}}`}::int[])`.execute(db)
-    for (const r of rows) {
-      const set = known.get(r.participant_number) ?? new Set()
-      set.add(r.name)
-      known.set(r.participant_number, set)
-    }
-  }
+  const named = studiesNamedInRun(candidates)
+  const known = await studiesInDatabase(db, candidates)
   for (const c of candidates) {
     const p = c.parsed!
     const problem = (code: string, column: string | null, message: string): Rejection => ({
@@ -497,45 +610,119 @@ async function resolveStudies(
       )
       continue
     }
-    c.participantNumber = p.participantNumber
-    if (p.studyNamed) {
-      if (flagStudy && flagStudy !== p.studyNamed) {
-        reject(
-          c,
-          problem(
-            'STUDY_CONFLICT',
-            'Study',
-            `the workbook names study ${p.studyNamed} but --study says ${flagStudy}; expected them to agree (drop --study or fix the workbook)`,
-          ),
-        )
-        continue
-      }
-      c.study = p.studyNamed
+    const stored = known.get(p.participantNumber) ?? []
+    const study = chooseStudy(p, flagStudy, named, stored, problem)
+    if ('code' in study) {
+      reject(c, study)
       continue
     }
-    const siblings = named.get(p.participantNumber) ?? known.get(p.participantNumber)
-    if (siblings && siblings.size === 1) {
-      c.study = [...siblings][0]!
-    } else if (siblings && siblings.size > 1 && !flagStudy) {
+    const elsewhere = stored.filter((k) => k.study !== study.study)
+    if (elsewhere.length > 0) {
       reject(
         c,
-        problem(
-          'STUDY_AMBIGUOUS',
-          'Study ID',
-          `participant ${p.participantNumber} appears in studies ${[...siblings].join(' and ')}; pass --study to say which this log belongs to`,
-        ),
+        otherStudyProblem(p.participantNumber, study.study, elsewhere, problem, p.studyNamed !== null),
       )
-    } else if (flagStudy) {
-      c.study = flagStudy
-    } else {
-      reject(
-        c,
-        problem(
-          'STUDY_UNKNOWN',
-          'Study ID',
-          `no log of participant ${p.participantNumber} names its study; pass --study (one of ${STUDY_NAMES.join(', ')})`,
-        ),
-      )
+      continue
     }
+    c.participantNumber = p.participantNumber
+    c.study = study.study
   }
+}
+
+function studiesNamedInRun(candidates: Candidate[]): Map<number, Set<StudyName>> {
+  const named = new Map<number, Set<StudyName>>()
+  for (const c of candidates) {
+    const p = c.parsed!
+    if (p.participantNumber === null || !p.studyNamed) continue
+    const set = named.get(p.participantNumber) ?? new Set()
+    set.add(p.studyNamed)
+    named.set(p.participantNumber, set)
+  }
+  return named
+}
+
+async function studiesInDatabase(
+  db: Kysely<Database>,
+  candidates: Candidate[],
+): Promise<Map<number, KnownParticipant[]>> {
+  const numbers = [
+    ...new Set(candidates.map((c) => c.parsed!.participantNumber).filter((n): n is number => n !== null)),
+  ]
+  const known = new Map<number, KnownParticipant[]>()
+  if (numbers.length === 0) return known
+  const {rows} = await sql<{
+    participant_number: number
+    name: StudyName
+    run_id: string | null
+    command: string | null
+    started_at: Date | string | null
+  }>`
+    select p.participant_number, s.name, p.run_id, r.command, r.started_at
+    from participants p join studies s on s.id = p.study_id left join runs r on r.id = p.run_id
+    where p.participant_number = any(${`{${numbers.join(',')}}`}::int[])`.execute(db)
+  for (const r of rows) {
+    const list = known.get(r.participant_number) ?? []
+    list.push({
+      study: r.name,
+      runId: r.run_id,
+      runCommand: r.command,
+      runStarted: r.started_at === null ? null : new Date(r.started_at).toISOString(),
+    })
+    known.set(r.participant_number, list)
+  }
+  return known
+}
+
+function chooseStudy(
+  p: ParsedLog,
+  flagStudy: StudyName | null,
+  named: Map<number, Set<StudyName>>,
+  stored: KnownParticipant[],
+  problem: (code: string, column: string | null, message: string) => Rejection,
+): {study: StudyName} | Rejection {
+  const number = p.participantNumber!
+  if (p.studyNamed) {
+    if (flagStudy && flagStudy !== p.studyNamed)
+      return problem(
+        'STUDY_CONFLICT',
+        'Study',
+        `the workbook names study ${p.studyNamed} but --study says ${flagStudy}; expected them to agree (drop --study or fix the workbook)`,
+      )
+    return {study: p.studyNamed}
+  }
+  const storedStudies = new Set(stored.map((k) => k.study))
+  const siblings = named.get(number) ?? (storedStudies.size > 0 ? storedStudies : undefined)
+  if (siblings && siblings.size === 1) return {study: [...siblings][0]!}
+  if (siblings && siblings.size > 1 && !flagStudy)
+    return problem(
+      'STUDY_AMBIGUOUS',
+      'Study ID',
+      `participant ${number} appears in studies ${[...siblings].join(' and ')}; pass --study to say which this log belongs to`,
+    )
+  if (flagStudy) return {study: flagStudy}
+  return problem(
+    'STUDY_UNKNOWN',
+    'Study ID',
+    `no log of participant ${number} names its study; pass --study (one of ${STUDY_NAMES.join(', ')})`,
+  )
+}
+
+function otherStudyProblem(
+  number: number,
+  study: StudyName,
+  elsewhere: KnownParticipant[],
+  problem: (code: string, column: string | null, message: string) => Rejection,
+  studyNamed: boolean,
+): Rejection {
+  const where = elsewhere
+    .map(
+      (k) =>
+        `study ${k.study} (set by run ${k.runId ?? 'unknown'}${k.runCommand ? `, ${k.runCommand} started ${k.runStarted}` : ''})`,
+    )
+    .join(' and ')
+  return problem(
+    'PARTICIPANT_IN_OTHER_STUDY',
+    studyNamed ? 'Study' : 'Study ID',
+    `participant ${number} is already in ${where}; this log puts it in study ${study}. Expected one study per participant: if ${number} belongs to ${study}, run \`aedb move-participant ${number} --to ${study}\` and import again; otherwise fix the workbook`,
+  )
 }

@@ -2,8 +2,9 @@
  * Cell values as the legacy pipeline wrote them, and their conversion to typed columns.
  *
  * pandas/openpyxl wrote: text, numbers (integral floats come back as integers), Excel booleans, date cells in the
- * 1900 system holding naive wall-clock time, and nothing at all for None/NaN. Dates are carried as naive
- * `YYYY-MM-DD HH:MM:SS.mmm` text so no machine time zone can shift them.
+ * 1900 system holding naive wall-clock time to the microsecond (Python's `datetime.now()`), and nothing at all for
+ * None/NaN. Dates are carried as naive `YYYY-MM-DD HH:MM:SS.ffffff` text so no machine time zone can shift them and
+ * no precision is lost on the way to PostgreSQL's microsecond `timestamp`.
  */
 export type CellValue = string | number | boolean | {naive: string} | null
 
@@ -140,7 +141,11 @@ function toBool(value: CellValue): Converted {
   return {ok: false, expected: 'TRUE or FALSE'}
 }
 
-const EXCEL_EPOCH_MS = Date.UTC(1899, 11, 30)
+const MICROS_PER_DAY = 86_400_000_000
+/** 1899-12-30, day 0 of Excel's 1900 date system, in microseconds before the Unix epoch (25 569 days). */
+const EXCEL_EPOCH_DAYS = 25_569
+/** The 1904 date system starts 1 462 days later. */
+const DATE_1904_OFFSET_DAYS = 1_462
 
 function toTimestamp(value: CellValue): Converted {
   if (value !== null && typeof value === 'object') return {ok: true, value: value.naive}
@@ -150,25 +155,48 @@ function toTimestamp(value: CellValue): Converted {
     const match = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?$/.exec(value.trim())
     if (match) {
       const [, y, mo, d, h = '00', mi = '00', s = '00', frac = ''] = match
-      const ms = frac ? Math.round(Number(`0${frac}`) * 1000) : 0
-      const date = new Date(
-        Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms),
-      )
-      if (!Number.isNaN(date.getTime()) && date.getUTCDate() === Number(d))
-        return {ok: true, value: naiveText(date)}
+      const micros = frac ? Math.round(Number(`0${frac}`) * 1_000_000) : 0
+      const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s))
+      const date = new Date(ms)
+      if (!Number.isNaN(ms) && date.getUTCDate() === Number(d))
+        return {ok: true, value: naiveFromMicros(ms * 1000 + micros)}
     }
   }
   return {ok: false, expected: 'a date and time'}
 }
 
-/** An Excel 1900-system serial as naive wall-clock text (the 1900 leap-year bug only matters before March 1900). */
-export function excelSerialToNaive(serial: number): string {
-  return naiveText(new Date(EXCEL_EPOCH_MS + Math.round(serial * 86_400_000)))
+/**
+ * An Excel serial as naive wall-clock text, rounded to the nearest microsecond: a double holds a serial of this era
+ * to about a microsecond, and the legacy files hold `datetime.now()` values (the 1900 leap-year bug only matters
+ * before March 1900).
+ */
+export function excelSerialToNaive(serial: number, date1904 = false): string {
+  const days = serial - EXCEL_EPOCH_DAYS + (date1904 ? DATE_1904_OFFSET_DAYS : 0)
+  return naiveFromMicros(Math.round(days * MICROS_PER_DAY))
 }
 
-/** A Date whose UTC fields hold a naive wall-clock time, as `YYYY-MM-DD HH:MM:SS.mmm`. */
+/** Microseconds since 1970-01-01 00:00 (naive) as `YYYY-MM-DD HH:MM:SS.ffffff`. */
+export function naiveFromMicros(micros: number): string {
+  const ms = Math.floor(micros / 1000)
+  const date = new Date(ms)
+  const fraction = String(micros - ms * 1000 + date.getUTCMilliseconds() * 1000).padStart(6, '0')
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')}.${fraction}`
+}
+
+/** A Date whose UTC fields hold a naive wall-clock time, as `YYYY-MM-DD HH:MM:SS.ffffff`. */
 export function naiveText(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace('Z', '')
+  return naiveFromMicros(date.getTime() * 1000)
+}
+
+/**
+ * Naive timestamp text (ours, or PostgreSQL's `2026-01-01 01:46:30.19`) as microseconds since 1970, to compare two
+ * editions of a log to the microsecond. NaN when the text is not a timestamp.
+ */
+export function naiveToMicros(text: string): number {
+  const match = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?/.exec(text)
+  if (!match) return Number.NaN
+  const ms = Date.parse(`${match[1]}T${match[2]}Z`)
+  return ms * 1000 + Number((match[3] ?? '').padEnd(6, '0'))
 }
 
 /** `"[(1.25, 2.5), (10.0, 10.75)]"` (a Python repr of (start, end) pairs) → `[1.25, 2.5, 10, 10.75]`. */

@@ -69,6 +69,12 @@ export async function discoverWorkbooks(
     root.allFiles = [...new Set([...root.allFiles, ...listing])].sort()
     if (info.isDirectory()) {
       for (const file of listing) classify(file, root)
+    } else if (!info.isFile()) {
+      // A FIFO or device named like a workbook would block forever in open(): never open one.
+      root.skipped.push({
+        file: under(path.basename(absolute)),
+        reason: 'not a regular file (a FIFO, socket or device)',
+      })
     } else if (!/\.xlsx$/i.test(absolute)) {
       root.skipped.push({file: under(path.basename(absolute)), reason: 'not an .xlsx workbook'})
     } else {

@@ -459,10 +459,7 @@ function parseManeuverLog(
   }
   log.values.knee = knee
   log.values.maneuver = maneuver
-  const identity = participantIdentity(
-    log.values.legacy_study_id as string | null,
-    options.absolutePath ?? file,
-  )
+  const identity = identifyParticipant(parser, log, file, options.absolutePath ?? file)
   const studies = new Set<StudyName>()
   if (identity.study) studies.add(identity.study)
   // Not Biomechanics: the v4 writer left that record's Study/Study ID at their defaults (AOA, 1) for every study.
@@ -479,6 +476,33 @@ function parseManeuverLog(
       `the workbook names several studies (${[...studies].join(', ')}); expected one`,
     )
   }
+  const references = maneuverReferences(audio, biomechanics, syncs, summaries, cycles)
+  return {
+    kind: 'maneuver',
+    file,
+    version,
+    participantNumber: identity.number,
+    studyNamed: [...studies][0] ?? null,
+    knee,
+    maneuver,
+    log,
+    audio,
+    biomechanics,
+    syncs,
+    summaries,
+    cycles,
+    references,
+  }
+}
+
+/** The files a maneuver log names (raw audio, pickles, the biomechanics workbook, cycle folders). */
+function maneuverReferences(
+  audio: ParsedRecord[],
+  biomechanics: ParsedRecord[],
+  syncs: ParsedRecord[],
+  summaries: ParsedRecord[],
+  cycles: ParsedRecord[],
+): ParsedBase['references'] {
   const references: ParsedBase['references'] = []
   for (const a of audio) {
     for (const column of ['bin_file', 'pickle_file'] as const) {
@@ -516,22 +540,7 @@ function parseManeuverLog(
     const value = c.values.cycle_file
     if (typeof value === 'string' && value !== '') references.push({value, kind: 'pickle'})
   }
-  return {
-    kind: 'maneuver',
-    file,
-    version,
-    participantNumber: identity.number,
-    studyNamed: [...studies][0] ?? null,
-    knee,
-    maneuver,
-    log,
-    audio,
-    biomechanics,
-    syncs,
-    summaries,
-    cycles,
-    references,
-  }
+  return references
 }
 
 /** A Summary sheet: the required headers and exactly one data row. */
@@ -691,10 +700,7 @@ function parseKneeLog(
     return null
   }
   log.values.knee = knee
-  const identity = participantIdentity(
-    log.values.legacy_study_id as string | null,
-    options.absolutePath ?? file,
-  )
+  const identity = identifyParticipant(parser, log, file, options.absolutePath ?? file)
   return {
     kind: 'knee',
     file,
@@ -745,24 +751,105 @@ export function studyName(value: unknown): StudyName | null {
   return match ?? null
 }
 
-/** Participant number and study prefix from `Study ID` (`1011`, `AOA1011`), else from the `#1011` folder. */
-export function participantIdentity(
-  studyIdCell: string | null,
-  file: string,
-): {number: number | null; study: StudyName | null} {
-  if (studyIdCell) {
-    const match = /^\s*([A-Za-z]*)\s*0*(\d+)\s*$/.exec(studyIdCell)
-    if (match) {
-      const number = Number(match[2])
-      if (number > 0 && number <= 2_147_483_647) return {number, study: match[1] ? studyName(match[1]) : null}
+const MAX_PARTICIPANT_NUMBER = 2_147_483_647
+
+export interface ParticipantIdentity {
+  number: number | null
+  study: StudyName | null
+  /** Where the name (folder, file) and the Study ID cell disagree, or one of them is not a participant number. */
+  warnings: string[]
+  /** Set when the only number there is cannot be a participant number (out of range). */
+  problem: string | null
+}
+
+/**
+ * Participant number and study prefix from `Study ID` (`1011`, `AOA1011`), else from the `#1011` folder, else the
+ * file name. Disagreements between the cell and the names are reported (issue 9 item 7); a number out of the range of
+ * a participant number (1 to 2 147 483 647) is never used.
+ */
+export function participantIdentity(studyIdCell: string | null, file: string): ParticipantIdentity {
+  const warnings: string[] = []
+  const cellText = studyIdCell?.trim() ? studyIdCell : null
+  const cell = cellText === null ? null : studyIdFromCell(cellText)
+  const named = namedNumbers(file)
+  if (cellText !== null && cell === null)
+    warnings.push(
+      `Study ID ${JSON.stringify(cellText)} is not a participant number (expected 1 to ${MAX_PARTICIPANT_NUMBER}, optionally after a study prefix such as AOA)`,
+    )
+  for (const n of named) {
+    if (cell !== null && n.digits !== String(cell.number))
+      warnings.push(
+        `Study ID says participant ${cell.number} but the ${n.where} says ${n.digits}; used ${cell.number}`,
+      )
+    if (cell?.study && n.study && cell.study !== n.study)
+      warnings.push(`Study ID names study ${cell.study} but the ${n.where} names ${n.study}`)
+  }
+  if (cell !== null) return {number: cell.number, study: cell.study, warnings, problem: null}
+  const [first, second] = named
+  if (!first) return {number: null, study: null, warnings, problem: null}
+  const number = Number(first.digits)
+  if (!(number > 0 && number <= MAX_PARTICIPANT_NUMBER))
+    return {
+      number: null,
+      study: null,
+      warnings,
+      problem: `the ${first.where} says participant ${first.digits}, out of range; expected a participant number from 1 to ${MAX_PARTICIPANT_NUMBER} (in Study ID or the folder name)`,
     }
-  }
-  for (const part of file.split('/').reverse()) {
-    const folder = /^#\s*([A-Za-z]*)0*(\d+)$/.exec(part)
-    if (folder) return {number: Number(folder[2]), study: folder[1] ? studyName(folder[1]) : null}
-  }
+  if (second && second.digits !== first.digits)
+    warnings.push(
+      `the ${first.where} says participant ${first.digits} but the ${second.where} says ${second.digits}; used ${first.digits}`,
+    )
+  if (cellText !== null) warnings.push(`used participant ${number} from the ${first.where}`)
+  return {number, study: first.study, warnings, problem: null}
+}
+
+/** The participant numbers the path names: the nearest `#1011` folder, then the log's file name. */
+function namedNumbers(file: string): Array<{where: string; digits: string; study: StudyName | null}> {
+  const out: Array<{where: string; digits: string; study: StudyName | null}> = []
+  const folder = file
+    .split('/')
+    .reverse()
+    .map((part) => /^#\s*([A-Za-z]*)0*(\d+)$/.exec(part))
+    .find((m) => m !== null)
+  if (folder)
+    out.push({
+      where: `folder ${folder[0]}`,
+      digits: folder[2]!,
+      study: folder[1] ? studyName(folder[1]) : null,
+    })
   const fromName = identityFromFileName(file)
-  return {number: fromName.number, study: fromName.study}
+  if (fromName.digits !== null)
+    out.push({
+      where: `file name ${path.posix.basename(file)}`,
+      digits: fromName.digits,
+      study: fromName.study,
+    })
+  return out
+}
+
+function studyIdFromCell(text: string): {number: number; study: StudyName | null} | null {
+  const match = /^\s*([A-Za-z]*)\s*0*(\d+)\s*$/.exec(text)
+  if (!match) return null
+  const number = Number(match[2])
+  if (!(number > 0 && number <= MAX_PARTICIPANT_NUMBER)) return null
+  return {number, study: match[1] ? studyName(match[1]) : null}
+}
+
+/** The participant of a log, with its disagreements as warnings and an impossible number as a problem at Study ID. */
+function identifyParticipant(
+  parser: SheetParser,
+  log: ParsedRecord,
+  file: string,
+  absolutePath: string,
+): ParticipantIdentity {
+  const identity = participantIdentity(log.values.legacy_study_id as string | null, absolutePath)
+  for (const message of identity.warnings)
+    parser.warnings.push({
+      code: 'PARTICIPANT_MISMATCH',
+      message: `${file} > Summary > row 2 > Study ID: ${message}`,
+    })
+  if (identity.problem) parser.problem('Summary', 2, 'Study ID', 'PARTICIPANT_OUT_OF_RANGE', identity.problem)
+  return identity
 }
 
 const LOG_NAME =
@@ -772,18 +859,21 @@ const LOG_NAME =
 export function identityFromFileName(file: string): {
   kind: LogKind | null
   number: number | null
+  /** The participant digits as written (leading zeros dropped), also when out of any range. */
+  digits: string | null
   study: StudyName | null
   knee: 'left' | 'right' | null
   maneuver: 'walk' | 'sts' | 'fe' | null
 } {
   const match = LOG_NAME.exec(path.posix.basename(file))
-  if (!match) return {kind: null, number: null, study: null, knee: null, maneuver: null}
+  if (!match) return {kind: null, number: null, digits: null, study: null, knee: null, maneuver: null}
   const maneuver = match[5]
     ? (convertCell(match[5], 'maneuver') as {value: 'walk' | 'sts' | 'fe'}).value
     : null
   return {
     kind: match[1] ? 'knee' : match[5] ? 'maneuver' : null,
     number: Number(match[3]),
+    digits: match[3]!.replace(/^0+(?=\d)/, ''),
     study: match[2] ? studyName(match[2]) : null,
     knee: match[4]!.toLowerCase() as 'left' | 'right',
     maneuver,

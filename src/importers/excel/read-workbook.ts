@@ -1,7 +1,29 @@
 import {readFile} from 'node:fs/promises'
+import {createRequire} from 'node:module'
 import ExcelJS from 'exceljs'
 import JSZip from 'jszip'
-import {type CellValue, naiveText} from './cell-value.js'
+import {type CellValue, excelSerialToNaive, naiveText} from './cell-value.js'
+import {AEDB_MARKER_SHEET} from './is-aedb-written-workbook.js'
+
+/**
+ * exceljs turns a date cell's serial into a Date rounded to the millisecond, but the legacy logs hold microseconds
+ * (knee-ae-excel.md §2). Its readers call `utils.excelToDate` through the shared utils object, so wrapping that one
+ * function lets us remember the exact serial behind each Date it makes; the Date itself is unchanged.
+ */
+const SERIALS = new WeakMap<Date, {serial: number; date1904: boolean}>()
+const excelUtils = createRequire(import.meta.url)('exceljs/lib/utils/utils.js') as {
+  excelToDate: (serial: number, date1904?: boolean) => Date
+  aedbKeepsSerials?: true
+}
+if (!excelUtils.aedbKeepsSerials) {
+  const excelToDate = excelUtils.excelToDate
+  excelUtils.excelToDate = (serial, date1904) => {
+    const date = excelToDate(serial, date1904)
+    SERIALS.set(date, {serial, date1904: date1904 === true})
+    return date
+  }
+  excelUtils.aedbKeepsSerials = true
+}
 
 export interface RawRow {
   /** The Excel row number (1 = header row, data from 2). */
@@ -36,7 +58,8 @@ export async function readWorkbook(file: string): Promise<RawWorkbook> {
   } catch (error) {
     throw new WorkbookReadError(describeReadError(error))
   }
-  return {sheets: workbook.worksheets.map(readSheet)}
+  // aedb's marker sheet (an export in the legacy layout has one) is not part of the log.
+  return {sheets: workbook.worksheets.filter((s) => s.name !== AEDB_MARKER_SHEET).map(readSheet)}
 }
 
 function describeReadError(error: unknown): string {
@@ -83,7 +106,10 @@ export function toCellValue(value: ExcelJS.CellValue): CellValue {
   if (value === null || value === undefined) return null
   if (typeof value === 'string' || typeof value === 'boolean') return value
   if (typeof value === 'number') return Number.isNaN(value) ? null : value
-  if (value instanceof Date) return {naive: naiveText(value)}
+  if (value instanceof Date) {
+    const exact = SERIALS.get(value)
+    return {naive: exact ? excelSerialToNaive(exact.serial, exact.date1904) : naiveText(value)}
+  }
   if (typeof value === 'object') {
     if ('richText' in value && Array.isArray(value.richText))
       return value.richText.map((r) => r.text).join('')

@@ -5,6 +5,7 @@ import type {ImportedTable} from '../../db/schema.js'
 import {deleteStaleRows, upsertRows} from '../../db/upsert-rows.js'
 import {type FileRecord, upsertFiles} from '../../files/file-catalog.js'
 import type {UnitContext} from '../import-session.js'
+import {naiveToMicros} from './cell-value.js'
 import type {ParsedKneeLog, ParsedLog, ParsedManeuverLog, ParsedRecord, StudyName} from './parse-log.js'
 
 /** Bump whenever parsing or mapping changes what a workbook turns into: workbooks are then re-read. */
@@ -58,7 +59,6 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       conflict: ['name'],
     }),
   )
-  const participantId = deterministicId('participant', props.study, props.participantNumber)
   track(
     'participants',
     await upsertRows({
@@ -66,7 +66,7 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       table: 'participants',
       rows: [
         {
-          id: participantId,
+          id: deterministicId('participant', props.study, props.participantNumber),
           study_id: studyId,
           participant_number: props.participantNumber,
           run_id: ctx.runId,
@@ -75,6 +75,15 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       conflict: ['study_id', 'participant_number'],
     }),
   )
+  // The stored id, not the computed one: `aedb move-participant` keeps a participant's id when its study changes.
+  const participantId = (
+    await db
+      .selectFrom('participants')
+      .select('id')
+      .where('study_id', '=', studyId)
+      .where('participant_number', '=', props.participantNumber)
+      .executeTakeFirstOrThrow()
+  ).id
   const provenance = (r: ParsedRecord) => ({
     source_file_id: props.workbook.id,
     source_sheet: r.sheet,
@@ -221,8 +230,12 @@ async function checkNotStale(
     .executeTakeFirst()
   if (!stored) return
   const incoming = parsed.log.values.log_updated
-  const instant = (text: string) => Date.parse(`${text.replace(' ', 'T')}Z`)
-  if (stored.log_updated && typeof incoming === 'string' && instant(stored.log_updated) > instant(incoming)) {
+  if (
+    stored.log_updated &&
+    typeof incoming === 'string' &&
+    // A tool that re-saves a workbook rounds its dates to the millisecond: that is the same edition, not an older one.
+    naiveToMicros(stored.log_updated) - naiveToMicros(incoming) >= 1000
+  ) {
     const what = parsed.kind === 'maneuver' ? `${parsed.knee} ${parsed.maneuver}` : `${parsed.knee} knee`
     throw new StaleLogError(
       `the database holds a newer log of participant ${number} ${what} (Log Updated ${stored.log_updated}, ${stored.format_version}) than this workbook (Log Updated ${incoming}); expected the newest edition — delete the newer rows first if this older one is right`,

@@ -2,6 +2,7 @@ import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
 import ExcelJS from 'exceljs'
 import type {Rejection} from '../import-session.js'
+import {markAedbWorkbook} from './is-aedb-written-workbook.js'
 
 export interface RejectedRow extends Rejection {
   /** The source row's cells as read (header → value), when the problem is in one row. */
@@ -19,6 +20,8 @@ export async function writeRejectsWorkbook(file: string, rejected: readonly Reje
     useStyles: false,
     useSharedStrings: false,
   })
+  // Written inside an input tree, the next run must not take it for a log (its sheets are named like a log's).
+  markAedbWorkbook(writer, 'rejects')
   const bySheet = new Map<string, RejectedRow[]>()
   for (const r of rejected) {
     const key = r.original && r.sheet ? r.sheet : 'Workbooks'
