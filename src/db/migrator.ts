@@ -292,6 +292,8 @@ async function assessSteps(
     result.set(name, await assessDataLoss(db, name, statements))
   }
   return result
+}
+
 /** The bookkeeping table of applied migrations (also used by `aedb restore`, which applies migrations itself). */
 export async function ensureMigrationTable(db: AnyDb): Promise<void> {
   await sql`create table if not exists ${sql.table(MIGRATION_TABLE)} (
