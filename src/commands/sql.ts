@@ -6,8 +6,8 @@ import {AedbCommand} from '../base-command.js'
 import {withDatabase} from '../db/connection.js'
 import {AedbError, EXIT} from '../errors.js'
 import {runInteractivePrompt} from '../sql/interactive-prompt.js'
-import {createResultWriter, type ResultFormat, type WriteText} from '../sql/result-writer.js'
-import {countResultStatements, runSql} from '../sql/run-sql.js'
+import {createResultWriter, type ResultFormat, streamWriter} from '../sql/result-writer.js'
+import {assertOneResult, runSql} from '../sql/run-sql.js'
 
 export default class Sql extends AedbCommand {
   static override summary = 'Run SQL on the database, or explore it at an interactive prompt.'
@@ -60,17 +60,14 @@ The views syncs, cycles, logs, stem_files, recording_sources and file_status ans
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Sql)
     const format: ResultFormat = this.jsonEnabled() ? 'json' : flags.csv ? 'csv' : flags.tsv ? 'tsv' : 'table'
-    const query = args.query ?? (flags.file ? await readFile(flags.file, 'utf8') : await readStdin())
-    if (query !== null && format !== 'table' && countResultStatements(query) > 1) {
-      throw new AedbError(
-        `--${format} prints one result, and this SQL has several statements that return rows.`,
-        {
-          code: 'SQL_SEVERAL_RESULTS',
-          exit: EXIT.USAGE,
-          suggestions: ['Run the queries one at a time, or leave out the format flag for tables.'],
-        },
-      )
+    if (args.query !== undefined && flags.file) {
+      throw new AedbError('Give the SQL either as an argument or with -f, not both.', {
+        code: 'USAGE',
+        exit: EXIT.USAGE,
+      })
     }
+    const query = args.query ?? (flags.file ? await readFile(flags.file, 'utf8') : await readStdin())
+    if (query !== null && format !== 'table') assertOneResult(query, format)
     const target = this.databaseTarget(flags['database-url'])
     await withDatabase(
       target,
@@ -87,7 +84,7 @@ The views syncs, cycles, logs, stem_files, recording_sources and file_status ans
           })
           return
         }
-        const writer = createResultWriter(format, writeStdout)
+        const writer = createResultWriter(format, streamWriter(process.stdout))
         const result = await runSql({...common, sql: query, sink: writer})
         await writer.finish()
         if (result.runId) this.note(flags.quiet, `run ${result.runId}`)
@@ -101,9 +98,3 @@ The views syncs, cycles, logs, stem_files, recording_sources and file_status ans
 async function readStdin(): Promise<string | null> {
   return process.stdin.isTTY ? null : text(process.stdin)
 }
-
-const writeStdout: WriteText = (chunk) =>
-  new Promise((resolve) => {
-    if (process.stdout.write(chunk)) resolve()
-    else process.stdout.once('drain', resolve)
-  })

@@ -5,7 +5,7 @@ import type {Kysely} from 'kysely'
 import type {RawSession} from '../db/connection.js'
 import type {Database} from '../db/schema.js'
 import {isAedbError} from '../errors.js'
-import {createResultWriter} from './result-writer.js'
+import {createResultWriter, streamWriter} from './result-writer.js'
 import {runSql} from './run-sql.js'
 import {splitStatements} from './split-statements.js'
 
@@ -51,11 +51,7 @@ export async function runInteractivePrompt(props: InteractivePromptProps): Promi
     history,
     historySize: HISTORY_SIZE,
   })
-  const print = (text: string) =>
-    new Promise<void>((resolve) => {
-      if (props.output.write(text)) resolve()
-      else props.output.once('drain', () => resolve())
-    })
+  const print = streamWriter(props.output)
   await print(
     `aedb sql on ${props.location}${props.write ? ' (changes allowed)' : ' (read-only)'}. \\? for help.\n`,
   )

@@ -11,6 +11,15 @@ export interface ResultWriter extends SqlResultSink {
 /** Writes text and resolves when the destination has taken it (a pipe's back-pressure reaches the cursor). */
 export type WriteText = (text: string) => Promise<void>
 
+/** Writes to a stream, waiting for 'drain' when its buffer is full. */
+export function streamWriter(stream: NodeJS.WritableStream): WriteText {
+  return (chunk) =>
+    new Promise((resolve) => {
+      if (stream.write(chunk)) resolve()
+      else stream.once('drain', () => resolve())
+    })
+}
+
 const NUMERIC_TYPES = new Set([20, 21, 23, 26, 700, 701, 1700])
 const NUMERIC = 1700
 

@@ -127,8 +127,20 @@ function parseStatements(text: string): SqlStatement[] {
   return statements
 }
 
-/** How many statements of the input return rows (the machine formats print exactly one result). */
-export function countResultStatements(text: string): number {
+/** The machine formats print one result: refuses input with several statements that return rows. */
+export function assertOneResult(text: string, format: string): void {
+  if (countResultStatements(text) <= 1) return
+  throw new AedbError(
+    `--${format} prints one result, and this SQL has several statements that return rows.`,
+    {
+      code: 'SQL_SEVERAL_RESULTS',
+      exit: EXIT.USAGE,
+      suggestions: ['Run the queries one at a time, or leave out the format flag for tables.'],
+    },
+  )
+}
+
+function countResultStatements(text: string): number {
   const split = splitStatements(text)
   const statements = split.rest ? [...split.statements, split.rest] : split.statements
   return statements.filter(
