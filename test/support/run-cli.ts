@@ -21,6 +21,9 @@ export interface RunCliOptions {
   killAfterMs?: number
   /** Polled every 25 ms while the process runs; SIGKILL as soon as it resolves true (crash tests). */
   killWhen?: () => Promise<boolean>
+  /** Run the child as this user and group (root only): to meet permission errors root itself never gets. */
+  uid?: number
+  gid?: number
 }
 
 /**
@@ -45,6 +48,8 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
         cwd: options.cwd ?? PROJECT_ROOT,
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
+        ...(options.uid === undefined ? {} : {uid: options.uid}),
+        ...(options.gid === undefined ? {} : {gid: options.gid}),
       },
     )
     let stdout = ''

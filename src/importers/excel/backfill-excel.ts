@@ -123,6 +123,7 @@ class BackfillRun {
       })
       await catalog.load(this.session.db)
       for (const skipped of root.skipped) this.skip(path.join(root.root, skipped.file), skipped.reason)
+      for (const denied of root.unreadable) this.rejectUnreadableFolder(root.root, denied)
       for (const file of root.workbooks) candidates.push({root: root.root, file, catalog})
     }
     this.indexes = new Map(roots.map((r) => [r.root, buildReferenceIndex(r.allFiles)]))
@@ -370,6 +371,18 @@ class BackfillRun {
     if (!counted) this.session.files.seen++
     this.session.files.skipped++
     this.session.warn({file: absolute, code: 'SKIPPED', message: `skipped: ${reason}`})
+  }
+
+  /** A folder that cannot be listed: its logs (if any) are not imported, which the run must not hide. */
+  private rejectUnreadableFolder(root: string, denied: {folder: string; reason: string}): void {
+    const problem = workbookProblem(
+      denied.folder,
+      'FOLDER_UNREADABLE',
+      `${path.join(root, denied.folder)} cannot be read (${denied.reason}); the logs in it were not imported — give aedb read access and run again`,
+    )
+    this.session.files.rejected++
+    this.session.reject(problem)
+    this.rejectedRows.push({...problem, original: null})
   }
 
   private rejectWorkbook(candidate: Candidate, problems: Rejection[]): void {
