@@ -213,6 +213,9 @@ class BackfillRun {
       return
     }
     candidate.parsed = result.parsed
+    // Later refusals (study, duplicate, stale) point at Summary only: keep no other raw rows in memory till writing.
+    const summary = candidate.rawRows.get('Summary')
+    candidate.rawRows = summary ? new Map([['Summary', summary]]) : undefined
     this.rows += countRecords(result.parsed)
     candidate.references = await this.describeReferences(candidate, result.parsed)
   }
@@ -224,8 +227,14 @@ class BackfillRun {
       return await readWorkbook(absolute)
     } catch (error) {
       if (!(error instanceof WorkbookReadError)) throw error
-      if (!looksLikeLogName(candidate.file)) {
+      if (!looksLikeLogName(candidate.file) && error.sheet === null) {
         this.skip(absolute, 'not a readable workbook, and not named like a processing log', true)
+        return undefined
+      }
+      if (error.sheet !== null) {
+        this.rejectWorkbook(candidate, [
+          {...workbookProblem(candidate.file, 'SHEET_TOO_LARGE', error.message), sheet: error.sheet},
+        ])
         return undefined
       }
       this.rejectWorkbook(candidate, [
