@@ -150,3 +150,5 @@ export async function editWorkbookXml(
   zip.file(part, changed)
   await writeFile(file, await zip.generateAsync({type: 'nodebuffer', compression: 'DEFLATE'}))
 }
+
+export {addGeneratedSheet} from '../../bench/add-generated-sheet.js'

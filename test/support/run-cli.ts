@@ -26,6 +26,9 @@ export interface RunCliOptions {
   killSignal?: NodeJS.Signals
   /** Send the signal once more this many ms after the first (a second Ctrl-C). */
   repeatSignalAfterMs?: number
+  /** Run the child as this user and group (root only): to meet permission errors root itself never gets. */
+  uid?: number
+  gid?: number
 }
 
 /** The child as killWhen sees it. */
@@ -57,6 +60,8 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
         cwd: options.cwd ?? PROJECT_ROOT,
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
+        ...(options.uid === undefined ? {} : {uid: options.uid}),
+        ...(options.gid === undefined ? {} : {gid: options.gid}),
       },
     )
     let stdout = ''

@@ -126,6 +126,7 @@ class BackfillRun {
       })
       await catalog.load(this.session.db)
       for (const skipped of root.skipped) this.skip(path.join(root.root, skipped.file), skipped.reason)
+      for (const denied of root.unreadable) this.rejectUnreadableFolder(root.root, denied)
       for (const file of root.workbooks) candidates.push({root: root.root, file, catalog})
     }
     this.indexes = new Map(roots.map((r) => [r.root, buildReferenceIndex(r.allFiles)]))
@@ -216,6 +217,9 @@ class BackfillRun {
       return
     }
     candidate.parsed = result.parsed
+    // Later refusals (study, duplicate, stale) point at Summary only: keep no other raw rows in memory till writing.
+    const summary = candidate.rawRows.get('Summary')
+    candidate.rawRows = summary ? new Map([['Summary', summary]]) : undefined
     this.rows += countRecords(result.parsed)
     candidate.references = await this.describeReferences(candidate, result.parsed)
   }
@@ -227,8 +231,14 @@ class BackfillRun {
       return await readWorkbook(absolute)
     } catch (error) {
       if (!(error instanceof WorkbookReadError)) throw error
-      if (!looksLikeLogName(candidate.file)) {
+      if (!looksLikeLogName(candidate.file) && error.sheet === null) {
         this.skip(absolute, 'not a readable workbook, and not named like a processing log', true)
+        return undefined
+      }
+      if (error.sheet !== null) {
+        this.rejectWorkbook(candidate, [
+          {...workbookProblem(candidate.file, 'SHEET_TOO_LARGE', error.message), sheet: error.sheet},
+        ])
         return undefined
       }
       this.rejectWorkbook(candidate, [
@@ -375,6 +385,18 @@ class BackfillRun {
     if (!counted) this.session.files.seen++
     this.session.files.skipped++
     this.session.warn({file: absolute, code: 'SKIPPED', message: `skipped: ${reason}`})
+  }
+
+  /** A folder that cannot be listed: its logs (if any) are not imported, which the run must not hide. */
+  private rejectUnreadableFolder(root: string, denied: {folder: string; reason: string}): void {
+    const problem = workbookProblem(
+      denied.folder,
+      'FOLDER_UNREADABLE',
+      `${path.join(root, denied.folder)} cannot be read (${denied.reason}); the logs in it were not imported — give aedb read access and run again`,
+    )
+    this.session.files.rejected++
+    this.session.reject(problem)
+    this.rejectedRows.push({...problem, original: null})
   }
 
   private rejectWorkbook(candidate: Candidate, problems: Rejection[]): void {

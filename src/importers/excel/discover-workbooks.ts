@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import {stat} from 'node:fs/promises'
 import path from 'node:path'
 import fg from 'fast-glob'
@@ -12,6 +13,8 @@ export interface DiscoveredRoot {
   skipped: Array<{file: string; reason: string}>
   /** Every file under the root (relative), to find files the logs reference by their tail. */
   allFiles: string[]
+  /** Folders under the root aedb may not list (EACCES/EPERM), relative, with the error: their logs are not read. */
+  unreadable: Array<{folder: string; reason: string}>
 }
 
 const LOG_NAME = /^(knee_)?processing_log_.+\.xlsx$/i
@@ -42,7 +45,7 @@ export async function discoverWorkbooks(
     const rootPath = known ?? dir
     let root = roots.find((r) => r.root === rootPath)
     if (!root) {
-      root = {root: rootPath, workbooks: [], skipped: [], allFiles: []}
+      root = {root: rootPath, workbooks: [], skipped: [], allFiles: [], unreadable: []}
       roots.push(root)
     }
     return root
@@ -63,9 +66,21 @@ export async function discoverWorkbooks(
     const root = rootFor(dir)
     const prefix = path.relative(root.root, dir).split(path.sep).join('/')
     const under = (file: string) => (prefix === '' ? file : `${prefix}/${file}`)
+    const denied: Array<{dir: string; error: NodeJS.ErrnoException}> = []
     const listing = (
-      await fg('**/*', {cwd: dir, dot: true, onlyFiles: true, followSymbolicLinks: false})
+      await fg('**/*', {
+        cwd: dir,
+        dot: true,
+        onlyFiles: true,
+        followSymbolicLinks: false,
+        fs: {readdir: readdirNotingDenied(denied)},
+      })
     ).map(under)
+    for (const {dir: folder, error} of denied)
+      root.unreadable.push({
+        folder: path.relative(root.root, folder).split(path.sep).join('/') || '.',
+        reason: `${error.code}: ${error.code === 'EACCES' ? 'permission denied' : 'operation not permitted'}`,
+      })
     root.allFiles = [...new Set([...root.allFiles, ...listing])].sort()
     if (info.isDirectory()) {
       for (const file of listing) classify(file, root)
@@ -85,6 +100,30 @@ export async function discoverWorkbooks(
     root.workbooks = [...new Set(root.workbooks)].sort()
   }
   return roots
+}
+
+type Readdir = typeof fs.readdir
+
+/**
+ * fs.readdir for fast-glob that notes a folder it may not list and goes on with the rest, where fast-glob would
+ * end the whole walk (and the run) with EACCES.
+ */
+function readdirNotingDenied(denied: Array<{dir: string; error: NodeJS.ErrnoException}>): Readdir {
+  return ((dir: string, options: unknown, callback?: unknown) => {
+    const done = (typeof options === 'function' ? options : callback) as (
+      error: NodeJS.ErrnoException | null,
+      entries?: unknown[],
+    ) => void
+    const opts = typeof options === 'function' ? {} : options
+    fs.readdir(dir, opts as {withFileTypes: true}, (error, entries) => {
+      if (error && (error.code === 'EACCES' || error.code === 'EPERM')) {
+        denied.push({dir: path.resolve(dir), error})
+        done(null, [])
+        return
+      }
+      done(error, entries)
+    })
+  }) as Readdir
 }
 
 function classify(file: string, root: DiscoveredRoot): void {

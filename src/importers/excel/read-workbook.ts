@@ -45,13 +45,27 @@ export interface RawWorkbook {
   sheets: RawSheet[]
 }
 
-export class WorkbookReadError extends Error {}
+export class WorkbookReadError extends Error {
+  /** The sheet the problem is in, when it is one sheet's. */
+  sheet: string | null = null
+}
+
+/**
+ * The most rows and cells one sheet may have. A processing log's largest sheet (Movement Cycles / Cycle Details)
+ * holds a few thousand rows; exceljs holds a whole workbook in memory at roughly 1 KB per cell, so a sheet beyond
+ * these limits is refused before it is parsed rather than allowed to exhaust memory (issue 9 item 13).
+ */
+export const MAX_SHEET_ROWS = 100_000
+export const MAX_SHEET_CELLS = 2_000_000
+/** A sheet without a `<dimension>` is judged by its XML size: about 50 bytes per cell at the least. */
+export const MAX_SHEET_XML_BYTES = MAX_SHEET_CELLS * 50
 
 /**
  * Reads a legacy log with exceljs's in-memory reader, which gives the real sheet names and date cells as Dates
  * (holding the naive wall-clock time as UTC) for the pandas/openpyxl-written files; legacy logs are 50-500 KB.
  */
 export async function readWorkbook(file: string): Promise<RawWorkbook> {
+  await assertSheetsWithinLimits(file)
   const workbook = new ExcelJS.Workbook()
   try {
     await workbook.xlsx.readFile(file)
@@ -149,4 +163,85 @@ function decodeXml(text: string): string {
     .replaceAll('&quot;', '"')
     .replaceAll('&apos;', "'")
     .replaceAll('&amp;', '&')
+}
+
+/**
+ * Refuses a workbook with a sheet beyond MAX_SHEET_ROWS / MAX_SHEET_CELLS, from each sheet's `<dimension>` (the first
+ * bytes of its XML, inflated as a stream and abandoned there), before exceljs parses anything. Not a zip: left to
+ * exceljs to say.
+ */
+async function assertSheetsWithinLimits(file: string): Promise<void> {
+  let zip: JSZip
+  try {
+    zip = await JSZip.loadAsync(await readFile(file))
+  } catch {
+    return
+  }
+  for (const {name, part} of await sheetParts(zip)) {
+    const entry = zip.file(part)
+    if (!entry) continue
+    const size = (entry as unknown as {_data?: {uncompressedSize?: number}})._data?.uncompressedSize ?? 0
+    const head = await readHead(entry)
+    const ref = /<(?:\w+:)?dimension\b[^>]*\bref="([^"]+)"/.exec(head)?.[1]
+    const dims = ref ? dimensionSize(ref) : null
+    const tooBig = dims
+      ? dims.rows > MAX_SHEET_ROWS || dims.rows * dims.columns > MAX_SHEET_CELLS
+      : size > MAX_SHEET_XML_BYTES
+    if (!tooBig) continue
+    const what = dims
+      ? `${dims.rows.toLocaleString('en')} rows × ${dims.columns} columns (${ref})`
+      : `${Math.round(size / 1_000_000)} MB of sheet XML`
+    const error = new WorkbookReadError(
+      `sheet ${JSON.stringify(name)} has ${what}; expected at most ${MAX_SHEET_ROWS.toLocaleString('en')} rows and ${MAX_SHEET_CELLS.toLocaleString('en')} cells per sheet (a processing log has far fewer) — move that sheet to a workbook of its own`,
+    )
+    error.sheet = name
+    throw error
+  }
+}
+
+async function sheetParts(zip: JSZip): Promise<Array<{name: string; part: string}>> {
+  const workbookXml = (await zip.file('xl/workbook.xml')?.async('string')) ?? ''
+  const rels = (await zip.file('xl/_rels/workbook.xml.rels')?.async('string')) ?? ''
+  const targets = new Map<string, string>()
+  for (const [tag] of rels.matchAll(/<Relationship\b[^>]*>/g)) {
+    const id = /\bId="([^"]+)"/.exec(tag)?.[1]
+    const target = /\bTarget="([^"]+)"/.exec(tag)?.[1]
+    if (id && target) targets.set(id, target.startsWith('/') ? target.slice(1) : `xl/${target}`)
+  }
+  const parts: Array<{name: string; part: string}> = []
+  for (const [tag] of workbookXml.matchAll(/<(?:\w+:)?sheet\b[^>]*>/g)) {
+    const name = /\bname="([^"]*)"/.exec(tag)?.[1]
+    const id = /\br:id="([^"]+)"/.exec(tag)?.[1]
+    const part = id ? targets.get(id) : undefined
+    if (name !== undefined && part) parts.push({name: decodeXml(name), part})
+  }
+  return parts
+}
+
+/** The first few kilobytes of a zip entry, inflated as a stream that is then abandoned. */
+function readHead(entry: JSZip.JSZipObject, bytes = 8192): Promise<string> {
+  return new Promise((resolve) => {
+    const stream = entry.nodeStream('nodebuffer')
+    let head = ''
+    const done = () => {
+      stream.removeAllListeners()
+      stream.pause()
+      resolve(head)
+    }
+    stream.on('data', (chunk: Buffer) => {
+      head += chunk.toString('utf8')
+      if (head.length >= bytes || head.includes('<sheetData')) done()
+    })
+    stream.on('end', done)
+    stream.on('error', done)
+  })
+}
+
+function dimensionSize(ref: string): {rows: number; columns: number} | null {
+  const match = /^([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?$/i.exec(ref.trim())
+  if (!match) return null
+  const column = (letters: string) =>
+    [...letters.toUpperCase()].reduce((n, c) => n * 26 + c.charCodeAt(0) - 64, 0)
+  const [, c1, r1, c2 = c1!, r2 = r1!] = match
+  return {rows: Number(r2) - Number(r1) + 1, columns: column(c2) - column(c1!) + 1}
 }

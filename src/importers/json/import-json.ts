@@ -16,7 +16,7 @@ import {folderHashSuffix} from './legacy-output-name.js'
 import {linkSource} from './link-source.js'
 import {hashSourceFolder, type ProfilePlan, readHashIndex, warnAboutUnmadeFolders} from './profile-sources.js'
 import {RecordingRejected, readRecording} from './read-recording.js'
-import {type ConfigProfile, readStemsetConfig} from './stemset-config.js'
+import {type ConfigProfile, ConfigUnreadableError, readStemsetConfig} from './stemset-config.js'
 import {writeProfile, writeRecording} from './write-stemset-rows.js'
 
 export interface ImportJsonProgress {
@@ -109,13 +109,14 @@ async function importTree(
         })
       }
     } catch (error) {
-      if (!isFileError(error) && !(error instanceof YAMLError)) throw error
+      const invalid = error instanceof YAMLError || error instanceof ConfigUnreadableError
+      if (!isFileError(error) && !invalid) throw error
       session.reject({
         file: tree.configRel,
         sheet: null,
         row: null,
         column: null,
-        code: error instanceof YAMLError ? 'INVALID_CONFIG' : fileErrorCode(error),
+        code: invalid ? 'INVALID_CONFIG' : fileErrorCode(error),
         message: `${tree.configRel} could not be read: ${firstLine(error)}; profiles come from media/ folders only.`,
       })
       configProfiles = null
@@ -284,12 +285,13 @@ function asRejection(
     }
   }
   const code = pgCode(error)
-  if (code && (code.startsWith('22') || code === '23514' || code === '23502')) {
+  // 54xxx: a PostgreSQL limit (a jsonb value over 255 MB, an index row over 2 704 bytes) — this recording only.
+  if (code && (code.startsWith('22') || code.startsWith('54') || code === '23514' || code === '23502')) {
     return {
       file: folderRel,
       column: null,
       code: 'REFUSED_BY_DATABASE',
-      message: `${folderRel}: the database refused a value: ${firstLine(error)}.`,
+      message: `${folderRel}: the database refused a value${code.startsWith('54') ? ' (over a PostgreSQL size limit)' : ''}: ${firstLine(error)}.`,
       counted: true,
     }
   }

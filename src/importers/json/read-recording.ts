@@ -64,9 +64,14 @@ export async function readRecording(props: ReadRecordingProps): Promise<ReadReco
   const metadataRel = path.join(folder.relPath, 'metadata.json')
   const warnings: ReadRecording['warnings'] = []
   const files: FileRecord[] = []
+  // Only "not there" means no metadata.json: a folder aedb may not read is rejected as unreadable (EACCES), not
+  // reported as a folder without metadata.json or stems.
   const hasMetadata = await lstat(path.join(folderAbs, 'metadata.json')).then(
     () => true,
-    () => false,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return false
+      throw error
+    },
   )
 
   let layout: MetadataLayout = 'none'
@@ -256,7 +261,10 @@ async function checked(file: string, column: string, fn: () => Promise<string>):
 
 /** Stems of a folder without metadata.json: one per audio file name (`vocals.wav`, `drums.opus`, …). */
 async function stemsFromFiles(folderAbs: string): Promise<StemEntry[]> {
-  const entries = await readdir(folderAbs, {withFileTypes: true}).catch(() => [] as Dirent[])
+  const entries = await readdir(folderAbs, {withFileTypes: true}).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as Dirent[]
+    throw error
+  })
   const keys = new Set<string>()
   for (const entry of entries) {
     if (isStrayName(entry.name) || entry.isDirectory()) continue

@@ -1,4 +1,4 @@
-import {parse as parseYaml} from 'yaml'
+import {parse as parseYaml, YAMLError} from 'yaml'
 import {z} from 'zod'
 import type {JsonValue} from './tolerant-json.js'
 
@@ -38,6 +38,27 @@ const PROFILE_SCHEMA = z.object({
   opus_bitrate: z.unknown().optional(),
 })
 
+/** config.yaml cannot be used (not YAML, or a YAML alias bomb): the profiles then come from media/ folders only. */
+export class ConfigUnreadableError extends Error {}
+
+/**
+ * At most this many alias expansions: a handful of anchors is what a real config.yaml has; thousands are the
+ * "billion laughs" that would exhaust memory.
+ */
+const MAX_ALIAS_COUNT = 100
+
+function parseConfigYaml(text: string): unknown {
+  try {
+    return parseYaml(text, {prettyErrors: true, maxAliasCount: MAX_ALIAS_COUNT}) as unknown
+  } catch (error) {
+    if (error instanceof YAMLError) throw error
+    // yaml throws a plain ReferenceError for an alias bomb.
+    throw new ConfigUnreadableError(
+      `${(error as Error).message} (more than ${MAX_ALIAS_COUNT} alias expansions); expected a plain config.yaml`,
+    )
+  }
+}
+
 const KNOWN = new Set(['name', 'source_folder', 'strategy', 'output', 'output_format', 'opus_bitrate'])
 
 /**
@@ -45,7 +66,7 @@ const KNOWN = new Set(['name', 'source_folder', 'strategy', 'output', 'output_fo
  * variable has to be set (upstream refused to start when one was missing). Throws on YAML syntax errors.
  */
 export function readStemsetConfig(text: string): StemsetConfig {
-  const document = parseYaml(text, {prettyErrors: true}) as unknown
+  const document = parseConfigYaml(text)
   const problems: ConfigProblem[] = []
   const profiles: ConfigProfile[] = []
   if (document === null || document === undefined) return {profiles, problems}

@@ -286,7 +286,13 @@ const MANEUVER_CODES: Record<string, string> = {walk: 'walk', sit_to_stand: 'sts
  */
 function sameAsCell(stored: unknown, raw: string | number | boolean | Date): boolean {
   if (raw instanceof Date) {
-    return typeof stored === 'string' && Date.parse(`${stored.replace(' ', 'T')}Z`) === raw.getTime()
+    // exceljs rounds the serial to the millisecond; aedb keeps the microseconds: equal to within half a millisecond.
+    if (typeof stored !== 'string') return false
+    const match = /^(.{19})(?:\.(\d{1,6}))?$/.exec(stored)
+    if (!match) return false
+    const micros =
+      Date.parse(`${match[1]!.replace(' ', 'T')}Z`) * 1000 + Number((match[2] ?? '').padEnd(6, '0'))
+    return Math.abs(micros - raw.getTime() * 1000) <= 500
   }
   if (typeof raw !== 'string') return stored === raw
   if (stored === raw) return true

@@ -15,6 +15,7 @@ import {
 import {createTestDatabase, testBackends} from '../../support/backends.js'
 import {kneeSampleDir} from '../../support/knee-samples.js'
 import {
+  addGeneratedSheet,
   columnOf,
   editWorkbook,
   editWorkbookXml,
@@ -352,4 +353,27 @@ describe.each(testBackends())('files that are not regular files on %s', (backend
       }),
     )
   }, 30_000)
+})
+
+describe.each(testBackends())('sheets beyond the size limit on %s', (backend) => {
+  const tree = useV4Tree(backend, ['1019', '1021'])
+
+  it('rejects a workbook with a 1,000,000-row unknown sheet before parsing it, and imports the others', async () => {
+    const huge = walkLogPath(tree.root, '1021')
+    await addGeneratedSheet(huge, 'Raw Dump', 1_000_000)
+    const result = await backfillExcel({db: tree.db, paths: [tree.root], version: 'test'})
+    expect(result.rejected).toEqual([
+      {
+        file: '#1021/Left Knee/Walking/processing_log_1021_Left_walk.xlsx',
+        sheet: 'Raw Dump',
+        row: null,
+        column: null,
+        code: 'SHEET_TOO_LARGE',
+        message: expect.stringContaining(
+          'has 1,000,001 rows × 3 columns (A1:C1000001); expected at most 100,000 rows',
+        ),
+      },
+    ])
+    expect(result.files).toMatchObject({imported: 15, rejected: 1})
+  }, 120_000)
 })
