@@ -207,7 +207,7 @@ async function checkOne(
   else if (!props.rehash && sameAs(file.size_bytes, file.mtime)) current = file.sha256
   else {
     try {
-      current = (await hashFile(absolute, onBytes)).sha256
+      current = (await hashFile(absolute, onBytes, info.size)).sha256
     } catch (error) {
       return {findings: [finding('FILE_UNREADABLE', 'error', unreadable(absolute, error))], seen}
     }

@@ -1,0 +1,241 @@
+/**
+ * `aedb verify` over N recorded files, against the tools a person would use instead, all measured in one run.
+ * `npm run bench:verify` (see bench/README.md); options as argv or env:
+ *
+ *   --count N     BENCH_COUNT     files in the tree and in the database (default 5000; the README reports 100000)
+ *   --bytes B     BENCH_BYTES     bytes per file (default 8192)
+ *   --jobs J      BENCH_JOBS      passed to verify --jobs (default 4)
+ *   --keep        BENCH_KEEP=1    keep the tree and the database afterwards
+ *
+ * What runs, each under /usr/bin/time (wall seconds and peak RSS of the child):
+ *   stat-only:  aedb verify --check files          vs  find <tree> -type f -printf '%s %T@\n'
+ *   rehash:     aedb verify --check files --rehash vs  sha256sum (xargs -0 over the same files)
+ *                                                  and openssl dgst -sha256 (xargs -0 over the same files)
+ * aedb is oclif on a private tsc build of src/ (bench/out/verify-build), spawned like a user would, on the
+ * embedded database (PGlite): its time includes Node start-up and opening the database. The tree and the
+ * database are made by this script (the files rows written directly, with their real size, mtime and SHA-256),
+ * so verify finds nothing. Writes a table to stdout and everything to bench/out/verify.json. No assertions.
+ */
+import {spawn} from 'node:child_process'
+import {createHash, randomBytes} from 'node:crypto'
+import {mkdir, mkdtemp, rm, stat, writeFile} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {withDatabase} from '../src/db/connection.js'
+import {parseDatabaseUrl} from '../src/db/database-url.js'
+import {deterministicId} from '../src/db/deterministic-id.js'
+import {MIGRATIONS} from '../src/db/migrations.js'
+import {migrateUp} from '../src/db/migrator.js'
+import {upsertRows} from '../src/db/upsert-rows.js'
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BENCH_OUT = path.join(REPO_ROOT, 'bench', 'out')
+const BUILD_DIR = path.join(BENCH_OUT, 'verify-build')
+const CLI = path.join(REPO_ROOT, 'bench', 'run-built-cli.mjs')
+
+function option(name: string, env: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`)
+  const text = at >= 0 ? process.argv[at + 1] : process.env[env]
+  return text === undefined ? fallback : Number(text)
+}
+
+const COUNT = option('count', 'BENCH_COUNT', 5000)
+const BYTES = option('bytes', 'BENCH_BYTES', 8192)
+const JOBS = option('jobs', 'BENCH_JOBS', 4)
+const KEEP = process.argv.includes('--keep') || process.env.BENCH_KEEP === '1'
+
+interface Measured {
+  code: number
+  seconds: number
+  peakRssMb: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs a command under /usr/bin/time: wall seconds and the child's peak RSS. */
+function measure(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', '@@time %e %M', command, ...args], {
+      cwd: REPO_ROOT,
+      env: {...process.env, ...env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (c: Buffer) => out.push(c))
+    child.stderr.on('data', (c: Buffer) => err.push(c))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const stderr = Buffer.concat(err).toString('utf8')
+      const match = /@@time ([\d.]+) (\d+)/.exec(stderr)
+      resolve({
+        code: code ?? -1,
+        seconds: match ? Number(match[1]) : Number.NaN,
+        peakRssMb: match ? Number(match[2]) / 1024 : Number.NaN,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: stderr.replace(/@@time.*\n?/, ''),
+      })
+    })
+  })
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
+}
+
+async function buildCli(): Promise<void> {
+  await rm(BUILD_DIR, {recursive: true, force: true})
+  const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+  const built = await measure(process.execPath, [
+    tsc,
+    '-p',
+    'tsconfig.build.json',
+    '--outDir',
+    path.join(BUILD_DIR, 'dist'),
+  ])
+  if (built.code !== 0)
+    log(`tsc reported errors (the build was still emitted):\n${built.stdout.slice(0, 2000)}`)
+  await stat(path.join(BUILD_DIR, 'dist', 'src', 'commands', 'verify.js'))
+}
+
+/** N files of BYTES random bytes, 1000 to a folder, and their files rows (real size, mtime, SHA-256). */
+async function makeTree(tree: string, url: string): Promise<void> {
+  const rows: Array<Record<string, unknown>> = []
+  const rootId = deterministicId('import_root', tree)
+  for (let i = 0; i < COUNT; i++) {
+    const rel = `d${String(Math.floor(i / 1000)).padStart(4, '0')}/f${String(i).padStart(7, '0')}.bin`
+    const absolute = path.join(tree, rel)
+    if (i % 1000 === 0) await mkdir(path.dirname(absolute), {recursive: true})
+    const bytes = randomBytes(BYTES)
+    await writeFile(absolute, bytes)
+    const info = await stat(absolute)
+    rows.push({
+      id: deterministicId('file', tree, rel),
+      root_id: rootId,
+      rel_path: rel,
+      kind: 'other',
+      present: true,
+      size_bytes: BYTES,
+      mtime: new Date(Math.floor(info.mtimeMs)),
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      hashed_at: new Date(),
+    })
+  }
+  await withDatabase(parseDatabaseUrl(url, '--database-url'), async ({db}) => {
+    await migrateUp({db, migrations: MIGRATIONS})
+    await upsertRows({db, table: 'import_roots', rows: [{id: rootId, path: tree}], conflict: ['path']})
+    await upsertRows({db, table: 'files', rows, conflict: ['root_id', 'rel_path']})
+  })
+}
+
+function verifyArgs(url: string, rehash: boolean): string[] {
+  return [
+    CLI,
+    'verify',
+    '--check',
+    'files',
+    '--json',
+    '--jobs',
+    String(JOBS),
+    '--database-url',
+    url,
+    ...(rehash ? ['--rehash'] : []),
+  ]
+}
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'aedb-bench-verify-'))
+  const tree = path.join(work, 'tree')
+  const url = `pglite:${path.join(work, 'db')}`
+  const env = {AEDB_BENCH_COMMANDS: './bench/out/verify-build/dist/src/commands'}
+  try {
+    log(`building the CLI; making ${COUNT} files of ${BYTES} bytes in ${tree}`)
+    await buildCli()
+    await makeTree(tree, url)
+    const list = path.join(work, 'files.list')
+    const found = await measure('sh', ['-c', `find '${tree}' -type f -print0 > '${list}'`])
+    if (found.code !== 0) throw new Error(found.stderr)
+
+    // A first verify records what it saw; the measured runs are the nightly steady state.
+    const warm = await measure(process.execPath, verifyArgs(url, false), env)
+    if (warm.code !== 0) throw new Error(`verify exited ${warm.code}: ${warm.stderr.slice(-2000)}`)
+    // Start-up and opening the database, for the net figures: a verify that checks only the schema.
+    const startup = await measure(
+      process.execPath,
+      [CLI, 'verify', '--check', 'schema', '--json', '--database-url', url],
+      env,
+    )
+    log('stat-only')
+    const find = await measure('sh', ['-c', `find '${tree}' -type f -printf '%s %T@\\n' > /dev/null`])
+    const statOnly = await measure(process.execPath, verifyArgs(url, false), env)
+    log('rehash')
+    const sha256sum = await measure('sh', ['-c', `xargs -0 sha256sum < '${list}' > /dev/null`])
+    const openssl = await measure('sh', ['-c', `xargs -0 openssl dgst -sha256 < '${list}' > /dev/null`])
+    const rehash = await measure(process.execPath, verifyArgs(url, true), env)
+    for (const [name, m] of Object.entries({statOnly, rehash})) {
+      if (m.code !== 0) throw new Error(`${name}: verify exited ${m.code}: ${m.stderr.slice(-2000)}`)
+    }
+    const report = JSON.parse(rehash.stdout) as {
+      checked: {files: number; bytesHashed: number}
+      findings: unknown[]
+    }
+    const bytes = COUNT * BYTES
+    const mbps = (m: Measured) => bytes / 1e6 / m.seconds
+    const result = {
+      count: COUNT,
+      bytesPerFile: BYTES,
+      jobs: JOBS,
+      cpus: os.cpus().length,
+      loadAverage: os.loadavg(),
+      verifyFindings: report.findings.length,
+      verifyFilesChecked: report.checked.files,
+      verifyBytesHashed: report.checked.bytesHashed,
+      startupSeconds: startup.seconds,
+      startupPeakRssMb: startup.peakRssMb,
+      statOnly: {
+        aedbSeconds: statOnly.seconds,
+        aedbNetSeconds: statOnly.seconds - startup.seconds,
+        netRatio: (statOnly.seconds - startup.seconds) / find.seconds,
+        findSeconds: find.seconds,
+        ratio: statOnly.seconds / find.seconds,
+        aedbPeakRssMb: statOnly.peakRssMb,
+      },
+      rehash: {
+        aedbSeconds: rehash.seconds,
+        aedbMBps: mbps(rehash),
+        sha256sumSeconds: sha256sum.seconds,
+        sha256sumMBps: mbps(sha256sum),
+        opensslSeconds: openssl.seconds,
+        opensslMBps: mbps(openssl),
+        aedbVsOpenssl: mbps(rehash) / mbps(openssl),
+        aedbNetMBps: bytes / 1e6 / (rehash.seconds - startup.seconds),
+        aedbNetVsOpenssl: bytes / 1e6 / (rehash.seconds - startup.seconds) / mbps(openssl),
+        aedbVsSha256sum: mbps(rehash) / mbps(sha256sum),
+        aedbPeakRssMb: rehash.peakRssMb,
+      },
+    }
+    await mkdir(BENCH_OUT, {recursive: true})
+    await writeFile(path.join(BENCH_OUT, 'verify.json'), `${JSON.stringify(result, null, 2)}\n`)
+    const f = (n: number, d = 2) => n.toFixed(d)
+    process.stdout.write(
+      [
+        `aedb verify, ${COUNT} files x ${BYTES} bytes, --jobs ${JOBS}, ${result.cpus} CPUs, load ${result.loadAverage.map((l) => f(l)).join(' ')}`,
+        `findings: ${result.verifyFindings}; files checked: ${result.verifyFilesChecked}; bytes hashed: ${result.verifyBytesHashed}`,
+        '',
+        '| measurement | aedb | reference | ratio | aedb peak RSS |',
+        '| --- | --- | --- | --- | --- |',
+        `| start-up + open (verify --check schema) | ${f(startup.seconds)} s | | | ${f(startup.peakRssMb, 0)} MB |`,
+        `| stat-only | ${f(statOnly.seconds)} s (net ${f(result.statOnly.aedbNetSeconds)} s) | find -printf: ${f(find.seconds)} s | ${f(result.statOnly.ratio)}x the time (net ${f(result.statOnly.netRatio)}x) | ${f(statOnly.peakRssMb, 0)} MB |`,
+        `| --rehash | ${f(mbps(rehash), 0)} MB/s (${f(rehash.seconds)} s; net ${f(result.rehash.aedbNetMBps, 0)} MB/s) | openssl: ${f(mbps(openssl), 0)} MB/s (${f(openssl.seconds)} s) | ${f(result.rehash.aedbVsOpenssl)}x the bytes/s (net ${f(result.rehash.aedbNetVsOpenssl)}x) | ${f(rehash.peakRssMb, 0)} MB |`,
+        `| --rehash | | sha256sum: ${f(mbps(sha256sum), 0)} MB/s (${f(sha256sum.seconds)} s) | ${f(result.rehash.aedbVsSha256sum)}x the bytes/s | |`,
+        '',
+      ].join('\n'),
+    )
+  } finally {
+    if (KEEP) log(`kept ${work}`)
+    else await rm(work, {recursive: true, force: true})
+  }
+}
+
+await main()
