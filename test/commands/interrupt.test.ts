@@ -59,6 +59,7 @@ async function runsOf(database: TestDatabase) {
   }
 }
 
+// Each test runs the CLI two or three times over real trees: far beyond the default timeout on a loaded machine.
 describe.each(testBackends())('SIGINT and SIGTERM during an import, on %s', (backend) => {
   let knee: string
   let stemset: string
@@ -83,14 +84,16 @@ describe.each(testBackends())('SIGINT and SIGTERM during an import, on %s', (bac
     const opened = await clean.open()
     reference = await snapshotData(opened.db)
     await opened.close()
-  })
+  }, 900_000)
 
   afterAll(async () => {
     for (const database of databases) await database.drop()
     for (const dir of [knee, stemset]) if (dir) await rm(dir, {recursive: true, force: true})
   })
 
-  it('backfill-excel: SIGINT commits what is in flight, emits the JSON, marks the run interrupted, exit 130; a re-run completes', async () => {
+  it('backfill-excel: SIGINT commits what is in flight, emits the JSON, marks the run interrupted, exit 130; a re-run completes', {
+    timeout: 900_000,
+  }, async () => {
     const database = await fresh()
     const watcher = await watch(database)
     const interrupted = await runCli(
@@ -128,7 +131,9 @@ describe.each(testBackends())('SIGINT and SIGTERM during an import, on %s', (bac
     expect((await runsOf(database)).map((r) => r.outcome)).toEqual(['interrupted', 'succeeded'])
   })
 
-  it('import-json: SIGTERM finishes the recording in flight, says so, exit 143; a re-run completes', async () => {
+  it('import-json: SIGTERM finishes the recording in flight, says so, exit 143; a re-run completes', {
+    timeout: 900_000,
+  }, async () => {
     const database = await fresh()
     const watcher = await watch(database)
     const interrupted = await runCli(
@@ -159,6 +164,7 @@ describe.each(testBackends())('SIGINT and SIGTERM during an import, on %s', (bac
 
   it.runIf(backend === 'pglite')(
     'a second SIGINT stops at once (exit 130) and the next run still completes',
+    {timeout: 900_000},
     async () => {
       const database = await fresh()
       const interrupted = await runCli(
