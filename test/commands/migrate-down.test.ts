@@ -56,8 +56,11 @@ describe.each(testBackends())('migrate down on a database holding rows, on %s', 
   it('the help says what down does to data', async () => {
     const help = await runCli(['migrate', '--help'])
     expect(help.exitCode, help.stderr).toBe(0)
-    expect(help.stdout).toContain('drops every table with all its rows')
-    expect(help.stdout).toContain('--force')
+    const text = help.stdout.replace(/\s+/g, ' ') // help wraps lines to the terminal width
+    expect(text).toContain(
+      'down destroys data: reverting the first migration drops every table with all its rows',
+    )
+    expect(text).toContain('--force Down: revert even when that drops or deletes rows.')
   })
 
   it('down --to base refuses without --force, naming every table with rows and its count, and changes nothing', async () => {
