@@ -20,6 +20,7 @@ import {
   participantFoldersByStudy,
   readKneeManifest,
 } from '../support/knee-samples.js'
+import {expectTablesMatchDatabase} from './expect-tables-match-database.js'
 
 /** Tables that describe files and imports rather than the study: a new tree read is new there by nature. */
 const BOOKKEEPING = new Set(['files', 'import_roots', 'source_imports'])
@@ -124,6 +125,13 @@ describe.each(testBackends())('legacy export round trip on %s', (backend) => {
       )
       expect(newFiles.filter((f) => f.kind === 'workbook' && f.present)).toHaveLength(manifest.files.length)
       expect(after.source_imports!.length - before.source_imports!.length).toBe(manifest.files.length)
+    })
+
+    it('writes the tables layout of the same tree, every value equal to the database', async () => {
+      const file = path.join(path.dirname(out), 'tables.xlsx')
+      const result = await exportExcel({db: open.db, output: file, layout: 'tables'})
+      expect(result.sheets.processing_logs).toBe(manifest.files.filter((f) => f.kind === 'maneuver').length)
+      expect(await expectTablesMatchDatabase(open.db, file)).toBeGreaterThan(5000)
     })
 
     it('gives back every sheet, header and cell of the sample workbooks, in place and with its type', async () => {
