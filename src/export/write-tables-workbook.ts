@@ -1,6 +1,7 @@
 import ExcelJS from 'exceljs'
 import {type Kysely, type RawBuilder, sql, type Transaction} from 'kysely'
 import {type Database, SCHEMA} from '../db/schema.js'
+import {markAedbWorkbook} from '../importers/excel/is-aedb-written-workbook.js'
 import {EMPTY, type ExportValue, isNaiveTimestamp, writeCell} from './excel-cell.js'
 import type {ExportFilter, ExportProgress, SheetCounts} from './export-types.js'
 import {
@@ -90,6 +91,8 @@ export async function writeTablesWorkbook(
     sheets: plans.map((p) => ({table: p.table, rows: result.sheets[p.table] ?? 0, columns: p.columns})),
   }
   writeReadme(readme, readmeProps)
+  // Marks the workbook as aedb's own table export, so backfill-excel never takes it for a processing log.
+  markAedbWorkbook(workbook as unknown as Parameters<typeof markAedbWorkbook>[0], 'tables')
   await workbook.commit()
   return result
 }

@@ -80,6 +80,15 @@ describe.each(testBackends())('aedb export-excel on %s', (backend) => {
       /<dataValidation type="list"[^>]*><formula1>&quot;left,right&quot;<\/formula1>/,
     )
     expect(await readdir(work)).toEqual(['all.xlsx'])
+
+    // backfill-excel recognises aedb's own table export and never imports it as a log.
+    const logs = () =>
+      withDb(async (db) => (await db.selectFrom('processing_logs').select('id').execute()).length)
+    const logsBefore = await logs()
+    const backfill = await runCli(['backfill-excel', file, '--study', 'AOA', '--database-url', testDb.url])
+    expect(backfill.stderr).toContain('aedb:tables')
+    expect(backfill.stderr).not.toMatch(/imported 1 /)
+    expect(await logs()).toBe(logsBefore)
   })
 
   it('filters by study, participant, table and profile', async () => {
