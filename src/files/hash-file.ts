@@ -1,6 +1,10 @@
 import {createHash} from 'node:crypto'
-import {createReadStream} from 'node:fs'
-import {readFile} from 'node:fs/promises'
+import {createReadStream, readFile as readFileCallback} from 'node:fs'
+import {promisify} from 'node:util'
+
+// The callback readFile, not fs/promises': on 20,000 files of 8 KiB the promise version (a FileHandle, fstat and
+// chunked reads per file) took 3-4x longer on this machine.
+const readFile = promisify(readFileCallback)
 
 /** 4 MiB reads: measured 1.16x openssl on this machine, against 0.77x with Node's default 64 KiB. */
 export const HASH_CHUNK_BYTES = 4 * 1024 * 1024
