@@ -6,6 +6,8 @@
  *   --bytes B     BENCH_BYTES     bytes per file (default 8192)
  *   --jobs J      BENCH_JOBS      passed to verify --jobs (default 4)
  *   --keep        BENCH_KEEP=1    keep the tree and the database afterwards
+ *   --server URL  BENCH_SERVER    a PostgreSQL server (postgresql://user@host:port); the bench creates a fresh
+ *                                 database on it (aedb_bench_verify_<pid>) and drops it afterwards. Default: PGlite.
  *
  * What runs, each under /usr/bin/time (wall seconds and peak RSS of the child):
  *   stat-only:  aedb verify --check files          vs  find <tree> -type f -printf '%s %T@\n'
@@ -14,7 +16,7 @@
  * aedb is oclif on a private tsc build of src/ (bench/out/verify-build), spawned like a user would, on the
  * embedded database (PGlite): its time includes Node start-up and opening the database. The tree and the
  * database are made by this script (the files rows written directly, with their real size, mtime and SHA-256),
- * so verify finds nothing. Writes a table to stdout and everything to bench/out/verify.json. No assertions.
+ * so verify finds nothing. Writes a table to stdout and everything to bench/out/verify.json (verify-postgresql.json with --server). No assertions.
  */
 import {spawn} from 'node:child_process'
 import {createHash, randomBytes} from 'node:crypto'
@@ -22,12 +24,28 @@ import {mkdir, mkdtemp, rm, stat, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
+import pg from 'pg'
 import {withDatabase} from '../src/db/connection.js'
 import {parseDatabaseUrl} from '../src/db/database-url.js'
 import {deterministicId} from '../src/db/deterministic-id.js'
 import {MIGRATIONS} from '../src/db/migrations.js'
 import {migrateUp} from '../src/db/migrator.js'
 import {upsertRows} from '../src/db/upsert-rows.js'
+
+/** A fresh database on the server for this run; returns its URL. */
+async function serverDatabase(server: string, name: string, drop = false): Promise<string> {
+  const admin = new pg.Client({connectionString: server})
+  await admin.connect()
+  try {
+    await admin.query(`drop database if exists ${name}`)
+    if (!drop) await admin.query(`create database ${name}`)
+  } finally {
+    await admin.end()
+  }
+  const url = new URL(server)
+  url.pathname = `/${name}`
+  return url.toString()
+}
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BENCH_OUT = path.join(REPO_ROOT, 'bench', 'out')
@@ -44,6 +62,10 @@ const COUNT = option('count', 'BENCH_COUNT', 5000)
 const BYTES = option('bytes', 'BENCH_BYTES', 8192)
 const JOBS = option('jobs', 'BENCH_JOBS', 4)
 const KEEP = process.argv.includes('--keep') || process.env.BENCH_KEEP === '1'
+const SERVER = (() => {
+  const at = process.argv.indexOf('--server')
+  return at >= 0 ? process.argv[at + 1] : process.env.BENCH_SERVER
+})()
 
 interface Measured {
   code: number
@@ -147,7 +169,8 @@ function verifyArgs(url: string, rehash: boolean): string[] {
 async function main(): Promise<void> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'aedb-bench-verify-'))
   const tree = path.join(work, 'tree')
-  const url = `pglite:${path.join(work, 'db')}`
+  const serverDb = `aedb_bench_verify_${process.pid}`
+  const url = SERVER ? await serverDatabase(SERVER, serverDb) : `pglite:${path.join(work, 'db')}`
   const env = {AEDB_BENCH_COMMANDS: './bench/out/verify-build/dist/src/commands'}
   try {
     log(`building the CLI; making ${COUNT} files of ${BYTES} bytes in ${tree}`)
@@ -186,6 +209,7 @@ async function main(): Promise<void> {
       count: COUNT,
       bytesPerFile: BYTES,
       jobs: JOBS,
+      backend: SERVER ? 'postgresql' : 'pglite',
       cpus: os.cpus().length,
       loadAverage: os.loadavg(),
       verifyFindings: report.findings.length,
@@ -216,11 +240,14 @@ async function main(): Promise<void> {
       },
     }
     await mkdir(BENCH_OUT, {recursive: true})
-    await writeFile(path.join(BENCH_OUT, 'verify.json'), `${JSON.stringify(result, null, 2)}\n`)
+    await writeFile(
+      path.join(BENCH_OUT, SERVER ? 'verify-postgresql.json' : 'verify.json'),
+      `${JSON.stringify(result, null, 2)}\n`,
+    )
     const f = (n: number, d = 2) => n.toFixed(d)
     process.stdout.write(
       [
-        `aedb verify, ${COUNT} files x ${BYTES} bytes, --jobs ${JOBS}, ${result.cpus} CPUs, load ${result.loadAverage.map((l) => f(l)).join(' ')}`,
+        `aedb verify (${result.backend}), ${COUNT} files x ${BYTES} bytes, --jobs ${JOBS}, ${result.cpus} CPUs, load ${result.loadAverage.map((l) => f(l)).join(' ')}`,
         `findings: ${result.verifyFindings}; files checked: ${result.verifyFilesChecked}; bytes hashed: ${result.verifyBytesHashed}`,
         '',
         '| measurement | aedb | reference | ratio | aedb peak RSS |',
@@ -233,8 +260,11 @@ async function main(): Promise<void> {
       ].join('\n'),
     )
   } finally {
-    if (KEEP) log(`kept ${work}`)
-    else await rm(work, {recursive: true, force: true})
+    if (KEEP) log(`kept ${work}${SERVER ? ` and database ${serverDb}` : ''}`)
+    else {
+      await rm(work, {recursive: true, force: true})
+      if (SERVER) await serverDatabase(SERVER, serverDb, true)
+    }
   }
 }
 

@@ -99,7 +99,7 @@ describe.each(testBackends())('aedb verify (%s)', (backend) => {
   it('exits 4 when the database is behind its migrations', async () => {
     const opened = await s.database.open()
     try {
-      await migrateDown({db: opened.db, migrations: MIGRATIONS, steps: 1})
+      await migrateDown({db: opened.db, migrations: MIGRATIONS, steps: 1, force: true})
     } finally {
       await opened.close()
     }
