@@ -25,6 +25,12 @@ const PATTERNS: Array<{action: DataLoss['action']; re: RegExp}> = [
 ]
 
 /**
+ * Tables that hold only what aedb re-creates by itself: the schema fingerprint is recorded again after every
+ * migration run, so dropping it loses nothing a user could miss.
+ */
+const REBUILT_BY_AEDB = new Set(['verify_schema_fingerprints'])
+
+/**
  * What the given down statements (as recorded by recordMigrationSql) would destroy in this database, counted
  * now: a dropped table's rows, a dropped column's non-null values, the rows a delete or update matches.
  * Only statements that touch rows are counted; tables, columns and rows that do not exist count nothing.
@@ -48,6 +54,7 @@ export async function assessDataLoss(
           : action === 'drop table'
             ? null
             : (match[2] ?? null)
+      if (REBUILT_BY_AEDB.has(unquote(table))) break
       const rows = await countRows(db, table, where)
       if (rows > 0)
         losses.push({migration, table: unquote(table), action, column: column && unquote(column), rows})
