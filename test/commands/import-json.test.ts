@@ -31,7 +31,15 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
     const result = await runCli(['import-json', tree, '--database-url', database.url, '--json'])
     expect(result.exitCode, result.stderr).toBe(0)
     const json = JSON.parse(result.stdout) as ImportResult
-    expect(Object.keys(json)).toEqual(['runId', 'dryRun', 'files', 'tables', 'rejected', 'warnings'])
+    expect(Object.keys(json)).toEqual([
+      'runId',
+      'dryRun',
+      'files',
+      'tables',
+      'rejected',
+      'warnings',
+      'interrupted',
+    ])
     expect(json.files).toEqual({seen: 10, imported: 10, unchanged: 0, rejected: 0, skipped: 0})
     expect(json.tables).toMatchObject({
       profiles: {inserted: 3},
