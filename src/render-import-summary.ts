@@ -3,22 +3,10 @@ import {renderTable} from './render-table.js'
 
 /** The human summary of an import: what was seen, per-table counts, every rejection, how many warnings. */
 export function renderImportSummary(result: ImportResult, unit: 'file' | 'recording'): string {
-  const f = result.files
-  const lines = [
-    `${result.dryRun ? 'Dry run (nothing was changed): ' : ''}${f.seen} ${unit}(s) seen: ${f.imported} imported, ${f.unchanged} unchanged, ${f.rejected} rejected, ${f.skipped} skipped.`,
-    '',
-    renderTable(
-      ['table', 'inserted', 'updated', 'unchanged'],
-      Object.entries(result.tables).map(([t, c]) => [
-        t,
-        String(c.inserted),
-        String(c.updated),
-        String(c.unchanged),
-      ]),
-    ),
-  ]
+  const lines = [renderFileCounts(result, unit), '', renderTableCounts(result)]
   if (result.rejected.length > 0) {
-    lines.push('', `Rejected (${result.rejected.length}):`)
+    const units = new Set(result.rejected.map((r) => r.file)).size
+    lines.push('', `Rejected: ${result.rejected.length} problem(s) in ${units} ${unit}(s):`)
     for (const r of result.rejected) lines.push(`  ${renderRejection(r)}`)
   }
   if (result.warnings.length > 0) {
@@ -34,8 +22,36 @@ export function renderImportSummary(result: ImportResult, unit: 'file' | 'record
   return lines.join('\n')
 }
 
-/** `file > sheet > row N > column: message [CODE]` */
+/** `10 file(s) seen: 8 imported, …`, or for a dry run what a real run would do. */
+function renderFileCounts(result: ImportResult, unit: 'file' | 'recording'): string {
+  const f = result.files
+  if (result.dryRun) {
+    return `Dry run, nothing was changed or written: ${f.seen} ${unit}(s) seen: would import ${f.imported}, ${f.unchanged} unchanged, would reject ${f.rejected} ${unit}(s), ${f.skipped} skipped.`
+  }
+  return `${f.seen} ${unit}(s) seen: ${f.imported} imported, ${f.unchanged} unchanged, ${f.rejected} ${unit}(s) rejected, ${f.skipped} skipped.`
+}
+
+function renderTableCounts(result: ImportResult): string {
+  const headings = result.dryRun
+    ? ['table', 'would insert', 'would update', 'unchanged', 'would delete']
+    : ['table', 'inserted', 'updated', 'unchanged', 'deleted']
+  return renderTable(
+    headings,
+    Object.entries(result.tables).map(([t, c]) => [
+      t,
+      String(c.inserted),
+      String(c.updated),
+      String(c.unchanged),
+      String(c.deleted),
+    ]),
+  )
+}
+
+/** `file > sheet > row N > column: message [CODE]` (the file once, when the message already starts with it). */
 export function renderRejection(r: Rejection): string {
+  if (r.sheet === null && r.row === null && r.column === null && r.message.startsWith(r.file)) {
+    return `${r.message} [${r.code}]`
+  }
   const where = [r.file, r.sheet, r.row === null ? null : `row ${r.row}`, r.column]
     .filter((p) => p !== null)
     .join(' > ')

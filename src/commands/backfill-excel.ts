@@ -2,7 +2,9 @@ import {Args, Flags} from '@oclif/core'
 import {AedbCommand} from '../base-command.js'
 import {withDatabase} from '../db/connection.js'
 import {EXIT} from '../errors.js'
+import {assertPathsExist} from '../files/assert-paths-exist.js'
 import {type BackfillExcelResult, backfillExcel} from '../importers/excel/backfill-excel.js'
+import {WORKBOOK_PATHS_HINT} from '../importers/excel/discover-workbooks.js'
 import {STUDY_NAMES} from '../importers/excel/parse-log.js'
 import {createProgressLine} from '../progress-line.js'
 import {renderImportSummary, renderRejection} from '../render-import-summary.js'
@@ -64,6 +66,7 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
 
   async run(): Promise<BackfillExcelResult> {
     const {argv, flags} = await this.parse(BackfillExcel)
+    await assertPathsExist(argv as string[], WORKBOOK_PATHS_HINT)
     const target = this.databaseTarget(flags['database-url'])
     const progress = createProgressLine({enabled: !flags.quiet && !this.jsonEnabled()})
     const signal = this.stopOnSignals('workbook', flags.quiet, (line) => progress.interrupt(line))
@@ -103,7 +106,9 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
     else if (flags.quiet && !this.jsonEnabled()) {
       for (const r of result.rejected) process.stderr.write(`${renderRejection(r)}\n`)
     }
-    if (result.rejected.length > 0) process.exitCode = EXIT.PROBLEMS
+    // Nothing found to import is a problem too, so that cron notices a wrong or emptied folder.
+    const nothingFound = result.warnings.some((w) => w.code === 'NO_LOGS_FOUND')
+    if (result.rejected.length > 0 || nothingFound) process.exitCode = EXIT.PROBLEMS
     this.reportInterrupted(result, flags.quiet)
     return result
   }

@@ -2,9 +2,11 @@ import {Args, Flags} from '@oclif/core'
 import {AedbCommand} from '../base-command.js'
 import {withDatabase} from '../db/connection.js'
 import {EXIT} from '../errors.js'
+import {assertPathsExist} from '../files/assert-paths-exist.js'
 import type {ImportResult} from '../importers/import-session.js'
+import {STEMSET_PATHS_HINT} from '../importers/json/discover-stemset-trees.js'
 import {importJson} from '../importers/json/import-json.js'
-import {renderImportSummary} from '../render-import-summary.js'
+import {renderImportSummary, renderRejection} from '../render-import-summary.js'
 
 export default class ImportJson extends AedbCommand {
   static override summary = "Import the stem-separation app's metadata.json trees with their audio files."
@@ -50,6 +52,7 @@ Each recording is all-or-nothing in its own transaction; unchanged rows are not 
 
   async run(): Promise<ImportResult> {
     const {argv, flags} = await this.parse(ImportJson)
+    await assertPathsExist(argv as string[], STEMSET_PATHS_HINT)
     const human = !this.jsonEnabled() && !flags.quiet
     const clear = human && process.stderr.isTTY ? '\r\u001B[K' : ''
     const signal = this.stopOnSignals('recording', flags.quiet, (line) =>
@@ -57,8 +60,9 @@ Each recording is all-or-nothing in its own transaction; unchanged rows are not 
     )
     const result = await withDatabase(
       this.databaseTarget(flags['database-url']),
-      ({db}) =>
-        importJson({
+      ({db, location}) => {
+        this.note(flags.quiet, `database: ${location}`)
+        return importJson({
           db,
           paths: argv as string[],
           jobs: flags.jobs,
@@ -71,11 +75,15 @@ Each recording is all-or-nothing in its own transaction; unchanged rows are not 
           onWarning: (w) => flags.quiet || process.stderr.write(`${clear}warning: ${w.message}\n`),
           onProgress: (p) =>
             clear && process.stderr.write(`${clear}[${p.done}/${p.total}] ${p.recording}`.slice(0, 100)),
-        }),
+        })
+      },
       {mustExist: true},
     )
     process.stderr.write(clear)
     if (human) this.log(renderImportSummary(result, 'recording'))
+    else if (flags.quiet && !this.jsonEnabled()) {
+      for (const r of result.rejected) process.stderr.write(`${renderRejection(r)}\n`)
+    }
     if (result.rejected.length > 0) process.exitCode = EXIT.PROBLEMS
     this.reportInterrupted(result, flags.quiet)
     return result

@@ -5,6 +5,13 @@ export interface UpsertCounts {
   inserted: number
   updated: number
   unchanged: number
+  /** Rows of the source's scope no longer in the source (deleteStaleRows); upsertRows itself never deletes. */
+  deleted: number
+}
+
+/** Counts of a deleteStaleRows call, to add to a table's upsert counts. */
+export function deletedCounts(deleted: number): UpsertCounts {
+  return {inserted: 0, updated: 0, unchanged: 0, deleted}
 }
 
 export interface UpsertRowsProps<T extends TableName> {
@@ -28,7 +35,7 @@ const NEVER_UPDATED = new Set(['id', 'created_at'])
  * one bind parameter per column (so no 65,535-parameter ceiling), the same SQL on PGlite and PostgreSQL.
  */
 export async function upsertRows<T extends TableName>(props: UpsertRowsProps<T>): Promise<UpsertCounts> {
-  const counts: UpsertCounts = {inserted: 0, updated: 0, unchanged: 0}
+  const counts: UpsertCounts = {inserted: 0, updated: 0, unchanged: 0, deleted: 0}
   if (props.rows.length === 0) return counts
   const spec = SCHEMA[props.table] as Record<string, string>
   const columns = Object.keys(props.rows[0]!)

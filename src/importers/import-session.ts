@@ -187,11 +187,12 @@ export class ImportSession {
   }
 
   addCounts(table: string, counts: UpsertCounts): void {
-    const total = this.tables[table] ?? {inserted: 0, updated: 0, unchanged: 0}
+    const total = this.tables[table] ?? {inserted: 0, updated: 0, unchanged: 0, deleted: 0}
     this.tables[table] = total
     total.inserted += counts.inserted
     total.updated += counts.updated
     total.unchanged += counts.unchanged
+    total.deleted += counts.deleted
   }
 
   outcome(): RunOutcome {

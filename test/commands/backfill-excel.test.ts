@@ -187,21 +187,51 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
     it('stops after --max-errors rejected workbooks', async () => {
       const fresh = await createTestDatabase(backend)
       try {
+        for (const jobs of ['1', '4']) {
+          const run = await runCli([
+            'backfill-excel',
+            root,
+            '--max-errors',
+            '1',
+            '--jobs',
+            jobs,
+            '--dry-run',
+            '--json',
+            '--database-url',
+            fresh.url,
+          ])
+          expect(run.exitCode).toBe(3)
+          const stopped = parseJson(run.stdout)
+          expect(stopped.files.rejected).toBe(1)
+          expect(new Set(stopped.rejected.map((r) => r.file)).size).toBe(1)
+          expect(stopped.warnings.find((w) => w.code === 'MAX_ERRORS')?.message).toMatch(/stopped after 1 /)
+        }
+      } finally {
+        await fresh.drop()
+      }
+    })
+
+    it('a dry run says what it would do and writes nothing, not even the --rejects workbook', async () => {
+      const fresh = await createTestDatabase(backend)
+      const dryRejects = path.join(root, 'dry-rejects.xlsx')
+      try {
         const run = await runCli([
           'backfill-excel',
           root,
-          '--max-errors',
-          '1',
-          '--jobs',
-          '1',
-          '--json',
+          '--dry-run',
+          '--rejects',
+          dryRejects,
           '--database-url',
           fresh.url,
         ])
         expect(run.exitCode).toBe(3)
-        const stopped = parseJson(run.stdout)
-        expect(stopped.files.rejected).toBe(1)
-        expect(stopped.warnings.map((w) => w.code)).toContain('MAX_ERRORS')
+        expect(run.stdout).toMatch(
+          /^Dry run, nothing was changed or written: \d+ file\(s\) seen: would import 8,/,
+        )
+        expect(run.stdout).toContain('would reject 5 file(s)')
+        expect(run.stdout).toMatch(/table\s+would insert\s+would update\s+unchanged\s+would delete/)
+        expect(run.stdout).toMatch(/Rejected: \d+ problem\(s\) in 5 file\(s\):/)
+        await expect(readWorkbook(dryRejects)).rejects.toThrow()
       } finally {
         await fresh.drop()
       }
@@ -264,7 +294,7 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
       const changed = Object.entries(result.tables).filter(
         ([table, c]) => table !== 'files' && table !== 'source_imports' && c.inserted + c.updated > 0,
       )
-      expect(changed).toEqual([['synchronizations', {inserted: 0, updated: 1, unchanged: 3}]])
+      expect(changed).toEqual([['synchronizations', {inserted: 0, updated: 1, unchanged: 3, deleted: 0}]])
       const open = await testDb.open()
       try {
         const audit = await open.db
@@ -280,6 +310,42 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
       } finally {
         await open.close()
       }
+    })
+
+    it('counts rows gone from a workbook as deleted: --json tables, runs.counts and the summary table', async () => {
+      const log = walkLogPath(root, '1019')
+      await editWorkbook(log, log, (wb) => {
+        const sync = wb.getWorksheet('Synchronization')!
+        sync.spliceRows(sync.actualRowCount, 1)
+      })
+      const run = await runCli(['backfill-excel', root, '--json', '--database-url', testDb.url])
+      expect(run.exitCode).toBe(0)
+      const result = parseJson(run.stdout)
+      expect(result.tables.synchronizations).toEqual({inserted: 0, updated: 0, unchanged: 3, deleted: 1})
+      const open = await testDb.open()
+      try {
+        const runRow = await open.db
+          .selectFrom('runs')
+          .select('counts')
+          .where('id', '=', result.runId)
+          .executeTakeFirstOrThrow()
+        expect((runRow.counts as {tables: ImportResult['tables']}).tables.synchronizations).toEqual({
+          inserted: 0,
+          updated: 0,
+          unchanged: 3,
+          deleted: 1,
+        })
+      } finally {
+        await open.close()
+      }
+      await editWorkbook(log, log, (wb) => {
+        const sync = wb.getWorksheet('Synchronization')!
+        sync.spliceRows(sync.actualRowCount, 1)
+      })
+      const human = await runCli(['backfill-excel', root, '--database-url', testDb.url])
+      expect(human.exitCode).toBe(0)
+      expect(human.stdout).toMatch(/table\s+inserted\s+updated\s+unchanged\s+deleted/)
+      expect(human.stdout).toMatch(/synchronizations\s+0\s+0\s+2\s+1\b/)
     })
 
     it('reads date cells as the same wall-clock time whatever the machine time zone', async () => {

@@ -31,7 +31,15 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
     const result = await runCli(['import-json', tree, '--database-url', database.url, '--json'])
     expect(result.exitCode, result.stderr).toBe(0)
     const json = JSON.parse(result.stdout) as ImportResult
-    expect(Object.keys(json)).toEqual(['runId', 'dryRun', 'files', 'tables', 'rejected', 'warnings'])
+    expect(Object.keys(json)).toEqual([
+      'runId',
+      'dryRun',
+      'files',
+      'tables',
+      'rejected',
+      'warnings',
+      'interrupted',
+    ])
     expect(json.files).toEqual({seen: 10, imported: 10, unchanged: 0, rejected: 0, skipped: 0})
     expect(json.tables).toMatchObject({
       profiles: {inserted: 3},
@@ -57,8 +65,9 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
   it('prints a summary for humans, and a second run changes nothing', async () => {
     const result = await runCli(['import-json', path.join(tree, 'media'), '--database-url', database.url])
     expect(result.exitCode, result.stderr).toBe(0)
-    expect(result.stdout).toContain('10 recording(s) seen: 0 imported, 10 unchanged, 0 rejected')
-    expect(result.stdout).toMatch(/stems\s+0\s+0\s+36/)
+    expect(result.stdout).toContain('10 recording(s) seen: 0 imported, 10 unchanged, 0 recording(s) rejected')
+    expect(result.stdout).toMatch(/stems\s+0\s+0\s+36\s+0/)
+    expect(result.stderr).toMatch(/^database: /m)
   })
 
   it('exits 3 when recordings were rejected, listing each with its reason', async () => {
@@ -82,6 +91,18 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
     ])
     expect(json.files.imported).toBe(8)
     expect(result.stderr).toContain('warning: ')
+  })
+
+  it('-q prints nothing on stdout but keeps the rejections on stderr', async () => {
+    const result = await runCli(['import-json', nasty.app, '--database-url', database.url, '-q'])
+    expect(result.exitCode).toBe(3)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).not.toMatch(/database: |warning: /)
+    expect(result.stderr.trim().split('\n')).toHaveLength(10)
+    expect(result.stderr).toContain('[PATH_ESCAPE]')
+    // Each path once: `media/…/metadata.json is not valid JSON`, not `media/…/metadata.json: media/…/metadata.json …`.
+    expect(result.stderr).toMatch(/^\S+\/metadata\.json is not valid JSON/m)
+    expect(result.stderr).not.toMatch(/^(\S+): \1/m)
   })
 
   it('--max-errors stops starting recordings after that many rejections', async () => {
@@ -118,6 +139,9 @@ describe.each(testBackends())('aedb import-json (%s)', (backend) => {
       expect(result.exitCode, result.stderr).toBe(0)
       const json = JSON.parse(result.stdout) as ImportResult
       expect(json).toMatchObject({dryRun: true, tables: {recordings: {inserted: 10}}})
+      const human = await runCli(['import-json', tree, '--database-url', fresh.url, '--dry-run'])
+      expect(human.stdout).toContain('10 recording(s) seen: would import 10,')
+      expect(human.stdout).toMatch(/recordings\s+10\s+0\s+0\s+0/)
       const opened = await fresh.open()
       try {
         expect(await opened.db.selectFrom('recordings').select('id').execute()).toEqual([])

@@ -16,7 +16,10 @@ export async function snapshotData(db: Kysely<Database>): Promise<Record<string,
     const columns = Object.keys(SCHEMA[table]).filter((c) => !VOLATILE.has(c))
     const {rows} = await sql<
       Record<string, unknown>
-    >`select ${sql.join(columns.map((c) => sql.ref(c)))} from ${sql.table(table)} order by id`.execute(db)
+    >`select ${sql.join(columns.map((c) => sql.ref(c)))} from ${sql.table(table)} order by ${sql.join(
+      // Not every table has an id column; ordering by every column is deterministic for all of them.
+      columns.map((c) => sql.ref(c)),
+    )}`.execute(db)
     out[table] = rows.map((r) => JSON.parse(JSON.stringify(r)))
   }
   return out

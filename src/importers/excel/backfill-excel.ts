@@ -91,7 +91,8 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
           'no .xlsx workbooks found; expected a study folder with participant folders (#1011/Left Knee/Walking/processing_log_1011_Left_walk.xlsx, …)',
       })
     }
-    if (props.rejectsFile) await writeRejectsWorkbook(props.rejectsFile, run.rejectedRows)
+    // A dry run writes nothing at all, the rejects workbook included.
+    if (props.rejectsFile && !session.dryRun) await writeRejectsWorkbook(props.rejectsFile, run.rejectedRows)
     return await session.finish()
   } catch (error) {
     await session.abort()
@@ -400,6 +401,13 @@ class BackfillRun {
   }
 
   private rejectWorkbook(candidate: Candidate, problems: Rejection[]): void {
+    // Workbooks read in parallel can fail after the limit was reached: they are left, like those not started,
+    // for the next run, so --max-errors N rejects exactly N whatever --jobs is.
+    if (this.maxErrorsReached()) {
+      this.session.files.seen--
+      this.stop(candidate.file)
+      return
+    }
     this.session.files.rejected++
     for (const problem of problems) {
       this.session.reject(problem)

@@ -4,6 +4,10 @@ import path from 'node:path'
 import fg from 'fast-glob'
 import {AedbError, EXIT} from '../../errors.js'
 
+export const WORKBOOK_PATHS_HINT = [
+  'Pass the folder that holds the participant folders (#1011, …), or single workbooks.',
+]
+
 export interface DiscoveredRoot {
   /** Absolute import root: a folder argument, or the folder of a file argument. */
   root: string
@@ -59,7 +63,7 @@ export async function discoverWorkbooks(
       throw new AedbError(`${input} does not exist.`, {
         code: 'PATH_NOT_FOUND',
         exit: EXIT.USAGE,
-        suggestions: ['Pass the folder that holds the participant folders (#1011, …), or single workbooks.'],
+        suggestions: WORKBOOK_PATHS_HINT,
       })
     }
     const dir = info.isDirectory() ? absolute : path.dirname(absolute)

@@ -2,7 +2,7 @@ import {sql} from 'kysely'
 import {deterministicId} from '../../db/deterministic-id.js'
 import {rowContentHash} from '../../db/row-content-hash.js'
 import type {ImportedTable} from '../../db/schema.js'
-import {deleteStaleRows, upsertRows} from '../../db/upsert-rows.js'
+import {deletedCounts, deleteStaleRows, type UpsertCounts, upsertRows} from '../../db/upsert-rows.js'
 import {type FileRecord, upsertFiles} from '../../files/file-catalog.js'
 import type {UnitContext} from '../import-session.js'
 import {naiveToMicros} from './cell-value.js'
@@ -43,7 +43,7 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
   const {ctx, parsed} = props
   const db = ctx.trx
   let changed = false
-  const track = (table: string, counts: {inserted: number; updated: number; unchanged: number}) => {
+  const track = (table: string, counts: UpsertCounts) => {
     ctx.count(table, counts)
     if (table !== 'files' && table !== 'source_imports' && (counts.inserted > 0 || counts.updated > 0))
       changed = true
@@ -170,6 +170,7 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       scope: {column: child.parentColumn, value: logId},
       keepIds: rows.map((r) => r.id),
     })
+    track(child.table, deletedCounts(removed))
     if (removed > 0) {
       changed = true
       ctx.warn({

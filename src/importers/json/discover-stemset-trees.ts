@@ -4,6 +4,10 @@ import path from 'node:path'
 import {AedbError, EXIT} from '../../errors.js'
 import type {ImportWarning} from '../import-session.js'
 
+export const STEMSET_PATHS_HINT = [
+  'Give the folder holding config.yaml and media/, a media/ folder, or recording folders.',
+]
+
 /** One output folder = one recording. */
 export interface RecordingFolder {
   /** The folder's name as on disk (used to open files). */
@@ -77,9 +81,7 @@ export async function discoverStemsetTrees(paths: readonly string[]): Promise<Di
       throw new AedbError(`${given} does not exist.`, {
         code: 'PATH_NOT_FOUND',
         exit: EXIT.USAGE,
-        suggestions: [
-          'Give the folder holding config.yaml and media/, a media/ folder, or recording folders.',
-        ],
+        suggestions: STEMSET_PATHS_HINT,
       })
     }
     if (info.isFile()) {

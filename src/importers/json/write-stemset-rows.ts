@@ -1,7 +1,7 @@
 import {deterministicId} from '../../db/deterministic-id.js'
 import {rowContentHash} from '../../db/row-content-hash.js'
 import type {ImportedTable} from '../../db/schema.js'
-import {deleteStaleRows, type UpsertCounts, upsertRows} from '../../db/upsert-rows.js'
+import {deletedCounts, deleteStaleRows, type UpsertCounts, upsertRows} from '../../db/upsert-rows.js'
 import {type FileCatalog, type FileRecord, upsertFiles} from '../../files/file-catalog.js'
 import type {ImportSession, UnitContext} from '../import-session.js'
 import type {RecordingFolder} from './discover-stemset-trees.js'
@@ -78,12 +78,17 @@ export async function writeProfile(
         'processed_hashes',
         await upsertRows({db: trx, table: 'processed_hashes', rows, conflict: ['profile_id', 'sha256']}),
       )
-      await deleteStaleRows({
-        db: trx,
-        table: 'processed_hashes',
-        scope: {column: 'profile_id', value: profileId},
-        keepIds: rows.map((r) => r.id),
-      })
+      count(
+        'processed_hashes',
+        deletedCounts(
+          await deleteStaleRows({
+            db: trx,
+            table: 'processed_hashes',
+            scope: {column: 'profile_id', value: profileId},
+            keepIds: rows.map((r) => r.id),
+          }),
+        ),
+      )
     }
   })
 }
@@ -194,6 +199,7 @@ export async function writeRecording(
     scope: {column: 'recording_id', value: recordingId},
     keepIds: stems.map((s) => s.id),
   })
+  count('stems', deletedCounts(deleted))
   for (const warning of read.warnings) warn(warning)
   return deleted > 0 || counts.some((c) => c.inserted + c.updated > 0)
 }

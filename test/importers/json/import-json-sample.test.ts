@@ -332,7 +332,7 @@ describe.each(testBackends())('import-json on the sample tree (%s)', (backend) =
       const before = await opened.db.selectFrom('runs').select('id').execute()
       const dry = await importJson({db: opened.db, paths: [tree], dryRun: true})
       expect(dry.dryRun).toBe(true)
-      expect(dry.tables.stems).toEqual({inserted: 0, updated: 1, unchanged: 35})
+      expect(dry.tables.stems).toEqual({inserted: 0, updated: 1, unchanged: 35, deleted: 0})
       expect(await opened.db.selectFrom('runs').select('id').execute()).toEqual(before)
       const stem = await opened.db
         .selectFrom('stems')
@@ -357,8 +357,8 @@ describe.each(testBackends())('import-json on the sample tree (%s)', (backend) =
       original.replace('"display_name": "Jam 28 Oct"', '"display_name": "Jam, 28 October"'),
     )
     const edited = await importJson({db: opened.db, paths: [tree]})
-    expect(edited.tables.recordings).toEqual({inserted: 0, updated: 1, unchanged: 9})
-    expect(edited.tables.stems).toEqual({inserted: 0, updated: 0, unchanged: 36})
+    expect(edited.tables.recordings).toEqual({inserted: 0, updated: 1, unchanged: 9, deleted: 0})
+    expect(edited.tables.stems).toEqual({inserted: 0, updated: 0, unchanged: 36, deleted: 0})
     // The metadata.json file itself changed too (hash, size, mtime): its files row is updated, nothing else.
     expect(edited.tables.files).toMatchObject({inserted: 0, updated: 1})
     const audit = await opened.db
@@ -384,7 +384,7 @@ describe.each(testBackends())('import-json on the sample tree (%s)', (backend) =
     try {
       await cp(path.join(FIXTURE, 'media'), path.join(bare, 'media'), {recursive: true})
       const result = await importJson({db: opened.db, paths: [path.join(bare, 'media')]})
-      expect(result.tables.profiles).toEqual({inserted: 0, updated: 0, unchanged: 3})
+      expect(result.tables.profiles).toEqual({inserted: 0, updated: 0, unchanged: 3, deleted: 0})
       const profiles = await opened.db
         .selectFrom('profiles')
         .select(['name', 'in_config', 'source_folder'])
