@@ -157,7 +157,9 @@ describe.each(testBackends())('legacy export round trip on %s', (backend) => {
               compared++
               if (
                 !Object.is(a, b) &&
-                !(a instanceof Date && b instanceof Date && a.getTime() === b.getTime())
+                // exceljs turns a serial into a Date by floating-point arithmetic that can land on either
+                // neighbouring millisecond; the microseconds themselves are proven by the no-op re-import above.
+                !(a instanceof Date && b instanceof Date && Math.abs(a.getTime() - b.getTime()) <= 1)
               )
                 differences.push(
                   `${file.path} > ${sheet.name} > ${sheet.getRow(r).getCell(c).address}: ${String(a)} vs ${String(b)}`,
