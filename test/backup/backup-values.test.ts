@@ -109,7 +109,8 @@ describe.each(testBackends())(
       }
       const before = await dump(source)
       const after = await dump(target)
-      expect(after).toEqual(before)
+      // The target was migrated past the backup's schema: its newer tables are compared by their own tests.
+      expect(Object.fromEntries(Object.keys(before).map((t) => [t, after[t]]))).toEqual(before)
       expect(after.files![0]).toContain('9007199254740993')
       expect(after.files![0]).toContain('2026-01-01 21:34:05.123456+00')
       expect(after.audio_processing![0]).toContain('"{NaN,Infinity,-Infinity,0.1,1e-320}"')

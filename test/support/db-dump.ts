@@ -15,13 +15,20 @@ export async function dumpAllTables(
     await sql`set local timezone = 'UTC'`.execute(trx)
     await sql`set local extra_float_digits = 1`.execute(trx)
     const out: Record<string, string[]> = {}
-    for (const table of TABLES) {
+    // A database at an older schema lacks the newer tables: dump what it has.
+    const present = new Set(
+      (
+        await sql<{name: string}>`select table_name as name from information_schema.tables
+          where table_schema = current_schema() and table_type = 'BASE TABLE'`.execute(trx)
+      ).rows.map((r) => r.name),
+    )
+    for (const table of TABLES.filter((t) => present.has(t))) {
       const skip =
         table === 'runs' && skipRuns.length > 0
           ? sql`where command not in (${sql.join(skipRuns.map((c) => sql.lit(c)))})`
           : sql``
       const {rows} = await sql<{row: string}>`
-        select x::text as row from ${sql.table(table)} x ${skip} order by id`.execute(trx)
+        select x::text as row from ${sql.table(table)} x ${skip} order by x::text`.execute(trx)
       out[table] = rows.map((r) => r.row)
     }
     return out
