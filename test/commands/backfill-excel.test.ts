@@ -13,6 +13,7 @@ import {
   columnOf,
   copyV4Participants,
   editWorkbook,
+  editWorkbookXml,
   walkLogPath,
 } from '../support/knee-trees.js'
 import {runCli} from '../support/run-cli.js'
@@ -283,10 +284,14 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
 
     it('one changed cell updates exactly that row, with one audit entry holding old and new value', async () => {
       const log = walkLogPath(root, '1019')
-      await editWorkbook(log, log, (wb) => {
-        const sync = wb.getWorksheet('Synchronization')!
-        sync.getRow(3).getCell(columnOf(sync, 'Audio Sync Time (s)')).value = 6.5
-      })
+      // Edited in the sheet XML: a round trip through exceljs would also round every date to the millisecond.
+      const read = new ExcelJS.Workbook()
+      await read.xlsx.readFile(log)
+      const sync = read.getWorksheet('Synchronization')!
+      const address = sync.getRow(3).getCell(columnOf(sync, 'Audio Sync Time (s)')).address
+      await editWorkbookXml(log, `xl/worksheets/sheet${sync.id}.xml`, (xml) =>
+        xml.replace(new RegExp(`(<c r="${address}"[^>]*>)<v>[^<]*</v>`), '$1<v>6.5</v>'),
+      )
       const run = await runCli(['backfill-excel', root, '--json', '--database-url', testDb.url])
       expect(run.exitCode).toBe(0)
       const result = parseJson(run.stdout)
@@ -364,12 +369,14 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
           const row = await open.db
             .selectFrom('processing_logs as l')
             .innerJoin('participants as p', 'p.id', 'l.participant_id')
-            .select(sql<string>`to_char(l.log_created, 'YYYY-MM-DD HH24:MI:SS.MS')`.as('created'))
+            .select(sql<string>`to_char(l.log_created, 'YYYY-MM-DD HH24:MI:SS.US')`.as('created'))
             .where('p.participant_number', '=', 2037)
             .where('l.maneuver', '=', 'walk')
             .where('l.knee', '=', 'left')
             .executeTakeFirstOrThrow()
-          expect(row.created).toBe(created.naive)
+          // Microseconds kept: the naive text padded to six fraction digits, as to_char's US prints them.
+          const [whole, fraction = ''] = created.naive.split('.')
+          expect(row.created).toBe(`${whole}.${fraction.padEnd(6, '0')}`)
         } finally {
           await open.close()
         }

@@ -6,13 +6,15 @@ import {SCHEMA} from '../../src/db/schema.js'
 const VOLATILE = new Set(['created_at', 'updated_at', 'run_id', 'hashed_at'])
 
 /**
- * Every row of aedb's data tables (not the bookkeeping: runs, run_messages, audit_log), without timestamps and run ids, ordered by id: equal
+ * Every row of aedb's data tables (not the bookkeeping: runs, run_messages, audit_log, verify's tables), without timestamps and run ids, ordered by id: equal
  * snapshots mean equal database states as far as the data goes.
  */
 export async function snapshotData(db: Kysely<Database>): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {}
   for (const table of Object.keys(SCHEMA) as TableName[]) {
     if (table === 'runs' || table === 'run_messages' || table === 'audit_log') continue
+    // verify's own state (what it last saw, its findings, the recorded schema fingerprint) is not imported data.
+    if (table.startsWith('verify_')) continue
     const columns = Object.keys(SCHEMA[table]).filter((c) => !VOLATILE.has(c))
     const {rows} = await sql<
       Record<string, unknown>
