@@ -17,6 +17,8 @@ type AnyDb = Kysely<any>
 
 /** Runs that a fresh database already has (from `aedb init` or `aedb migrate`): they do not make it "not empty". */
 const SETUP_COMMANDS = ['init', 'migrate']
+/** Tables a fresh database already fills itself (the schema fingerprint every migration run records for verify). */
+const SETUP_TABLES = new Set(['verify_schema_fingerprints'])
 
 /** Waits for any migration run on this database, and keeps others out until the transaction ends. */
 export async function lockMigrations(trx: AnyDb): Promise<void> {
@@ -25,11 +27,12 @@ export async function lockMigrations(trx: AnyDb): Promise<void> {
   )
 }
 
-/** Row counts of the target's aedb tables that hold data (setup runs excluded); empty when the target is empty. */
+/** Row counts of the target's aedb tables that hold data (setup runs and tables excluded); empty when the target is empty. */
 export async function targetContents(trx: AnyDb): Promise<Record<string, number>> {
   const {tables} = await readOwnedTables(trx)
   const counts: Record<string, number> = {}
   for (const table of tables) {
+    if (SETUP_TABLES.has(table.name)) continue
     const where =
       table.name === 'runs' ? ` where command not in (${SETUP_COMMANDS.map((c) => `'${c}'`).join(', ')})` : ''
     const {rows} = await sql
