@@ -6,7 +6,7 @@ export interface ProbeRequest {
   /** Hash the file when it is a regular file and no `known` state matches (or always with `rehash`). */
   hash: boolean
   rehash: boolean
-  /** [size, mtime in whole ms] pairs whose SHA-256 the caller already knows: a match is not hashed again. */
+  /** Up to two [size, mtime in whole ms] pairs whose SHA-256 the caller knows: a match is not hashed again. */
   known: Array<[number, number]>
 }
 
@@ -38,7 +38,7 @@ const {statSync, openSync, readSync, closeSync} = require('node:fs')
 const {createHash} = require('node:crypto')
 const buffer = Buffer.allocUnsafe(workerData.chunkBytes)
 function failure(error) {
-  return {code: (error && error.code) || 'ERROR', message: String((error && error.message) || error)}
+  return [(error && error.code) || 'ERROR', String((error && error.message) || error)]
 }
 function hashFile(path) {
   const fd = openSync(path, 'r')
@@ -51,33 +51,44 @@ function hashFile(path) {
       hash.update(n === buffer.length ? buffer : buffer.subarray(0, n))
       bytes += n
     }
-    return {sha256: hash.digest('hex'), bytes}
+    return [hash.digest('hex'), bytes]
   } finally {
     closeSync(fd)
   }
 }
-function probe(request) {
-  let info
-  try {
-    info = statSync(request.path)
-  } catch (error) {
-    return {ok: false, ...failure(error)}
-  }
-  const result = {ok: true, isFile: info.isFile(), size: info.size, mtimeMs: Math.floor(info.mtimeMs), bytesHashed: 0}
-  if (!result.isFile || !request.hash) return result
-  if (!request.rehash && request.known.some(([size, mtime]) => size === result.size && mtime === result.mtimeMs)) {
-    return result
-  }
-  try {
-    const hashed = hashFile(request.path)
-    result.sha256 = hashed.sha256
-    result.bytesHashed = hashed.bytes
-  } catch (error) {
-    result.readError = failure(error)
-  }
-  return result
+function isKnown(known, i, size, mtime) {
+  return (known[4 * i] === size && known[4 * i + 1] === mtime) || (known[4 * i + 2] === size && known[4 * i + 3] === mtime)
 }
-parentPort.on('message', (batch) => parentPort.postMessage(batch.map(probe)))
+parentPort.on('message', ({paths, flags, known}) => {
+  const numbers = new Float64Array(4 * paths.length)
+  const hashes = new Array(paths.length).fill(null)
+  const errors = []
+  for (let i = 0; i < paths.length; i++) {
+    let info
+    try {
+      info = statSync(paths[i])
+    } catch (error) {
+      numbers[4 * i] = 2
+      errors.push([i, ...failure(error)])
+      continue
+    }
+    const size = info.size
+    const mtime = Math.floor(info.mtimeMs)
+    numbers[4 * i] = info.isFile() ? 0 : 1
+    numbers[4 * i + 1] = size
+    numbers[4 * i + 2] = mtime
+    if (!info.isFile() || !(flags[i] & 1) || (!(flags[i] & 2) && isKnown(known, i, size, mtime))) continue
+    try {
+      const [sha256, bytes] = hashFile(paths[i])
+      hashes[i] = sha256
+      numbers[4 * i + 3] = bytes
+    } catch (error) {
+      numbers[4 * i] = 3
+      errors.push([i, ...failure(error)])
+    }
+  }
+  parentPort.postMessage({numbers, hashes, errors}, [numbers.buffer])
+})
 `
 
 export interface FileProber {
@@ -124,11 +135,49 @@ export function createFileProber(threads: number): FileProber {
   }
 }
 
+/** On the wire: paths, a flag byte and two known [size, mtime] pairs per file (NaN for none). */
+function encode(batch: readonly ProbeRequest[]) {
+  const flags = new Uint8Array(batch.length)
+  const known = new Float64Array(4 * batch.length).fill(Number.NaN)
+  for (const [i, r] of batch.entries()) {
+    flags[i] = (r.hash ? 1 : 0) | (r.rehash ? 2 : 0)
+    for (const [k, [size, mtime]] of r.known.slice(0, 2).entries()) {
+      known[4 * i + 2 * k] = size
+      known[4 * i + 2 * k + 1] = mtime
+    }
+  }
+  return {paths: batch.map((r) => r.path), flags, known}
+}
+
+interface WireResult {
+  /** Per file: status (0 file, 1 not a regular file, 2 stat failed, 3 read failed), size, mtime, bytes hashed. */
+  numbers: Float64Array
+  hashes: Array<string | null>
+  errors: Array<[number, string, string]>
+}
+
+function decode({numbers, hashes, errors}: WireResult): ProbeResult[] {
+  const failures = new Map(errors.map(([i, code, message]) => [i, {code, message}]))
+  return hashes.map((sha256, i): ProbeResult => {
+    const status = numbers[4 * i]
+    if (status === 2) return {ok: false, ...failures.get(i)!}
+    return {
+      ok: true,
+      isFile: status !== 1,
+      size: numbers[4 * i + 1]!,
+      mtimeMs: numbers[4 * i + 2]!,
+      ...(sha256 === null ? {} : {sha256}),
+      ...(status === 3 ? {readError: failures.get(i)!} : {}),
+      bytesHashed: numbers[4 * i + 3]!,
+    }
+  })
+}
+
 function ask(worker: Worker, batch: readonly ProbeRequest[]): Promise<ProbeResult[]> {
   return new Promise((resolve, reject) => {
-    const onMessage = (results: ProbeResult[]) => {
+    const onMessage = (results: WireResult) => {
       worker.off('error', onError)
-      resolve(results)
+      resolve(decode(results))
     }
     const onError = (error: Error) => {
       worker.off('message', onMessage)
@@ -136,6 +185,7 @@ function ask(worker: Worker, batch: readonly ProbeRequest[]): Promise<ProbeResul
     }
     worker.once('message', onMessage)
     worker.once('error', onError)
-    worker.postMessage(batch)
+    const wire = encode(batch)
+    worker.postMessage(wire, [wire.flags.buffer, wire.known.buffer])
   })
 }
