@@ -129,7 +129,7 @@ export function diffFingerprints(recorded: SchemaFingerprint, live: SchemaFinger
  * recorded with them (by aedb before 0.1.0's release, or restored from such a backup) is read without them.
  */
 function isNotNullConstraint(object: string, definition: string | undefined): boolean {
-  return object.startsWith('constraint ') && definition !== undefined && definition.startsWith('NOT NULL ')
+  return object.startsWith('constraint ') && definition?.startsWith('NOT NULL ') === true
 }
 
 async function fingerprintTableExists(db: AnyDb): Promise<boolean> {
