@@ -242,6 +242,18 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     expect(beyondBaseline(broken)[0]!.path).toBe(stemFile('bass.opus'))
   })
 
+  it('an audio file in a recording folder that was never imported: STEM_NOT_IMPORTED (a warning)', async () => {
+    const extra = stemFile('extra-take.opus')
+    await copyFile(stemFile('bass.opus'), extra)
+    const {broken} = await scenario(
+      [{check: 'cross', code: 'STEM_NOT_IMPORTED', severity: 'warning'}],
+      0,
+      () => unlink(extra),
+    )
+    expect(beyondBaseline(broken)[0]).toMatchObject({path: extra, table: 'recordings'})
+    expect(beyondBaseline(broken)[0]!.message).toContain('aedb import-json')
+  })
+
   it('a knee log disagreeing with its maneuvers: KNEE_LOG_MISMATCH', async () => {
     const log = path.join(s.knee, '#1019', 'Left Knee', 'knee_processing_log_1019_Left.xlsx')
     const original = `${log}.orig`
