@@ -75,16 +75,22 @@ export function valueCellXml(ref: string, value: ExportValue): string {
     case 'text':
       return textCellXml(ref, value.value)
     case 'bool':
-      return `<c r="${ref}" t="b"><v>${value.value ? 1 : 0}</v></c>`
+      return boolCellXml(ref, value.value)
     case 'number':
       return numberCellXml(ref, value.value)
-    case 'date': {
-      const serial = naiveToExcelSerial(value.value)
-      return serial === null
-        ? textCellXml(ref, value.value)
-        : `<c r="${ref}" s="${STYLE.date}"><v>${serial}</v></c>`
-    }
+    case 'date':
+      return dateCellXml(ref, value.value)
   }
+}
+
+export function boolCellXml(ref: string, value: boolean): string {
+  return value ? `<c r="${ref}" t="b"><v>1</v></c>` : `<c r="${ref}" t="b"><v>0</v></c>`
+}
+
+/** A naive timestamp text as a date cell (its Excel serial with the date format); text when it is no date. */
+export function dateCellXml(ref: string, text: string): string {
+  const serial = naiveToExcelSerial(text)
+  return serial === null ? textCellXml(ref, text) : `<c r="${ref}" s="${STYLE.date}"><v>${serial}</v></c>`
 }
 
 export function numberCellXml(ref: string, value: number): string {

@@ -21,7 +21,7 @@ export interface SheetOutput {
 }
 
 /** Up to this much sheet XML waits for deflate, so building the next chunk overlaps compressing the last one. */
-const BUFFERED_BYTES = 32 * 1024 * 1024
+const BUFFERED_BYTES = 16 * 1024 * 1024
 
 /**
  * Writes an .xlsx as a stream: each sheet's XML goes through a zip (archiver, deflate level 1, compressed in libuv's
