@@ -37,7 +37,9 @@ export class XlsxStreamWriter {
   private failure: Error | undefined
 
   constructor(file: string) {
-    this.archive = archiver('zip', {zlib: {level: 1}})
+    // Level 1: about as small as the default for sheet XML at a fraction of the time. A 1 MiB output buffer lets
+    // each thread-pool deflate job take a whole chunk instead of returning to the main thread every 16 KiB.
+    this.archive = archiver('zip', {zlib: {level: 1, chunkSize: 1024 * 1024}})
     this.output = createWriteStream(file)
     this.closed = new Promise((resolve, reject) => {
       this.output.on('close', resolve)
