@@ -1,11 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 import {AedbCommand} from '../base-command.js'
 import {withDatabase} from '../db/connection.js'
-import {type ExportExcelResult, exportExcel} from '../export/export-excel.js'
+import {type ExportExcelResult, type ExportLayout, exportExcel} from '../export/export-excel.js'
 import {LEGACY_VERSIONS, type LegacyVersion} from '../export/legacy-headers.js'
 import {EXPORTABLE_TABLES} from '../export/table-queries.js'
 import {STUDY_NAMES, type StudyName} from '../importers/excel/parse-log.js'
 import {createProgressLine} from '../progress-line.js'
+import {renderExportSummary} from '../render-export-summary.js'
 
 export default class ExportExcel extends AedbCommand {
   static override summary = 'Export the database to Excel: one typed workbook, or the legacy processing logs.'
@@ -77,32 +78,24 @@ Text is never written as a formula. An existing file or non-empty folder is refu
         exportExcel({
           db,
           output: args.output,
-          layout: flags.layout as 'tables' | 'legacy',
+          layout: flags.layout as ExportLayout,
           legacyVersion: flags['legacy-version'] as LegacyVersion,
           filter: {
-            studies: (flags.study ?? []) as StudyName[],
-            participants: flags.participant ?? [],
-            profiles: flags.profile ?? [],
+            studies: flags.study as StudyName[],
+            participants: flags.participant,
+            profiles: flags.profile,
           },
           ...(flags.tables ? {tables: flags.tables} : {}),
           force: flags.force,
           dryRun: flags['dry-run'],
           source: {database: location, aedbVersion: this.config.version},
+          run: {argv: this.argv, version: this.config.version},
           onProgress: (p) => progress.update(`${p.done}/${p.total} ${p.current}, ${p.rows} rows`),
         }),
       {mustExist: true},
     )
     progress.done()
-    if (!this.jsonEnabled() && !flags.quiet) {
-      const verb = flags['dry-run'] ? 'would write' : 'wrote'
-      const sheets = Object.entries(result.sheets).map(([s, n]) => `  ${s}: ${n} rows`)
-      this.log(
-        [
-          `${verb} ${result.path} (${result.layout}, ${result.files.length} file(s), ${result.rows} rows)`,
-          ...sheets,
-        ].join('\n'),
-      )
-    }
+    if (!this.jsonEnabled() && !flags.quiet) this.log(renderExportSummary(result, flags['dry-run']))
     return result
   }
 }

@@ -15,17 +15,36 @@ const EXCEL_EPOCH_DAY = Date.UTC(1899, 11, 30) / 86_400_000
  * Null when the text is not a timestamp.
  */
 export function naiveToExcelSerial(text: string): number | null {
+  const days = dayOf(text)
+  if (days === null) return null
+  if (text.length === 10) return days
   const match = NAIVE_TIMESTAMP.exec(text)
   if (!match) return null
-  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = ''] = match
-  const dayMs = Date.UTC(Number(y), Number(mo) - 1, Number(d))
-  const check = new Date(dayMs)
-  if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d)) return null
+  const [, , , , h = '0', mi = '0', s = '0', frac = ''] = match
   if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null
-  const days = dayMs / 86_400_000 - EXCEL_EPOCH_DAY
   const micros =
     ((Number(h) * 60 + Number(mi)) * 60 + Number(s)) * 1_000_000 + Number(frac.padEnd(6, '0') || '0')
   return days + micros / MICROSECONDS_PER_DAY
+}
+
+/** The last date part seen and its serial day: an export's timestamps come in runs of the same day. */
+let lastDay: {text: string; days: number | null} = {text: '', days: null}
+
+/** The serial day of a text's `YYYY-MM-DD` part, checked to be a real date; null when it is none. */
+function dayOf(text: string): number | null {
+  const part = text.slice(0, 10)
+  if (part === lastDay.text) return lastDay.days
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(part)
+  let days: number | null = null
+  if (match) {
+    const [, y, mo, d] = match
+    const dayMs = Date.UTC(Number(y), Number(mo) - 1, Number(d))
+    const check = new Date(dayMs)
+    if (check.getUTCMonth() === Number(mo) - 1 && check.getUTCDate() === Number(d))
+      days = dayMs / 86_400_000 - EXCEL_EPOCH_DAY
+  }
+  lastDay = {text: part, days}
+  return days
 }
 
 /** Whether a text looks exactly like the naive timestamp text aedb stores (what a date cell becomes in `extra`). */

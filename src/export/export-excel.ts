@@ -1,7 +1,8 @@
 import type {Kysely} from 'kysely'
 import {MIGRATIONS} from '../db/migrations.js'
 import {assertSchemaCurrent} from '../db/migrator.js'
-import type {Database} from '../db/schema.js'
+import {finishRun, startRun} from '../db/runs.js'
+import type {Database, JsonObject} from '../db/schema.js'
 import type {ExportFilter, ExportProgress, SheetCounts} from './export-types.js'
 import type {LegacyVersion} from './legacy-headers.js'
 import {claimOutput} from './output-target.js'
@@ -24,6 +25,8 @@ export interface ExportExcelProps {
   /** For the README sheet: where the data came from (already redacted) and which aedb wrote it. */
   source?: {database: string; aedbVersion: string}
   onProgress?: (progress: ExportProgress) => void
+  /** Record the export in `runs` (not for a dry run), with these arguments and aedb version. */
+  run?: {argv: readonly string[]; version: string}
 }
 
 export interface ExportExcelResult {
@@ -40,47 +43,76 @@ export interface ExportExcelResult {
  * layout (`legacy`). Everything is written under a temporary name and renamed at the end.
  */
 export async function exportExcel(props: ExportExcelProps): Promise<ExportExcelResult> {
+  const dryRun = props.dryRun ?? false
+  await assertSchemaCurrent(props.db, MIGRATIONS)
+  const target = await claimOutput(
+    props.output,
+    props.layout === 'legacy' ? 'folder' : 'file',
+    props.force ?? false,
+    dryRun,
+  )
+  const runId =
+    props.run && !dryRun
+      ? await startRun({
+          db: props.db,
+          command: 'export-excel',
+          argv: props.run.argv,
+          version: props.run.version,
+        })
+      : null
+  try {
+    const written = await writeLayout(props, target.temp, dryRun)
+    if (dryRun) await target.discard()
+    else await target.commit()
+    const result: ExportExcelResult = {
+      path: target.final,
+      layout: props.layout,
+      sheets: written.sheets,
+      files: written.files ?? [target.final],
+      rows: written.rows,
+    }
+    if (runId) await finishRun(props.db, runId, 'succeeded', runCounts(result))
+    return result
+  } catch (error) {
+    await target.discard()
+    if (runId) await finishRun(props.db, runId, 'failed', {layout: props.layout}).catch(() => {})
+    throw error
+  }
+}
+
+/** Writes the layout asked for under the temporary name. */
+async function writeLayout(
+  props: ExportExcelProps,
+  temp: string,
+  dryRun: boolean,
+): Promise<{sheets: SheetCounts; rows: number; files?: string[]}> {
   const filter: ExportFilter = {
     studies: props.filter?.studies ?? [],
     participants: props.filter?.participants ?? [],
     profiles: props.filter?.profiles ?? [],
   }
-  const dryRun = props.dryRun ?? false
-  await assertSchemaCurrent(props.db, MIGRATIONS)
-  const kind = props.layout === 'legacy' ? 'folder' : 'file'
-  const target = await claimOutput(props.output, kind, props.force ?? false, dryRun)
-  try {
-    const written =
-      props.layout === 'legacy'
-        ? await writeLegacyLogs({
-            db: props.db,
-            dir: target.temp,
-            version: props.legacyVersion ?? 'v4',
-            filter,
-            dryRun,
-            ...(props.onProgress ? {onProgress: props.onProgress} : {}),
-          })
-        : await writeTablesWorkbook({
-            db: props.db,
-            file: target.temp,
-            filter,
-            ...(props.tables ? {tables: props.tables} : {}),
-            source: props.source ?? {database: 'unknown', aedbVersion: 'unknown'},
-            dryRun,
-            ...(props.onProgress ? {onProgress: props.onProgress} : {}),
-          })
-    if (dryRun) await target.discard()
-    else await target.commit()
-    const files = 'files' in written ? (written.files as string[]) : [target.final]
-    return {
-      path: target.final,
-      layout: props.layout,
-      sheets: written.sheets,
-      files,
-      rows: written.rows,
-    }
-  } catch (error) {
-    await target.discard()
-    throw error
-  }
+  const onProgress = props.onProgress ? {onProgress: props.onProgress} : {}
+  if (props.layout === 'legacy')
+    return writeLegacyLogs({
+      db: props.db,
+      dir: temp,
+      version: props.legacyVersion ?? 'v4',
+      filter,
+      dryRun,
+      ...onProgress,
+    })
+  return writeTablesWorkbook({
+    db: props.db,
+    file: temp,
+    filter,
+    ...(props.tables ? {tables: props.tables} : {}),
+    source: props.source ?? {database: 'unknown', aedbVersion: 'unknown'},
+    dryRun,
+    ...onProgress,
+  })
+}
+
+/** What `runs.counts` keeps of an export: the layout, rows per sheet, the total and how many files. */
+function runCounts(result: ExportExcelResult): JsonObject {
+  return {layout: result.layout, sheets: result.sheets, rows: result.rows, files: result.files.length}
 }

@@ -1,8 +1,8 @@
-import type ExcelJS from 'exceljs'
-import {writeCell} from './excel-cell.js'
 import type {ExportFilter} from './export-types.js'
 import type {ExportableTable} from './table-queries.js'
 import type {SheetColumn} from './write-tables-workbook.js'
+import {columnLetter, sheetHead, sheetTail, textCellXml} from './xlsx/sheet-xml.js'
+import {STYLE} from './xlsx/xlsx-stream-writer.js'
 
 export const README_SHEET = 'README'
 
@@ -47,11 +47,23 @@ const KIND_MEANING: Record<SheetColumn['kind'], string> = {
 }
 
 /**
- * The README sheet: where the export came from, the filter, then one line per sheet and per column with its
+ * The README sheet's XML: where the export came from, the filter, then one line per sheet and per column with its
  * meaning and unit (units are in the column names: `_s` seconds, `_hz` hertz, `_mb` megabytes, `_db` decibels).
+ * Titles and the first column of each block are bold. It is the tab selected when the workbook opens.
  */
-export function writeReadme(ws: ExcelJS.Worksheet, props: ReadmeProps): void {
-  ws.columns = [{width: 28}, {width: 34}, {width: 24}, {width: 90}]
+export function readmeSheetXml(props: ReadmeProps): string {
+  const lines = readmeLines(props)
+  const rows = lines.map((line, i) => {
+    const cells = line.map((text, c) => {
+      const bold = i === 0 || line[0] === 'Sheet' || (line[0] !== '' && c === 0)
+      return textCellXml(`${columnLetter(c + 1)}${i + 1}`, text, bold ? STYLE.bold : STYLE.plain)
+    })
+    return `<row r="${i + 1}">${cells.join('')}</row>`
+  })
+  return sheetHead({widths: [28, 34, 24, 90], selected: true}) + rows.join('') + sheetTail()
+}
+
+function readmeLines(props: ReadmeProps): string[][] {
   const lines: string[][] = [
     ['aedb export', 'tables layout'],
     [
@@ -83,14 +95,5 @@ export function writeReadme(ws: ExcelJS.Worksheet, props: ReadmeProps): void {
         KIND_MEANING[column.kind] + (column.allowed ? `; one of ${column.allowed.join(', ')}` : ''),
       ])
   }
-  for (const [i, line] of lines.entries()) {
-    const row = ws.getRow(i + 1)
-    for (const [c, text] of line.entries()) {
-      const cell = row.getCell(c + 1)
-      writeCell(cell, {kind: 'text', value: text})
-      if (i === 0 || line[0] === 'Sheet' || (line[0] && c === 0)) cell.font = {bold: true}
-    }
-    row.commit()
-  }
-  ws.commit()
+  return lines
 }

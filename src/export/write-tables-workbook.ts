@@ -1,8 +1,7 @@
-import ExcelJS from 'exceljs'
 import {type Kysely, type RawBuilder, sql, type Transaction} from 'kysely'
 import {type Database, SCHEMA} from '../db/schema.js'
-import {markAedbWorkbook} from '../importers/excel/is-aedb-written-workbook.js'
-import {EMPTY, type ExportValue, isNaiveTimestamp, writeCell} from './excel-cell.js'
+import {AEDB_MARKER_SHEET, aedbMarker} from '../importers/excel/is-aedb-written-workbook.js'
+import {EMPTY, type ExportValue, isNaiveTimestamp} from './excel-cell.js'
 import type {ExportFilter, ExportProgress, SheetCounts} from './export-types.js'
 import {
   EXPORTABLE_TABLES,
@@ -11,7 +10,19 @@ import {
   MEDIA_TABLES,
   tableQuery,
 } from './table-queries.js'
-import {README_SHEET, type ReadmeProps, writeReadme} from './write-readme.js'
+import {README_SHEET, readmeSheetXml} from './write-readme.js'
+import {
+  boolCellXml,
+  columnLetter,
+  dateCellXml,
+  numberCellXml,
+  type SheetTailProps,
+  sheetHead,
+  sheetTail,
+  textCellXml,
+  valueCellXml,
+} from './xlsx/sheet-xml.js'
+import {type SheetOutput, STYLE, XlsxStreamWriter} from './xlsx/xlsx-stream-writer.js'
 
 export interface WriteTablesWorkbookProps {
   db: Kysely<Database>
@@ -41,60 +52,99 @@ export interface SheetColumn {
   allowed?: readonly string[]
 }
 
-const BATCH_ROWS = 5000
+const BATCH_ROWS = 2000
+/** Rows turned into one string and handed to the zip at a time. */
+const CHUNK_ROWS = 250
 const MAX_WIDTH = 60
 const MIN_WIDTH = 8
 /** Keys of `extra` go into the select list as `x0`, `x1`, …: legacy headers are not valid aliases. */
 const EXTRA_PREFIX = 'x'
 
+interface SheetPlan {
+  table: ExportableTable
+  rows: number
+  columns: SheetColumn[]
+}
+
 /**
- * The tables layout: a README sheet first, then one sheet per table with rows for the filter. Rows are read with
- * a cursor in batches of 5,000 and each committed to the streaming writer as it is written, so memory stays flat.
+ * The tables layout: a README sheet first, then one sheet per table with rows for the filter, then the very
+ * hidden `_aedb` marker. Each table is read with a cursor in batches of 2,000 rows, turned into sheet XML and
+ * streamed through the zip to the file, so memory stays flat however many rows there are.
  */
 export async function writeTablesWorkbook(
   props: WriteTablesWorkbookProps,
 ): Promise<WriteTablesWorkbookResult> {
-  const tables = chooseTables(props.tables, props.filter)
-  const enums = await readEnumerations(props.db)
-  const plans: Array<{table: ExportableTable; rows: number; columns: SheetColumn[]}> = []
-  for (const table of tables) {
-    const rows = await countRows(props.db, table, props.filter)
-    if (rows === 0) continue
-    plans.push({table, rows, columns: await sheetColumns(props.db, table, props.filter, enums)})
+  const plans = await planSheets(props.db, chooseTables(props.tables, props.filter), props.filter)
+  if (props.dryRun) return countPlanned(plans)
+  const xlsx = new XlsxStreamWriter(props.file)
+  try {
+    const readme = xlsx.declareSheet({name: README_SHEET})
+    const sheets = plans.map((p) =>
+      xlsx.declareSheet({name: p.table, autoFilter: `A1:${columnLetter(p.columns.length)}1`}),
+    )
+    const marker = xlsx.declareSheet({name: AEDB_MARKER_SHEET, state: 'veryHidden'})
+    const result = await writeTableSheets(props, xlsx, plans, sheets)
+    const sheetsForReadme = plans.map((p) => ({...p, rows: result.sheets[p.table] ?? 0}))
+    await xlsx.writeSheet(readme, (out) =>
+      out.write(readmeSheetXml({source: props.source, filter: props.filter, sheets: sheetsForReadme})),
+    )
+    // Marks the workbook as aedb's own table export, so backfill-excel never takes it for a processing log.
+    await xlsx.writeSheet(marker, (out) => out.write(markerSheetXml()))
+    await xlsx.finish()
+    return result
+  } catch (error) {
+    await xlsx.abort()
+    throw error
   }
+}
+
+/** The tables with rows for the filter, their row counts and columns. */
+async function planSheets(
+  db: Kysely<Database>,
+  tables: ExportableTable[],
+  filter: ExportFilter,
+): Promise<SheetPlan[]> {
+  const enums = await readEnumerations(db)
+  const plans: SheetPlan[] = []
+  for (const table of tables) {
+    const rows = await countRows(db, table, filter)
+    if (rows > 0) plans.push({table, rows, columns: await sheetColumns(db, table, filter, enums)})
+  }
+  return plans
+}
+
+function countPlanned(plans: SheetPlan[]): WriteTablesWorkbookResult {
+  const result: WriteTablesWorkbookResult = {sheets: {}, rows: 0}
+  for (const plan of plans) result.sheets[plan.table] = plan.rows
+  result.rows = plans.reduce((n, p) => n + p.rows, 0)
+  return result
+}
+
+/** Every table sheet, in one transaction (the cursors live in it), with progress over all rows. */
+async function writeTableSheets(
+  props: WriteTablesWorkbookProps,
+  xlsx: XlsxStreamWriter,
+  plans: SheetPlan[],
+  sheets: number[],
+): Promise<WriteTablesWorkbookResult> {
   const total = plans.reduce((n, p) => n + p.rows, 0)
   const result: WriteTablesWorkbookResult = {sheets: {}, rows: 0}
-  if (props.dryRun) {
-    for (const plan of plans) result.sheets[plan.table] = plan.rows
-    result.rows = total
-    return result
-  }
-  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
-    filename: props.file,
-    useStyles: true,
-    useSharedStrings: false,
-  })
-  // Added first so it is the first sheet; its rows are committed last, once every count is known.
-  const readme = workbook.addWorksheet(README_SHEET)
   await props.db.transaction().execute(async (trx) => {
-    for (const plan of plans) {
-      const written = await writeTableSheet(trx, workbook, plan.table, plan.columns, props.filter, (n) =>
-        props.onProgress?.({done: result.rows + n, total, rows: result.rows + n, current: plan.table}),
-      )
-      result.sheets[plan.table] = written
-      result.rows += written
+    for (const [i, plan] of plans.entries()) {
+      await xlsx.writeSheet(sheets[i]!, async (out) => {
+        const written = await writeTableSheet(trx, out, plan, props.filter, (n) =>
+          props.onProgress?.({done: result.rows + n, total, rows: result.rows + n, current: plan.table}),
+        )
+        result.sheets[plan.table] = written
+        result.rows += written
+      })
     }
   })
-  const readmeProps: ReadmeProps = {
-    source: props.source,
-    filter: props.filter,
-    sheets: plans.map((p) => ({table: p.table, rows: result.sheets[p.table] ?? 0, columns: p.columns})),
-  }
-  writeReadme(readme, readmeProps)
-  // Marks the workbook as aedb's own table export, so backfill-excel never takes it for a processing log.
-  markAedbWorkbook(workbook as unknown as Parameters<typeof markAedbWorkbook>[0], 'tables')
-  await workbook.commit()
   return result
+}
+
+function markerSheetXml(): string {
+  return `${sheetHead({widths: []})}<row r="1">${textCellXml('A1', aedbMarker('tables'))}</row>${sheetTail()}`
 }
 
 function chooseTables(asked: readonly string[] | undefined, filter: ExportFilter): ExportableTable[] {
@@ -193,64 +243,101 @@ function selectList(table: ExportableTable, columns: SheetColumn[]): RawBuilder<
   )
 }
 
+/**
+ * One table's sheet: bold frozen header, widths fitted to the header and the first batch (the `<cols>` element
+ * comes before the rows in the XML), rows as they come from the cursor, then the autofilter and list validations.
+ */
 async function writeTableSheet(
   trx: Transaction<Database>,
-  workbook: ExcelJS.stream.xlsx.WorkbookWriter,
-  table: ExportableTable,
-  columns: SheetColumn[],
+  out: SheetOutput,
+  plan: SheetPlan,
   filter: ExportFilter,
   onRows: (written: number) => void,
 ): Promise<number> {
+  const {table, columns} = plan
   const cursor = sql.ref(`aedb_export_${table}`)
   const query = tableQuery(table, filter)
   await sql`declare ${cursor} no scroll cursor for select ${selectList(table, columns)} ${query.from} order by ${query.order}`.execute(
     trx,
   )
-  const lastColumn = columnLetter(columns.length)
-  const ws = workbook.addWorksheet(table, {views: [{state: 'frozen', ySplit: 1}]})
-  ws.autoFilter = `A1:${lastColumn}1`
+  const fetchBatch = () =>
+    sql<Record<string, unknown>>`fetch ${sql.raw(String(BATCH_ROWS))} from ${cursor}`.execute(trx)
+  const letters = columns.map((_, i) => columnLetter(i + 1))
   let written = 0
-  let first = true
+  let batch = await fetchBatch()
+  await out.write(
+    sheetHead({widths: fitWidths(columns, batch.rows), frozenHeader: true}) + headerRowXml(columns),
+  )
   for (;;) {
-    const {rows} = await sql<
-      Record<string, unknown>
-    >`fetch ${sql.raw(String(BATCH_ROWS))} from ${cursor}`.execute(trx)
-    const values = rows.map((row) => columns.map((c) => toExportValue(row[c.alias], c)))
-    if (first) {
-      // Widths must be known before the first row is committed: they fit the header and the first batch.
-      ws.columns = columns.map((c, i) => ({width: fitWidth(c.header, values, i)}))
-      const header = ws.getRow(1)
-      for (const [i, c] of columns.entries()) {
-        const cell = header.getCell(i + 1)
-        writeCell(cell, {kind: 'text', value: c.header})
-        cell.font = {bold: true}
-      }
-      header.commit()
-      first = false
-    }
-    for (const rowValues of values) {
-      const row = ws.getRow(written + 2)
-      for (const [i, v] of rowValues.entries()) writeCell(row.getCell(i + 1), v)
-      row.commit()
-      written++
-    }
+    const last = batch.rows.length < BATCH_ROWS
+    // The next batch is fetched while this one becomes XML.
+    const next = last ? null : fetchBatch()
+    // Small chunks: their strings die young instead of surviving into the old generation.
+    for (let start = 0; start < batch.rows.length; start += CHUNK_ROWS)
+      await out.write(rowsXml(batch.rows, start, columns, letters, written + 2))
+    written += batch.rows.length
     onRows(written)
-    if (rows.length < BATCH_ROWS) break
+    if (!next) break
+    batch = await next
   }
   await sql`close ${cursor}`.execute(trx)
-  for (const [i, c] of columns.entries()) {
-    if (!c.allowed || written === 0) continue
-    const letter = columnLetter(i + 1)
-    ;(
-      ws as unknown as {dataValidations: {add(range: string, v: ExcelJS.DataValidation): void}}
-    ).dataValidations.add(`${letter}2:${letter}${written + 1}`, {
-      type: 'list',
-      allowBlank: true,
-      formulae: [`"${c.allowed.join(',')}"`],
-    })
-  }
-  ws.commit()
+  await out.write(sheetTail(tailOf(columns, letters, written)))
   return written
+}
+
+function headerRowXml(columns: SheetColumn[]): string {
+  const cells = columns.map((c, i) => textCellXml(`${columnLetter(i + 1)}1`, c.header, STYLE.bold))
+  return `<row r="1">${cells.join('')}</row>`
+}
+
+/** `CHUNK_ROWS` rows from `start` as XML; the batch's first row is sheet row `firstRow`. */
+function rowsXml(
+  rows: Record<string, unknown>[],
+  start: number,
+  columns: SheetColumn[],
+  letters: string[],
+  firstRow: number,
+): string {
+  let xml = ''
+  for (let r = start; r < Math.min(rows.length, start + CHUNK_ROWS); r++) {
+    const row = rows[r]!
+    const n = firstRow + r
+    xml += `<row r="${n}">`
+    for (let i = 0; i < columns.length; i++) {
+      const column = columns[i]!
+      xml += cellXml(`${letters[i]}${n}`, row[column.alias], column)
+    }
+    xml += '</row>'
+  }
+  return xml
+}
+
+/** A database value as its cell, without building an intermediate value for the common kinds. */
+function cellXml(ref: string, value: unknown, column: SheetColumn): string {
+  if (value === null || value === undefined) return ''
+  switch (column.kind) {
+    case 'number':
+      return numberCellXml(ref, typeof value === 'number' ? value : Number(value))
+    case 'uuid':
+    case 'text':
+      return textCellXml(ref, String(value))
+    case 'bool':
+      return boolCellXml(ref, Boolean(value))
+    case 'timestamp':
+    case 'timestamptz':
+      return dateCellXml(ref, String(value))
+    default:
+      return valueCellXml(ref, toExportValue(value, column))
+  }
+}
+
+function tailOf(columns: SheetColumn[], letters: string[], written: number): SheetTailProps {
+  const listValidations = columns.flatMap((c, i) =>
+    c.allowed && written > 0
+      ? [{range: `${letters[i]}2:${letters[i]}${written + 1}`, allowed: c.allowed}]
+      : [],
+  )
+  return {autoFilter: `A1:${letters[letters.length - 1]}1`, listValidations}
 }
 
 export function toExportValue(value: unknown, column: SheetColumn): ExportValue {
@@ -281,26 +368,24 @@ function fromExtra(value: unknown): ExportValue {
   return {kind: 'text', value: JSON.stringify(value)}
 }
 
-function fitWidth(header: string, rows: ExportValue[][], index: number): number {
-  let width = header.length
-  for (const row of rows) {
-    const v = row[index]!
-    const length =
-      v.kind === 'text'
-        ? v.value.length
-        : v.kind === 'date'
-          ? 19
-          : v.kind === 'number'
-            ? String(v.value).length
-            : 5
-    if (length > width) width = length
-    if (width >= MAX_WIDTH) return MAX_WIDTH
-  }
-  return Math.max(MIN_WIDTH, width + 2)
+/** Widths that fit the header and the first batch of rows, at least 8 and at most 60 characters. */
+function fitWidths(columns: SheetColumn[], rows: Record<string, unknown>[]): number[] {
+  return columns.map((column) => {
+    let width = column.header.length
+    for (const row of rows) {
+      const value = row[column.alias]
+      if (value === null || value === undefined) continue
+      const length = displayLength(toExportValue(value, column))
+      if (length > width) width = length
+      if (width >= MAX_WIDTH) return MAX_WIDTH
+    }
+    return Math.max(MIN_WIDTH, width + 2)
+  })
 }
 
-export function columnLetter(n: number): string {
-  let out = ''
-  for (let k = n; k > 0; k = Math.floor((k - 1) / 26)) out = String.fromCharCode(65 + ((k - 1) % 26)) + out
-  return out
+function displayLength(v: ExportValue): number {
+  if (v.kind === 'text') return v.value.length
+  if (v.kind === 'date') return 19
+  if (v.kind === 'number') return String(v.value).length
+  return 5
 }

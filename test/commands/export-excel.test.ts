@@ -1,12 +1,15 @@
 import {mkdir, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
+import ExcelJS from 'exceljs'
 import JSZip from 'jszip'
 import {sql} from 'kysely'
+import {SaxesParser} from 'saxes'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {OpenDatabase} from '../../src/db/connection.js'
 import {naiveToExcelSerial} from '../../src/export/excel-cell.js'
 import {backfillExcel} from '../../src/importers/excel/backfill-excel.js'
+import {isAedbWrittenWorkbook} from '../../src/importers/excel/is-aedb-written-workbook.js'
 import {importJson} from '../../src/importers/json/import-json.js'
 import {expectTablesMatchDatabase} from '../export/expect-tables-match-database.js'
 import {createTestDatabase, type TestDatabase, testBackends} from '../support/backends.js'
@@ -24,6 +27,18 @@ async function sheetXml(file: string): Promise<Map<string, string>> {
     .sort())
     out.set(name, await zip.file(name)!.async('string'))
   return out
+}
+
+/** Text XML 1.0 cannot carry raw (controls, CR, U+FFFE), a literal `_x0041_`, markup and an emoji. */
+const AWKWARD = 'a\u0001b\rc\r\nd _x0041_ \uFFFE <&> \u{1F3B5}'
+
+/** Throws on the first well-formedness or namespace error: a strict XML 1.0 parse of one part. */
+function parseStrictly(xml: string, part: string): void {
+  const parser = new SaxesParser({xmlns: true})
+  parser.on('error', (error) => {
+    throw new Error(`${part}: ${error.message}`)
+  })
+  parser.write(xml).close()
 }
 
 describe.each(testBackends())('aedb export-excel on %s', (backend) => {
@@ -218,5 +233,91 @@ describe.each(testBackends())('aedb export-excel on %s', (backend) => {
     }
     expect(planted).toBeGreaterThanOrEqual(PLANTED.length * 2)
     expect(negative).toBeGreaterThanOrEqual(2)
+  })
+
+  it('writes a package Excel opens: every part strict XML 1.0, the parts Excel needs, awkward text kept, a runs row', async () => {
+    await withDb(async (db) => {
+      await sql`update audio_processing set notes = ${AWKWARD}`.execute(db)
+    })
+    const file = path.join(work, 'package.xlsx')
+    const result = await cli([file, '--tables', 'audio_processing', '--tables', 'participants', '--json'])
+    expect(result.exitCode, result.stderr).toBe(0)
+    const sheets = JSON.parse(result.stdout).sheets
+    const zip = await JSZip.loadAsync(await readFile(file))
+    const parts = Object.keys(zip.files).filter((n) => !zip.files[n]!.dir)
+    expect(parts).toEqual(
+      expect.arrayContaining([
+        '[Content_Types].xml',
+        '_rels/.rels',
+        'xl/workbook.xml',
+        'xl/_rels/workbook.xml.rels',
+        'xl/styles.xml',
+        'xl/worksheets/sheet1.xml',
+        'xl/worksheets/sheet4.xml',
+      ]),
+    )
+    const text = new Map<string, string>()
+    for (const part of parts) {
+      text.set(part, await zip.file(part)!.async('string'))
+      parseStrictly(text.get(part)!, part)
+    }
+    const types = text.get('[Content_Types].xml')!
+    for (const part of parts.filter((p) => p.startsWith('xl/worksheets/')))
+      expect(types).toContain(
+        `PartName="/${part}" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"`,
+      )
+    expect(text.get('_rels/.rels')).toContain('Target="xl/workbook.xml"')
+    const tabs = [...text.get('xl/workbook.xml')!.matchAll(/<sheet name="([^"]+)"[^>]*>/g)].map((m) => m[0])
+    expect(tabs.map((t) => /name="([^"]+)"/.exec(t)![1])).toEqual([
+      'README',
+      'participants',
+      'audio_processing',
+      '_aedb',
+    ])
+    expect(tabs[3]).toContain('state="veryHidden"')
+    for (const [i] of tabs.entries())
+      expect(text.get('xl/_rels/workbook.xml.rels')).toContain(
+        `Id="rId${i + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet${i + 1}.xml"`,
+      )
+    expect(await isAedbWrittenWorkbook(file)).toBe('tables')
+
+    // The awkward text: Excel's _xHHHH_ escapes for what XML cannot hold, decoded, give back every character.
+    const cells = [
+      ...text.get('xl/worksheets/sheet3.xml')!.matchAll(/<t(?: [^>]*)?>([^<]*_x0001_[^<]*)<\/t>/g),
+    ]
+    expect(cells.length).toBe(sheets.audio_processing)
+    const decoded = cells[0]![1]!
+      .replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>')
+      .replaceAll('&quot;', '"')
+      .replaceAll('&amp;', '&')
+      .replace(/_x([0-9A-F]{4})_/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+    expect(decoded).toBe(AWKWARD)
+    const workbook = new ExcelJS.Workbook()
+    await workbook.xlsx.readFile(file)
+    expect(workbook.worksheets.map((w) => [w.name, w.state])).toEqual([
+      ['README', 'visible'],
+      ['participants', 'visible'],
+      ['audio_processing', 'visible'],
+      ['_aedb', 'veryHidden'],
+    ])
+
+    const runs = await runCli([
+      'runs',
+      '--command',
+      'export-excel',
+      '--last',
+      '1',
+      '--json',
+      '--database-url',
+      testDb.url,
+    ])
+    expect(runs.exitCode, runs.stderr).toBe(0)
+    const [run] = JSON.parse(runs.stdout).runs
+    expect(run).toMatchObject({
+      command: 'export-excel',
+      outcome: 'succeeded',
+      counts: {layout: 'tables', sheets, files: 1},
+    })
   })
 })
