@@ -11,11 +11,12 @@ interface Result {
   stderr: string
 }
 
+/** HOME is the working folder: the embedded default lives under it, never in the real user's data folder. */
 function run(command: string, args: string[], cwd: string): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd,
-      env: {PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: ''},
+      env: {PATH: process.env.PATH, HOME: cwd, NODE_OPTIONS: ''},
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
