@@ -7,6 +7,7 @@ import type {Database} from '../../db/schema.js'
 import {FileCatalog, type FileRecord} from '../../files/file-catalog.js'
 import {mapConcurrent} from '../../files/map-concurrent.js'
 import {type ImportResult, ImportSession, type ImportWarning, type Rejection} from '../import-session.js'
+import {refuseStemsetTree} from '../refuse-other-kind-of-tree.js'
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
 import {isAedbWrittenWorkbook, NEVER_IMPORTED_KINDS} from './is-aedb-written-workbook.js'
@@ -66,6 +67,11 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
   await assertSchemaCurrent(props.db, MIGRATIONS)
   const knownRoots = (await props.db.selectFrom('import_roots').select('path').execute()).map((r) => r.path)
   const roots = await discoverWorkbooks(props.paths, knownRoots)
+  if (roots.every((r) => r.workbooks.length === 0 && r.skipped.length === 0))
+    refuseStemsetTree(
+      props.paths,
+      roots.flatMap((r) => r.allFiles),
+    )
   const session = await ImportSession.start({
     db: props.db,
     command: 'backfill-excel',
