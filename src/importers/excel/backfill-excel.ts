@@ -8,6 +8,7 @@ import {FileCatalog, type FileRecord} from '../../files/file-catalog.js'
 import {mapConcurrent} from '../../files/map-concurrent.js'
 import {type ImportResult, ImportSession, type ImportWarning, type Rejection} from '../import-session.js'
 import {refuseStemsetTree} from '../refuse-other-kind-of-tree.js'
+import {rootLabel} from '../root-label.js'
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
 import {isAedbWrittenWorkbook, NEVER_IMPORTED_KINDS} from './is-aedb-written-workbook.js'
@@ -53,6 +54,8 @@ const LOG_SHEETS = new Set(['Summary', 'Maneuver Summaries', 'Knee Summary'])
 interface Candidate {
   root: string
   file: string
+  /** How messages name the workbook: `file`, after its root (as given) when the run has several roots. */
+  shown: string
   catalog: FileCatalog
   workbook?: FileRecord
   parsed?: ParsedLog
@@ -134,7 +137,9 @@ class BackfillRun {
       await catalog.load(this.session.db)
       for (const skipped of root.skipped) this.skip(path.join(root.root, skipped.file), skipped.reason)
       for (const denied of root.unreadable) this.rejectUnreadableFolder(root.root, denied)
-      for (const file of root.workbooks) candidates.push({root: root.root, file, catalog})
+      const label = roots.length > 1 ? `${rootLabel(root.root, this.props.paths)}/` : ''
+      for (const file of root.workbooks)
+        candidates.push({root: root.root, file, shown: label + file, catalog})
     }
     this.indexes = new Map(roots.map((r) => [r.root, buildReferenceIndex(r.allFiles)]))
     return candidates
@@ -146,7 +151,7 @@ class BackfillRun {
     await mapConcurrent(candidates, this.jobs, async (candidate) => {
       if (this.session.stopping) return
       if (this.maxErrorsReached()) {
-        this.stop(candidate.file)
+        this.stop(candidate.shown)
         return
       }
       this.session.files.seen++
@@ -158,7 +163,7 @@ class BackfillRun {
         // Node file-system errors (EACCES, EIO): this workbook cannot be read; the others go on.
         this.rejectWorkbook(candidate, [
           workbookProblem(
-            candidate.file,
+            candidate.shown,
             'WORKBOOK_UNREADABLE',
             `${(error as Error).message}; expected a readable file`,
           ),
@@ -206,7 +211,7 @@ class BackfillRun {
       raw.sheets.map((s) => [s.name, new Map(s.rows.map((r) => [r.rowNumber, Object.fromEntries(r.cells)]))]),
     )
     const result = parseLog(raw, {
-      file,
+      file: candidate.shown,
       absolutePath: absolute,
       coerceInvalid: this.props.coerceInvalid ?? false,
     })
@@ -218,7 +223,7 @@ class BackfillRun {
       this.skip(absolute, notLog, true)
       return
     }
-    for (const warning of result.warnings) this.session.warn({file, ...warning})
+    for (const warning of result.warnings) this.session.warn({file: candidate.shown, ...warning})
     if (!result.parsed) {
       this.rejectWorkbook(candidate, result.problems)
       return
@@ -244,13 +249,13 @@ class BackfillRun {
       }
       if (error.sheet !== null) {
         this.rejectWorkbook(candidate, [
-          {...workbookProblem(candidate.file, 'SHEET_TOO_LARGE', error.message), sheet: error.sheet},
+          {...workbookProblem(candidate.shown, 'SHEET_TOO_LARGE', error.message), sheet: error.sheet},
         ])
         return undefined
       }
       this.rejectWorkbook(candidate, [
         workbookProblem(
-          candidate.file,
+          candidate.shown,
           'WORKBOOK_UNREADABLE',
           `${error.message}; expected an Excel workbook written by the processing pipeline`,
         ),
@@ -270,7 +275,7 @@ class BackfillRun {
       } catch (error) {
         // A referenced file that cannot be read (a link out of the tree, no permission) is noted, not fatal.
         this.session.warn({
-          file,
+          file: candidate.shown,
           code: 'REFERENCE_UNREADABLE',
           message: `${resolved.relPath}: ${(error as Error).message}`,
         })
@@ -304,7 +309,7 @@ class BackfillRun {
     await mapConcurrent(toWrite, this.jobs, async (candidate) => {
       if (this.session.stopping) return
       if (this.maxErrorsReached() && this.session.files.rejected > rejectedBeforeWriting) {
-        this.stop(candidate.file)
+        this.stop(candidate.shown)
         return
       }
       try {
@@ -336,7 +341,7 @@ class BackfillRun {
       if (error instanceof StaleLogError) {
         this.rejectWorkbook(candidate, [
           {
-            ...workbookProblem(candidate.file, 'STALE_LOG', error.message),
+            ...workbookProblem(candidate.shown, 'STALE_LOG', error.message),
             sheet: 'Summary',
             row: 2,
             column: 'Log Updated',
@@ -347,7 +352,7 @@ class BackfillRun {
       if (!/^(22|23|54)/.test(pgCode(error) ?? '')) throw error
       this.rejectWorkbook(candidate, [
         workbookProblem(
-          candidate.file,
+          candidate.shown,
           'WRITE_REFUSED',
           `the database refused the workbook: ${(error as Error).message}`,
         ),
@@ -411,7 +416,7 @@ class BackfillRun {
     // for the next run, so --max-errors N rejects exactly N whatever --jobs is.
     if (this.maxErrorsReached()) {
       this.session.files.seen--
-      this.stop(candidate.file)
+      this.stop(candidate.shown)
       return
     }
     this.session.files.rejected++
@@ -495,15 +500,15 @@ function rejectDuplicateLogs(
     if (rest.every((c) => c.workbook?.sha256 === first!.workbook?.sha256)) {
       for (const c of rest) {
         c.parsed = undefined
-        skip(path.join(c.root, c.file), `same bytes as ${first!.file}, imported once`, true)
+        skip(path.join(c.root, c.file), `same bytes as ${first!.shown}, imported once`, true)
       }
       continue
     }
-    const files = group.map((c) => c.file).join(', ')
+    const files = group.map((c) => c.shown).join(', ')
     for (const c of group) {
       reject(c, [
         {
-          file: c.file,
+          file: c.shown,
           sheet: 'Summary',
           row: 2,
           column: null,
@@ -628,7 +633,7 @@ async function resolveStudies(
   for (const c of candidates) {
     const p = c.parsed!
     const problem = (code: string, column: string | null, message: string): Rejection => ({
-      file: c.file,
+      file: c.shown,
       sheet: 'Summary',
       row: 2,
       column,

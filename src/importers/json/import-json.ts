@@ -11,6 +11,7 @@ import {FileCatalog, type FileRecord} from '../../files/file-catalog.js'
 import {mapConcurrent} from '../../files/map-concurrent.js'
 import {type ImportResult, ImportSession, type ImportWarning} from '../import-session.js'
 import {refuseWorkbookTree} from '../refuse-other-kind-of-tree.js'
+import {rootLabel} from '../root-label.js'
 import {discoverStemsetTrees, type StemsetTree} from './discover-stemset-trees.js'
 import {assertReadable, fileErrorCode, firstLine, isFileError} from './file-errors.js'
 import {folderHashSuffix} from './legacy-output-name.js'
@@ -71,8 +72,10 @@ export async function importJson(props: ImportJsonProps): Promise<ImportResult> 
     )
     const progress = {done: 0, total}
     for (const tree of discovered.trees) {
+      session.fileLabel = discovered.trees.length > 1 ? `${rootLabel(tree.rootPath, props.paths)}/` : ''
       if (!session.stopping) await importTree(session, tree, props, progress)
     }
+    session.fileLabel = ''
     if (session.files.seen === 0 && !session.stopping) {
       session.warn({
         file: props.paths.join(', '),
