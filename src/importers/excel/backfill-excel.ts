@@ -59,6 +59,8 @@ interface Candidate {
   catalog: FileCatalog
   workbook?: FileRecord
   parsed?: ParsedLog
+  /** A rejected workbook as far as it could be read: its study is checked too, so one run lists every problem. */
+  draft?: ParsedLog
   references?: FileRecord[]
   rawRows?: Map<string, Map<number, Record<string, unknown>>>
   participantNumber?: number
@@ -225,7 +227,7 @@ class BackfillRun {
     }
     for (const warning of result.warnings) this.session.warn({file: candidate.shown, ...warning})
     if (!result.parsed) {
-      this.rejectWorkbook(candidate, result.problems)
+      if (this.rejectWorkbook(candidate, result.problems) && result.draft) candidate.draft = result.draft
       return
     }
     candidate.parsed = result.parsed
@@ -298,7 +300,30 @@ class BackfillRun {
       this.rejectWorkbook(c, [problem])
       c.parsed = undefined
     })
-    return parsed.filter((c) => c.parsed)
+    const toWrite = parsed.filter((c) => c.parsed)
+    await this.checkStudiesOfRejected(candidates, toWrite)
+    return toWrite
+  }
+
+  /**
+   * The study problems of workbooks already rejected for their cells (an unknown study beside a missing column), by
+   * the same rules as for the others, added to their rejection: every problem of a workbook in one run.
+   */
+  private async checkStudiesOfRejected(candidates: Candidate[], accepted: Candidate[]): Promise<void> {
+    const drafts = new Map<Candidate, Candidate>()
+    for (const c of candidates) {
+      if (c.draft && c.draft.participantNumber !== null) drafts.set({...c, parsed: c.draft}, c)
+    }
+    if (drafts.size === 0) return
+    await resolveStudies(
+      this.session.db,
+      [...accepted, ...drafts.keys()],
+      this.props.study ?? null,
+      (c, problem) => {
+        const rejected = drafts.get(c)
+        if (rejected) this.addProblems(rejected, [problem])
+      },
+    )
   }
 
   /** Phase 2: write, one transaction per workbook. */
@@ -411,15 +436,22 @@ class BackfillRun {
     this.rejectedRows.push({...problem, original: null})
   }
 
-  private rejectWorkbook(candidate: Candidate, problems: Rejection[]): void {
+  /** False when --max-errors was reached first: then the workbook is left for the next run. */
+  private rejectWorkbook(candidate: Candidate, problems: Rejection[]): boolean {
     // Workbooks read in parallel can fail after the limit was reached: they are left, like those not started,
     // for the next run, so --max-errors N rejects exactly N whatever --jobs is.
     if (this.maxErrorsReached()) {
       this.session.files.seen--
       this.stop(candidate.shown)
-      return
+      return false
     }
     this.session.files.rejected++
+    this.addProblems(candidate, problems)
+    return true
+  }
+
+  /** More problems of a workbook already rejected (and counted). */
+  private addProblems(candidate: Candidate, problems: Rejection[]): void {
     for (const problem of problems) {
       this.session.reject(problem)
       const original =
