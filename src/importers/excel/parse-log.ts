@@ -368,7 +368,8 @@ function parseManeuverLog(
   } else {
     // A Summary with problems still gives what it can: the other sheets are checked too, every problem at once.
     log =
-      parseSingleRow(parser, summarySheet, 'maneuver/Summary', SUMMARY_FIELDS) ?? emptyRecord(summarySheet.name)
+      parseSingleRow(parser, summarySheet, 'maneuver/Summary', SUMMARY_FIELDS) ??
+      emptyRecord(summarySheet.name)
   }
   const placeholders: Record<string, unknown> = {}
   const stage = (

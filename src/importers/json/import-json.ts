@@ -239,6 +239,16 @@ async function importTree(
           code: rejection.code,
           message: rejection.message,
         })
+        for (const more of error instanceof RecordingRejected ? error.others : []) {
+          session.reject({
+            file: more.file,
+            sheet: null,
+            row: null,
+            column: more.column,
+            code: more.code,
+            message: more.message,
+          })
+        }
       } finally {
         progress.done++
         props.onProgress?.({done: progress.done, total: progress.total, recording: folder.relPath})
