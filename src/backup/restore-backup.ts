@@ -5,6 +5,11 @@ import type {DatabaseTarget} from '../db/database-url.js'
 import {migrationChecksum, type NamedMigration} from '../db/migrator.js'
 import {finishRun, type RunCommand, startRun} from '../db/runs.js'
 import type {Database} from '../db/schema.js'
+import {
+  readRecordedFingerprint,
+  readSchemaFingerprint,
+  recordSchemaFingerprint,
+} from '../db/schema-fingerprint.js'
 import {AedbError, EXIT} from '../errors.js'
 import type {TableHeader, TableManifest} from './backup-format.js'
 import {
@@ -140,6 +145,7 @@ async function restoreInTransaction(
     })
     await applyMigration(trx, migration)
   }
+  await recordTargetSchema(trx, pending.at(-1)?.name ?? verified.header.schemaVersion)
   const runId = await startRun({
     db: trx,
     command: props.command ?? 'restore',
@@ -153,6 +159,15 @@ async function restoreInTransaction(
     migrationsApplied: pending.map((m) => m.name),
     tables: comparison,
   }
+}
+
+/**
+ * The target's schema was just made by aedb's own migrations, so it is what verify must expect from now on; the
+ * fingerprints restored with the data describe the source's server, which may be another PostgreSQL version.
+ */
+async function recordTargetSchema(trx: Kysely<Database>, schemaVersion: string): Promise<void> {
+  const [live, recorded] = [await readSchemaFingerprint(trx), await readRecordedFingerprint(trx)]
+  if (recorded?.sha256 !== live.sha256) await recordSchemaFingerprint(trx, schemaVersion)
 }
 
 async function loadRows(

@@ -44,7 +44,13 @@ export default class Verify extends AedbCommand {
     'time-limit': Flags.string({
       summary: 'Stop checking files after this long (30m, 1h, 90s); the next run continues.',
     }),
-    jobs: Flags.integer({char: 'j', summary: 'Files hashed at once.', default: 4, min: 1, max: 64}),
+    jobs: Flags.integer({
+      char: 'j',
+      summary: 'Threads that stat and hash files.',
+      default: 4,
+      min: 1,
+      max: 64,
+    }),
     'fail-on': Flags.string({
       summary: 'Exit 3 when a finding reaches: new (a new error), error (any error), warning (anything).',
       options: ['new', 'error', 'warning'],

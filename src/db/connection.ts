@@ -1,7 +1,7 @@
 import {mkdir, readFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import path from 'node:path'
-import {PGlite} from '@electric-sql/pglite'
+import type {PGlite} from '@electric-sql/pglite'
 import {Kysely, PostgresDialect} from 'kysely'
 import pg from 'pg'
 import {AedbError, EXIT} from '../errors.js'
@@ -131,7 +131,8 @@ async function openPglite(
   let pglite: PGlite
   try {
     // One options object: PGlite ignores the second argument when the first is not a string (memory:), and the
-    // parsers with it.
+    // parsers with it. Imported here so that commands on a server never load the embedded engine.
+    const {PGlite} = await import('@electric-sql/pglite')
     pglite = new PGlite({...(dataDir === null ? {} : {dataDir}), parsers: TYPE_PARSERS})
     await pglite.waitReady
   } catch (error) {

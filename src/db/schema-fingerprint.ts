@@ -53,7 +53,7 @@ export async function readSchemaFingerprint(db: AnyDb): Promise<SchemaFingerprin
       db,
       sql`select 'constraint ' || conname || ' on ' || conrelid::regclass::text as name,
           pg_get_constraintdef(oid) as definition
-        from pg_constraint where connamespace = current_schema()::regnamespace`,
+        from pg_constraint where connamespace = current_schema()::regnamespace and contype <> 'n'`,
     ),
   )
   add(
@@ -109,6 +109,7 @@ export function diffFingerprints(recorded: SchemaFingerprint, live: SchemaFinger
   const out: SchemaDrift[] = []
   const names = new Set([...Object.keys(recorded.objects), ...Object.keys(live.objects)])
   for (const object of [...names].sort()) {
+    if (isNotNullConstraint(object, recorded.objects[object])) continue
     const was = recorded.objects[object] ?? null
     const now = live.objects[object] ?? null
     if (was === now) continue
@@ -120,6 +121,15 @@ export function diffFingerprints(recorded: SchemaFingerprint, live: SchemaFinger
     })
   }
   return out
+}
+
+/**
+ * PostgreSQL 17 (and PGlite) list NOT NULL as constraints of their own, PostgreSQL 15 and 16 do not; the columns'
+ * `not null` already says it on every version, so fingerprints leave those constraints out and a fingerprint
+ * recorded with them (by aedb before 0.1.0's release, or restored from such a backup) is read without them.
+ */
+function isNotNullConstraint(object: string, definition: string | undefined): boolean {
+  return object.startsWith('constraint ') && definition?.startsWith('NOT NULL ') === true
 }
 
 async function fingerprintTableExists(db: AnyDb): Promise<boolean> {

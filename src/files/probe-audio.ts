@@ -1,5 +1,3 @@
-import {parseFile} from 'music-metadata'
-
 export interface AudioProbe {
   durationS: number | null
   sampleRateHz: number | null
@@ -27,6 +25,8 @@ export const AUDIO_EXTENSIONS = new Set([
 /** Duration, rate, channels and codec read in-process by music-metadata (2-8 ms a file; ffprobe is ~35x slower). */
 export async function probeAudio(file: string): Promise<AudioProbe> {
   try {
+    // Loaded on first use: most commands that import this module (for AUDIO_EXTENSIONS) never read audio.
+    const {parseFile} = await import('music-metadata')
     const metadata = await parseFile(file, {duration: true, skipCovers: true})
     const {format} = metadata
     const comments = (metadata.common.comment ?? [])

@@ -1,5 +1,4 @@
 import path from 'node:path'
-import fg from 'fast-glob'
 import {hashFile} from '../files/hash-file.js'
 
 /** Per import root (as found on disk now): the regular files under it by size, built once per run when needed. */
@@ -34,6 +33,8 @@ export async function findMovedFile(
 
 async function listBySize(root: string): Promise<Map<number, string[]>> {
   const out = new Map<number, string[]>()
+  // Loaded only when a file is missing, which a clean nightly run never meets.
+  const {default: fg} = await import('fast-glob')
   const entries = await fg('**', {
     cwd: root,
     dot: true,

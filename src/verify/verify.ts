@@ -52,7 +52,7 @@ export async function verify(props: VerifyProps): Promise<VerifyResult> {
     const result = await runChecks(props, checks, status, runId, startedAt)
     await finishRun(props.db, runId, result.ok ? 'succeeded' : 'problems', {
       complete: result.complete,
-      cycleStartedAt: result.cycleStartedAt,
+      ...result.pass,
       files: result.checked.files,
       bytesHashed: result.checked.bytesHashed,
       rows: result.checked.rows,
@@ -60,7 +60,7 @@ export async function verify(props: VerifyProps): Promise<VerifyResult> {
       new: result.findings.filter((f) => f.new).length,
       resolved: result.resolved.length,
     })
-    const {cycleStartedAt: _cycle, ...out} = result
+    const {pass: _pass, ...out} = result
     return out
   } catch (error) {
     await finishRun(props.db, runId, 'failed', {error: (error as Error).message}).catch(() => {})
@@ -74,7 +74,7 @@ async function runChecks(
   status: MigrationStatus,
   runId: string,
   startedAt: number,
-): Promise<VerifyResult & {cycleStartedAt: string}> {
+): Promise<VerifyResult & {pass: PassState}> {
   const rootMap = props.rootMap ?? []
   const found: CheckFinding[] = []
   if (checks.has('schema')) found.push(...(await checkSchema(props.db, status)))
@@ -86,8 +86,8 @@ async function runChecks(
   }
   if (checks.has('cross')) found.push(...(await checkCross({db: props.db, rootMap})))
   const limit = props.timeLimitMs ?? null
-  const cycleStartedAt = limit === null ? new Date(startedAt) : await currentPassStart(props.db, startedAt)
   const include = {files: checks.has('files'), sources: checks.has('sources')}
+  const pass = limit === null ? newPass(startedAt) : await currentPass(props.db, include, startedAt)
   const files =
     include.files || include.sources
       ? await checkFiles({
@@ -98,12 +98,12 @@ async function runChecks(
           rootMap,
           jobs: props.jobs ?? 4,
           deadline: limit === null ? null : startedAt + limit,
-          notVerifiedSince: limit === null ? null : cycleStartedAt,
+          after: pass.after,
           onProgress: (p) => props.onProgress?.({phase: 'files', ...p}),
         })
       : null
   found.push(...(files?.findings ?? []))
-  const complete = files === null || files.checkedIds.size === files.due
+  const complete = files === null || files.checkedIds.size >= files.due
   const fullChecks = new Set([...checks].filter((c) => (c !== 'files' && c !== 'sources') || limit === null))
   const recorded = await recordFindings({
     db: props.db,
@@ -113,7 +113,7 @@ async function runChecks(
     checkedFileIds: files?.checkedIds ?? new Set(),
   })
   const total = files?.total ?? 0
-  const verified = files ? total - files.due + files.checkedIds.size : 0
+  const verified = files ? Math.min(total, pass.verified + files.checkedIds.size) : 0
   return {
     runId,
     ok: !recorded.findings.some((f) => fails(f, props.failOn ?? 'error')),
@@ -126,7 +126,13 @@ async function runChecks(
     },
     findings: recorded.findings,
     resolved: recorded.resolved,
-    cycleStartedAt: cycleStartedAt.toISOString(),
+    pass: {
+      cycleStartedAt: pass.cycleStartedAt,
+      scope: scopeKey(include),
+      filesFrom: pass.after,
+      filesTo: complete ? null : (files?.lastId ?? pass.after),
+      verified,
+    },
   }
 }
 
@@ -137,10 +143,40 @@ function fails(f: Finding, failOn: FailOn): boolean {
 }
 
 /**
- * Where a time-limited pass over the files stands: a pass begins with a run that finds the previous one complete
- * and continues, run after run, over the files not verified since it began.
+ * Where a pass over the files stands, as recorded in the counts of the verify run that last ended: files are
+ * checked in id order, and a time-limited run that stopped part-way left `filesTo`, the last file it checked. A
+ * run with a time limit continues after it (with the same checks selected); otherwise a new pass begins.
  */
-async function currentPassStart(db: Kysely<Database>, startedAt: number): Promise<Date> {
+interface PassState {
+  cycleStartedAt: string
+  scope: string
+  /** The pass continues after this file id (null: from the first). */
+  filesFrom: string | null
+  /** Where the next run continues (null: the pass is complete). */
+  filesTo: string | null
+  /** Files verified in this pass so far, this run included. */
+  verified: number
+}
+
+interface PassStart {
+  after: string | null
+  cycleStartedAt: string
+  verified: number
+}
+
+function newPass(startedAt: number): PassStart {
+  return {after: null, cycleStartedAt: new Date(startedAt).toISOString(), verified: 0}
+}
+
+function scopeKey(include: {files: boolean; sources: boolean}): string {
+  return [include.files && 'files', include.sources && 'sources'].filter(Boolean).join(',')
+}
+
+async function currentPass(
+  db: Kysely<Database>,
+  include: {files: boolean; sources: boolean},
+  startedAt: number,
+): Promise<PassStart> {
   const previous = await db
     .selectFrom('runs')
     .select(['counts'])
@@ -149,9 +185,15 @@ async function currentPassStart(db: Kysely<Database>, startedAt: number): Promis
     .orderBy('started_at', 'desc')
     .limit(1)
     .executeTakeFirst()
-  const counts = previous?.counts as {complete?: boolean; cycleStartedAt?: string} | undefined
-  if (counts?.complete === false && counts.cycleStartedAt) return new Date(counts.cycleStartedAt)
-  return new Date(startedAt)
+  const counts = previous?.counts as Partial<PassState> & {complete?: boolean}
+  if (counts?.complete !== false || !counts.filesTo || counts.scope !== scopeKey(include)) {
+    return newPass(startedAt)
+  }
+  return {
+    after: counts.filesTo,
+    cycleStartedAt: counts.cycleStartedAt ?? new Date(startedAt).toISOString(),
+    verified: counts.verified ?? 0,
+  }
 }
 
 function assertUsable(status: MigrationStatus): void {

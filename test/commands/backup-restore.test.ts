@@ -33,6 +33,7 @@ describe.each(directions)('aedb backup on %s, aedb restore into %s', (from, to) 
   let backup: BackupResult
   let restore: RestoreResult
   let sourceDump: Record<string, string[]>
+  let sourceVerify: {ok: boolean; findings: Array<Record<string, unknown>>}
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'aedb-backup-'))
@@ -47,6 +48,11 @@ describe.each(directions)('aedb backup on %s, aedb restore into %s', (from, to) 
       const run = await runCli([...args, '--json', '--database-url', source.url])
       expect(run.exitCode, run.stderr).toBe(0)
     }
+    // The nightly check's history is part of what a backup carries.
+    const verified = await runCli(['verify', '--json', '--database-url', source.url])
+    expect(verified.exitCode, verified.stderr).toBe(0)
+    sourceVerify = JSON.parse(verified.stdout)
+    expect(sourceVerify.findings.length).toBeGreaterThan(0)
     file = path.join(work, 'lab.aedb.gz')
     const written = await runCli(['backup', file, '--json', '--database-url', source.url])
     expect(written.exitCode, written.stderr).toBe(0)
@@ -140,5 +146,20 @@ describe.each(directions)('aedb backup on %s, aedb restore into %s', (from, to) 
     } finally {
       await after.close()
     }
+  })
+
+  it('verify after the restore finds what it found before, none of it new, and nothing else', async () => {
+    const verified = await runCli(['verify', '--json', '--database-url', target.url])
+    const errors = () =>
+      JSON.stringify(
+        JSON.parse(verified.stdout).findings.filter((f: {severity: string}) => f.severity === 'error'),
+      )
+    expect(verified.exitCode, verified.stderr + errors()).toBe(0)
+    const after = JSON.parse(verified.stdout) as typeof sourceVerify
+    const brief = (f: Record<string, unknown>) =>
+      `${f.check} ${f.code} ${f.severity} ${f.table} ${f.id} ${f.path}`
+    expect(after.findings.map(brief).sort()).toEqual(sourceVerify.findings.map(brief).sort())
+    expect(after.findings.filter((f) => f.new)).toEqual([])
+    expect(after.ok).toBe(sourceVerify.ok)
   })
 })

@@ -92,6 +92,11 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     expect(result.complete).toBe(true)
     expect(exitCodeOf(result)).toBe(0)
     expect(result.checked.rows).toBeGreaterThan(0)
+    // A clean archive leaves nothing to remember: verify_files holds only files that differ from their import.
+    const remembered = await sql<{n: number}>`select count(*)::int as n from verify_files`.execute(
+      s.opened.db,
+    )
+    expect(remembered.rows[0]!.n).toBe(0)
     baseline = new Set(result.findings.map(keyOf))
 
     const again = await runVerify(s)
@@ -125,7 +130,11 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     // A whole second, so setting it back is exact (a Date loses the copy's sub-millisecond part).
     const mtime = 1_700_000_000
     await utimes(file, mtime, mtime)
-    expect(beyondBaseline(await runVerify(s))).toEqual([])
+    const touched = await runVerify(s)
+    expect(beyondBaseline(touched)).toEqual([])
+    expect(touched.checked.bytesHashed).toBe(bytes.length)
+    // Touched but unchanged: remembered with its new mtime, so the next night hashes nothing.
+    expect((await runVerify(s)).checked.bytesHashed).toBe(0)
     const changed = Buffer.from(bytes)
     changed[changed.length - 1] = (changed[changed.length - 1]! + 1) % 256
     await writeFile(file, changed)
@@ -326,11 +335,19 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     const second = await runVerify(s, {timeLimitMs: 600_000})
     expect(second.complete).toBe(true)
     expect(second.coverage).toEqual({files: total.rows[0]!.n, verified: total.rows[0]!.n, share: 1})
-    const byRun = await sql<{run_id: string; n: number}>`
-      select run_id, count(*)::int as n from verify_files group by run_id`.execute(s.opened.db)
-    const counts = Object.fromEntries(byRun.rows.map((r) => [r.run_id, r.n]))
-    expect(counts[first.runId]).toBe(first.checked.files)
-    expect(counts[second.runId]).toBe(second.checked.files)
+    // Files are checked in id order: the first run's counts say where it stopped, the second continued after it.
+    const passes = await sql<{id: string; counts: {filesFrom: string | null; filesTo: string | null}}>`
+      select id, counts from runs where id in (${first.runId}, ${second.runId})`.execute(s.opened.db)
+    const pass = Object.fromEntries(passes.rows.map((r) => [r.id, r.counts]))
+    const stoppedAt = pass[first.runId]!.filesTo
+    expect(pass[first.runId]!.filesFrom).toBeNull()
+    expect(stoppedAt).toMatch(/^[0-9a-f-]{36}$/)
+    expect(pass[second.runId]).toMatchObject({filesFrom: stoppedAt, filesTo: null})
+    const split = await sql<{upto: number; after: number}>`
+      select count(*) filter (where id <= ${stoppedAt})::int as upto,
+        count(*) filter (where id > ${stoppedAt})::int as after from files`.execute(s.opened.db)
+    expect(first.checked.files).toBe(split.rows[0]!.upto)
+    expect(second.checked.files).toBe(split.rows[0]!.after)
     expect(first.checked.files).toBeGreaterThan(0)
     expect(first.checked.files + second.checked.files).toBe(total.rows[0]!.n)
     expect(beyondBaseline(second)).toEqual([])

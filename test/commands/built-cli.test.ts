@@ -1,0 +1,104 @@
+import {spawn} from 'node:child_process'
+import {cp, mkdir, mkdtemp, readFile, rm, symlink} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {PROJECT_ROOT} from '../support/run-cli.js'
+
+interface Result {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+function run(command: string, args: string[], cwd: string): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd,
+      env: {PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: ''},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+    })
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+    })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({exitCode: code ?? -1, stdout, stderr}))
+  })
+}
+
+/**
+ * The README's quick start on the built CLI, in a copy of the project's entry point: `npm run build` (tsc, then
+ * the oclif manifest) and `./bin/run.js init && ./bin/run.js backfill-excel fixtures/knee-ae/v4-2026-01-29`.
+ * The built CLI finds its commands through dist/oclif.manifest.json; bin/dev.js (every other test) never does.
+ */
+describe('the built CLI (npm run build, ./bin/run.js)', () => {
+  let project: string
+  let cli: string
+
+  beforeAll(async () => {
+    project = await mkdtemp(path.join(os.tmpdir(), 'aedb-built-'))
+    await mkdir(path.join(project, 'bin'))
+    await cp(path.join(PROJECT_ROOT, 'bin', 'run.js'), path.join(project, 'bin', 'run.js'))
+    await cp(path.join(PROJECT_ROOT, 'package.json'), path.join(project, 'package.json'))
+    await symlink(path.join(PROJECT_ROOT, 'node_modules'), path.join(project, 'node_modules'))
+    const dist = path.join(project, 'dist')
+    const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+    const built = await run(
+      process.execPath,
+      [tsc, '-p', 'tsconfig.build.json', '--outDir', dist],
+      PROJECT_ROOT,
+    )
+    expect(built.stdout + built.stderr).toBe('')
+    const manifest = path.join(PROJECT_ROOT, 'scripts', 'write-oclif-manifest.mjs')
+    const written = await run(process.execPath, [manifest, dist], PROJECT_ROOT)
+    expect(written.exitCode, written.stderr).toBe(0)
+    cli = path.join(project, 'bin', 'run.js')
+  })
+
+  afterAll(async () => {
+    await rm(project, {recursive: true, force: true})
+  })
+
+  it('writes a manifest naming every command with its flags', async () => {
+    const manifest = JSON.parse(await readFile(path.join(project, 'dist', 'oclif.manifest.json'), 'utf8'))
+    const pjson = JSON.parse(await readFile(path.join(PROJECT_ROOT, 'package.json'), 'utf8'))
+    expect(manifest.version).toBe(pjson.version)
+    const ids = Object.keys(manifest.commands)
+    for (const id of [
+      'init',
+      'migrate',
+      'backfill-excel',
+      'import-json',
+      'export-excel',
+      'verify',
+      'backup',
+    ]) {
+      expect(ids).toContain(id)
+    }
+    expect(Object.keys(manifest.commands.verify.flags)).toContain('time-limit')
+  })
+
+  it('runs the quick start on the embedded default', async () => {
+    const cwd = await mkdtemp(path.join(os.tmpdir(), 'aedb-built-run-'))
+    try {
+      const fixtures = path.join(PROJECT_ROOT, 'fixtures', 'knee-ae', 'v4-2026-01-29')
+      const version = await run(process.execPath, [cli, '--version'], cwd)
+      expect(version.stdout).toMatch(/^aedb\/\d+\.\d+\.\d+ /)
+      const init = await run(process.execPath, [cli, 'init'], cwd)
+      expect(init.exitCode, init.stderr).toBe(0)
+      const backfill = await run(process.execPath, [cli, 'backfill-excel', fixtures, '--json'], cwd)
+      expect(backfill.exitCode, backfill.stderr).toBe(0)
+      const summary = JSON.parse(backfill.stdout)
+      expect(summary.files.imported).toBeGreaterThan(0)
+      const again = await run(process.execPath, [cli, 'backfill-excel', fixtures, '--json'], cwd)
+      expect(JSON.parse(again.stdout).files.imported).toBe(0)
+    } finally {
+      await rm(cwd, {recursive: true, force: true})
+    }
+  })
+})
