@@ -8,4 +8,6 @@ import {execute} from '@oclif/core'
 const root = fileURLToPath(new URL('../dist/', import.meta.url))
 const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 pjson.oclif.commands = './src/commands'
+for (const [event, file] of Object.entries(pjson.oclif.hooks ?? {}))
+  pjson.oclif.hooks[event] = file.replace('./dist/src/', './src/')
 await execute({loadOptions: {root, pjson}})

@@ -23,16 +23,24 @@ const DEFAULT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
  * oclif imports the command files itself, so tsx's loader is registered for the time it takes.
  */
 export async function loadCommands(root = DEFAULT_ROOT): Promise<Command.Loadable[]> {
+  return (await loadCommandSets(root)).own
+}
+
+/** aedb's own commands, and those its oclif plugins add (completion, version; help lists itself). */
+export async function loadCommandSets(
+  root = DEFAULT_ROOT,
+): Promise<{own: Command.Loadable[]; plugins: Command.Loadable[]}> {
   const pjson = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'))
   pjson.oclif.commands = './src/commands'
   const {register} = await import('tsx/esm/api')
   const unregister = register()
   try {
     const config = await Config.load({root, pjson})
-    // aedb's own commands; plugins (help) document themselves.
-    return config.commands
-      .filter((c) => !c.hidden && c.pluginName === pjson.name)
-      .sort((a, b) => a.id.localeCompare(b.id))
+    const visible = config.commands.filter((c) => !c.hidden).sort((a, b) => a.id.localeCompare(b.id))
+    return {
+      own: visible.filter((c) => c.pluginName === pjson.name),
+      plugins: visible.filter((c) => c.pluginName !== pjson.name && c.id !== 'help'),
+    }
   } finally {
     await unregister()
   }
@@ -148,8 +156,36 @@ function renderCommand(command: Command.Loadable): string[] {
   return lines
 }
 
-/** The Markdown that goes between the markers: a list of commands, the global flags, then each command. */
-export function renderCommandReference(commands: readonly Command.Loadable[]): string {
+/** What a plugin command that has no summary of its own does. */
+const PLUGIN_SUMMARIES: Record<string, string> = {
+  version: 'Show the version of aedb, the platform and Node (also `aedb --version` and `aedb -v`).',
+}
+
+/** Plugin commands in one table: their own help says the rest (`aedb autocomplete --help`). */
+function renderPluginCommands(commands: readonly Command.Loadable[]): string[] {
+  if (commands.length === 0) return []
+  const rows = commands.map((command) => [
+    `\`${usage(command).replace(' [FLAGS]', '')}\``,
+    cell(command.summary ?? PLUGIN_SUMMARIES[command.id] ?? command.description?.split('\n')[0] ?? ''),
+  ])
+  return [
+    '### From oclif plugins',
+    '',
+    'Shell completion and the version; `aedb <command> --help` (or `-h`) shows the flags of each.',
+    '',
+    ...markdownTable(['Command', 'What it does'], rows),
+    '',
+  ]
+}
+
+/**
+ * The Markdown that goes between the markers: a list of commands, the global flags, then each command, then the
+ * commands oclif's plugins add.
+ */
+export function renderCommandReference(
+  commands: readonly Command.Loadable[],
+  plugins: readonly Command.Loadable[] = [],
+): string {
   const rows = commands.map((command) => {
     const anchor = `${BIN}-${command.id}`.replaceAll(/[^a-z0-9-]/g, '')
     return [`[\`${BIN} ${command.id}\`](#${anchor})`, cell(renderTemplate(command.summary ?? '', command.id))]
@@ -168,6 +204,7 @@ export function renderCommandReference(commands: readonly Command.Loadable[]): s
     )
   }
   for (const command of commands) lines.push(...renderCommand(command))
+  lines.push(...renderPluginCommands(plugins))
   return lines.join('\n').trimEnd()
 }
 
@@ -242,7 +279,8 @@ export async function updateReadme(options: UpdateReadmeOptions = {}): Promise<U
   const root = options.root ?? DEFAULT_ROOT
   const readmePath = path.join(root, 'README.md')
   const current = await readFile(readmePath, 'utf8')
-  const expected = replaceCommandReference(current, renderCommandReference(await loadCommands(root)))
+  const {own, plugins} = await loadCommandSets(root)
+  const expected = replaceCommandReference(current, renderCommandReference(own, plugins))
   const stale = current !== expected
   if (stale && !options.check) await writeFile(readmePath, expected)
   return {readmePath, expected, stale, diff: stale ? diffLines(current, expected) : ''}

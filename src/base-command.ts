@@ -1,4 +1,6 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import {canonicalOptionValues} from './canonical-option-values.js'
+import {closestName} from './closest-name.js'
 import {setLockWaitListener} from './db/connection.js'
 import {
   type DatabaseTarget,
@@ -51,6 +53,19 @@ export abstract class AedbCommand extends Command {
     })
   }
 
+  /** Option values in any case (`--study aoa`), handed to oclif as the options list writes them. */
+  protected override async parse<
+    F extends Interfaces.OutputFlags<Interfaces.FlagInput>,
+    B extends Interfaces.OutputFlags<Interfaces.FlagInput>,
+    A extends Interfaces.OutputArgs<Interfaces.ArgInput>,
+  >(
+    options?: Interfaces.Input<F, B, A>,
+    argv: string[] = this.argv,
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const flags = {...(options?.baseFlags ?? {}), ...(options?.flags ?? {})}
+    return super.parse(options, canonicalOptionValues(argv, flags, options?.args ?? {}))
+  }
+
   /** The database this invocation targets, resolved from the flag, the environment and `.env` files. */
   protected databaseTarget(flag: string | undefined): DatabaseTarget {
     const env = loadEnvironment()
@@ -97,10 +112,16 @@ export abstract class AedbCommand extends Command {
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
-    const mapped = toCliError(error)
+    const mapped = toCliError(unknownFlagError(error, this.flagNames()) ?? error)
     process.exitCode = mapped.oclif.exit ?? EXIT.INTERNAL
     ;(mapped as unknown as {exitCode: number}).exitCode = process.exitCode
     return super.catch(mapped)
+  }
+
+  /** Every long flag name this command takes, for did-you-mean. */
+  private flagNames(): string[] {
+    const ctor = this.ctor as typeof AedbCommand
+    return [...Object.keys({...ctor.baseFlags, ...ctor.flags}), 'json', 'help']
   }
 
   protected override toErrorJson(error: unknown): unknown {
@@ -114,6 +135,26 @@ export abstract class AedbCommand extends Command {
       },
     }
   }
+}
+
+/**
+ * `--studdy`: one line naming the flag and the nearest real one, instead of oclif's error followed by the whole
+ * usage text.
+ */
+function unknownFlagError(error: Error, known: string[]): AedbError | undefined {
+  if (!(error instanceof Errors.CLIError) || !('flags' in error) || !Array.isArray(error.flags))
+    return undefined
+  if (!/^Nonexistent flag/.test(error.message)) return undefined
+  const parts = (error.flags as string[]).map((typed) => {
+    const name = typed.replace(/=.*$/, '')
+    const guess = closestName(name.replace(/^-+/, ''), known)
+    return guess ? `${name} (did you mean --${guess}?)` : name
+  })
+  return new AedbError(`Unknown flag${parts.length === 1 ? '' : 's'}: ${parts.join(', ')}.`, {
+    code: 'UNKNOWN_FLAG',
+    exit: EXIT.USAGE,
+    suggestions: ['`--help` lists the flags of a command.'],
+  })
 }
 
 function toCliError(error: Error): Errors.CLIError {

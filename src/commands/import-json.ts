@@ -84,7 +84,9 @@ Each recording is all-or-nothing in its own transaction; unchanged rows are not 
     else if (flags.quiet && !this.jsonEnabled()) {
       for (const r of result.rejected) process.stderr.write(`${renderRejection(r)}\n`)
     }
-    if (result.rejected.length > 0) process.exitCode = EXIT.PROBLEMS
+    // Nothing found to import is a problem too, so that cron notices a wrong or emptied folder.
+    const nothingFound = result.warnings.some((w) => w.code === 'NO_RECORDINGS_FOUND')
+    if (result.rejected.length > 0 || nothingFound) process.exitCode = EXIT.PROBLEMS
     this.reportInterrupted(result, flags.quiet)
     return result
   }

@@ -12,7 +12,7 @@ export default class Init extends AedbCommand {
   static override description =
     `Creates what is missing (the embedded PGlite folder, or the database on a server when your role may), applies every pending migration and reports the backend, where the database is (password redacted), the schema version, pending migrations and row counts per table.
 
-With --check nothing is created or changed: it only reports (the old ae-db-check) and exits 4 when the database is unreachable or its schema is behind.`
+With --check nothing is created or changed: it only reports, and exits 4 when the database is unreachable or its schema is behind.`
 
   static override examples = [
     {

@@ -146,7 +146,10 @@ export class FileCatalog {
     const record: FileRecord = {...base, present: true, size_bytes: info.size, mtime}
     const cached = this.cache.get(rel)
     const wantsProbe = options.probe ?? AUDIO_EXTENSIONS.has(path.extname(rel).toLowerCase())
+    // Earlier aedb versions dropped the duration of raw ADTS AAC: such a file is probed again.
+    const formerAdts = cached?.probe_error?.startsWith('raw ADTS AAC has no length header') ?? false
     if (
+      !formerAdts &&
       cached?.sha256 &&
       cached.size_bytes === info.size &&
       cached.mtime?.getTime() === mtime.getTime() &&

@@ -120,13 +120,26 @@ export class ImportSession {
     return this.outer ?? this.props.db
   }
 
+  /**
+   * Put before every file named from now on, and before its first mention in the message: which root a relative path
+   * is under, for a run over several roots taken one after the other (import-json's trees).
+   */
+  fileLabel = ''
+
   warn(warning: ImportWarning): void {
-    this.warnings.push(warning)
-    this.props.onWarning?.(warning)
+    const labelled = this.labelled(warning)
+    this.warnings.push(labelled)
+    this.props.onWarning?.(labelled)
   }
 
   reject(rejection: Rejection): void {
-    this.rejected.push(rejection)
+    this.rejected.push(this.labelled(rejection))
+  }
+
+  private labelled<T extends {file: string; message: string}>(item: T): T {
+    if (this.fileLabel === '') return item
+    const file = this.fileLabel + item.file
+    return {...item, file, message: item.message.replace(item.file, file)}
   }
 
   /**

@@ -154,13 +154,13 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
       ])
     })
 
-    it('with --coerce-invalid stores NULL, keeps the text in extra and warns', async () => {
+    it('with --coerce-invalid stores NULL, keeps the text in extra and warns; --study in any case', async () => {
       const run = await runCli([
         'backfill-excel',
         path.dirname(path.dirname(path.dirname(bad.badValues))),
         '--coerce-invalid',
         '--study',
-        'AOA',
+        'aoa',
         '--json',
         '--database-url',
         testDb.url,
@@ -180,6 +180,13 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
           .executeTakeFirstOrThrow()
         expect(row.audio_sync_time_s).toBeNull()
         expect(row.extra['Audio Sync Time (s)']).toBe('abc')
+        const study = await open.db
+          .selectFrom('participants as p')
+          .innerJoin('studies as st', 'st.id', 'p.study_id')
+          .select('st.name')
+          .where('p.participant_number', '=', 3005)
+          .executeTakeFirstOrThrow()
+        expect(study.name).toBe('AOA')
       } finally {
         await open.close()
       }

@@ -7,6 +7,8 @@ import type {Database} from '../../db/schema.js'
 import {FileCatalog, type FileRecord} from '../../files/file-catalog.js'
 import {mapConcurrent} from '../../files/map-concurrent.js'
 import {type ImportResult, ImportSession, type ImportWarning, type Rejection} from '../import-session.js'
+import {refuseStemsetTree} from '../refuse-other-kind-of-tree.js'
+import {rootLabel} from '../root-label.js'
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
 import {isAedbWrittenWorkbook, NEVER_IMPORTED_KINDS} from './is-aedb-written-workbook.js'
@@ -52,9 +54,13 @@ const LOG_SHEETS = new Set(['Summary', 'Maneuver Summaries', 'Knee Summary'])
 interface Candidate {
   root: string
   file: string
+  /** How messages name the workbook: `file`, after its root (as given) when the run has several roots. */
+  shown: string
   catalog: FileCatalog
   workbook?: FileRecord
   parsed?: ParsedLog
+  /** A rejected workbook as far as it could be read: its study is checked too, so one run lists every problem. */
+  draft?: ParsedLog
   references?: FileRecord[]
   rawRows?: Map<string, Map<number, Record<string, unknown>>>
   participantNumber?: number
@@ -66,6 +72,11 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
   await assertSchemaCurrent(props.db, MIGRATIONS)
   const knownRoots = (await props.db.selectFrom('import_roots').select('path').execute()).map((r) => r.path)
   const roots = await discoverWorkbooks(props.paths, knownRoots)
+  if (roots.every((r) => r.workbooks.length === 0 && r.skipped.length === 0))
+    refuseStemsetTree(
+      props.paths,
+      roots.flatMap((r) => r.allFiles),
+    )
   const session = await ImportSession.start({
     db: props.db,
     command: 'backfill-excel',
@@ -128,7 +139,9 @@ class BackfillRun {
       await catalog.load(this.session.db)
       for (const skipped of root.skipped) this.skip(path.join(root.root, skipped.file), skipped.reason)
       for (const denied of root.unreadable) this.rejectUnreadableFolder(root.root, denied)
-      for (const file of root.workbooks) candidates.push({root: root.root, file, catalog})
+      const label = roots.length > 1 ? `${rootLabel(root.root, this.props.paths)}/` : ''
+      for (const file of root.workbooks)
+        candidates.push({root: root.root, file, shown: label + file, catalog})
     }
     this.indexes = new Map(roots.map((r) => [r.root, buildReferenceIndex(r.allFiles)]))
     return candidates
@@ -140,7 +153,7 @@ class BackfillRun {
     await mapConcurrent(candidates, this.jobs, async (candidate) => {
       if (this.session.stopping) return
       if (this.maxErrorsReached()) {
-        this.stop(candidate.file)
+        this.stop(candidate.shown)
         return
       }
       this.session.files.seen++
@@ -152,7 +165,7 @@ class BackfillRun {
         // Node file-system errors (EACCES, EIO): this workbook cannot be read; the others go on.
         this.rejectWorkbook(candidate, [
           workbookProblem(
-            candidate.file,
+            candidate.shown,
             'WORKBOOK_UNREADABLE',
             `${(error as Error).message}; expected a readable file`,
           ),
@@ -200,7 +213,7 @@ class BackfillRun {
       raw.sheets.map((s) => [s.name, new Map(s.rows.map((r) => [r.rowNumber, Object.fromEntries(r.cells)]))]),
     )
     const result = parseLog(raw, {
-      file,
+      file: candidate.shown,
       absolutePath: absolute,
       coerceInvalid: this.props.coerceInvalid ?? false,
     })
@@ -212,9 +225,9 @@ class BackfillRun {
       this.skip(absolute, notLog, true)
       return
     }
-    for (const warning of result.warnings) this.session.warn({file, ...warning})
+    for (const warning of result.warnings) this.session.warn({file: candidate.shown, ...warning})
     if (!result.parsed) {
-      this.rejectWorkbook(candidate, result.problems)
+      if (this.rejectWorkbook(candidate, result.problems) && result.draft) candidate.draft = result.draft
       return
     }
     candidate.parsed = result.parsed
@@ -238,13 +251,13 @@ class BackfillRun {
       }
       if (error.sheet !== null) {
         this.rejectWorkbook(candidate, [
-          {...workbookProblem(candidate.file, 'SHEET_TOO_LARGE', error.message), sheet: error.sheet},
+          {...workbookProblem(candidate.shown, 'SHEET_TOO_LARGE', error.message), sheet: error.sheet},
         ])
         return undefined
       }
       this.rejectWorkbook(candidate, [
         workbookProblem(
-          candidate.file,
+          candidate.shown,
           'WORKBOOK_UNREADABLE',
           `${error.message}; expected an Excel workbook written by the processing pipeline`,
         ),
@@ -264,7 +277,7 @@ class BackfillRun {
       } catch (error) {
         // A referenced file that cannot be read (a link out of the tree, no permission) is noted, not fatal.
         this.session.warn({
-          file,
+          file: candidate.shown,
           code: 'REFERENCE_UNREADABLE',
           message: `${resolved.relPath}: ${(error as Error).message}`,
         })
@@ -287,7 +300,30 @@ class BackfillRun {
       this.rejectWorkbook(c, [problem])
       c.parsed = undefined
     })
-    return parsed.filter((c) => c.parsed)
+    const toWrite = parsed.filter((c) => c.parsed)
+    await this.checkStudiesOfRejected(candidates, toWrite)
+    return toWrite
+  }
+
+  /**
+   * The study problems of workbooks already rejected for their cells (an unknown study beside a missing column), by
+   * the same rules as for the others, added to their rejection: every problem of a workbook in one run.
+   */
+  private async checkStudiesOfRejected(candidates: Candidate[], accepted: Candidate[]): Promise<void> {
+    const drafts = new Map<Candidate, Candidate>()
+    for (const c of candidates) {
+      if (c.draft && c.draft.participantNumber !== null) drafts.set({...c, parsed: c.draft}, c)
+    }
+    if (drafts.size === 0) return
+    await resolveStudies(
+      this.session.db,
+      [...accepted, ...drafts.keys()],
+      this.props.study ?? null,
+      (c, problem) => {
+        const rejected = drafts.get(c)
+        if (rejected) this.addProblems(rejected, [problem])
+      },
+    )
   }
 
   /** Phase 2: write, one transaction per workbook. */
@@ -298,7 +334,7 @@ class BackfillRun {
     await mapConcurrent(toWrite, this.jobs, async (candidate) => {
       if (this.session.stopping) return
       if (this.maxErrorsReached() && this.session.files.rejected > rejectedBeforeWriting) {
-        this.stop(candidate.file)
+        this.stop(candidate.shown)
         return
       }
       try {
@@ -330,7 +366,7 @@ class BackfillRun {
       if (error instanceof StaleLogError) {
         this.rejectWorkbook(candidate, [
           {
-            ...workbookProblem(candidate.file, 'STALE_LOG', error.message),
+            ...workbookProblem(candidate.shown, 'STALE_LOG', error.message),
             sheet: 'Summary',
             row: 2,
             column: 'Log Updated',
@@ -341,7 +377,7 @@ class BackfillRun {
       if (!/^(22|23|54)/.test(pgCode(error) ?? '')) throw error
       this.rejectWorkbook(candidate, [
         workbookProblem(
-          candidate.file,
+          candidate.shown,
           'WRITE_REFUSED',
           `the database refused the workbook: ${(error as Error).message}`,
         ),
@@ -400,15 +436,22 @@ class BackfillRun {
     this.rejectedRows.push({...problem, original: null})
   }
 
-  private rejectWorkbook(candidate: Candidate, problems: Rejection[]): void {
+  /** False when --max-errors was reached first: then the workbook is left for the next run. */
+  private rejectWorkbook(candidate: Candidate, problems: Rejection[]): boolean {
     // Workbooks read in parallel can fail after the limit was reached: they are left, like those not started,
     // for the next run, so --max-errors N rejects exactly N whatever --jobs is.
     if (this.maxErrorsReached()) {
       this.session.files.seen--
-      this.stop(candidate.file)
-      return
+      this.stop(candidate.shown)
+      return false
     }
     this.session.files.rejected++
+    this.addProblems(candidate, problems)
+    return true
+  }
+
+  /** More problems of a workbook already rejected (and counted). */
+  private addProblems(candidate: Candidate, problems: Rejection[]): void {
     for (const problem of problems) {
       this.session.reject(problem)
       const original =
@@ -489,15 +532,15 @@ function rejectDuplicateLogs(
     if (rest.every((c) => c.workbook?.sha256 === first!.workbook?.sha256)) {
       for (const c of rest) {
         c.parsed = undefined
-        skip(path.join(c.root, c.file), `same bytes as ${first!.file}, imported once`, true)
+        skip(path.join(c.root, c.file), `same bytes as ${first!.shown}, imported once`, true)
       }
       continue
     }
-    const files = group.map((c) => c.file).join(', ')
+    const files = group.map((c) => c.shown).join(', ')
     for (const c of group) {
       reject(c, [
         {
-          file: c.file,
+          file: c.shown,
           sheet: 'Summary',
           row: 2,
           column: null,
@@ -622,7 +665,7 @@ async function resolveStudies(
   for (const c of candidates) {
     const p = c.parsed!
     const problem = (code: string, column: string | null, message: string): Rejection => ({
-      file: c.file,
+      file: c.shown,
       sheet: 'Summary',
       row: 2,
       column,

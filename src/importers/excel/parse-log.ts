@@ -71,6 +71,8 @@ export type ParsedLog = ParsedManeuverLog | ParsedKneeLog
 
 export interface ParseLogResult {
   parsed: ParsedLog | null
+  /** The log as far as it could be read, also when problems keep it from being imported (to check its study). */
+  draft: ParsedLog | null
   problems: Rejection[]
   warnings: ParseWarning[]
 }
@@ -307,6 +309,7 @@ export function parseLog(workbook: RawWorkbook, options: ParseLogOptions): Parse
   const nonEmpty = workbook.sheets.filter((s) => s.headers.length > 0)
   const refuse = (code: string, message: string): ParseLogResult => ({
     parsed: null,
+    draft: null,
     problems: [{file, sheet: null, row: null, column: null, code, message}],
     warnings: [],
   })
@@ -331,6 +334,7 @@ export function parseLog(workbook: RawWorkbook, options: ParseLogOptions): Parse
   if (parsed) checkDuplicateKeys(parsed, parser)
   return {
     parsed: parser.problems.length > 0 ? null : parsed,
+    draft: parsed,
     problems: parser.problems,
     warnings: parser.warnings,
   }
@@ -362,9 +366,10 @@ function parseManeuverLog(
   if (version === 'v5') {
     log = parseMetricSummary(summarySheet)
   } else {
-    const summary = parseSingleRow(parser, summarySheet, 'maneuver/Summary', SUMMARY_FIELDS)
-    if (!summary) return null
-    log = summary
+    // A Summary with problems still gives what it can: the other sheets are checked too, every problem at once.
+    log =
+      parseSingleRow(parser, summarySheet, 'maneuver/Summary', SUMMARY_FIELDS) ??
+      emptyRecord(summarySheet.name)
   }
   const placeholders: Record<string, unknown> = {}
   const stage = (
@@ -381,7 +386,11 @@ function parseManeuverLog(
       placeholders[`${name} > ${PLACEHOLDER_HEADER}`] = placeholderText(sheet)
       return []
     }
-    if (!parser.checkHeaders(sheet, required)) return []
+    if (!parser.checkHeaders(sheet, required)) {
+      // Its other cells are still checked, so one run lists every problem; no records come of the sheet.
+      parser.parseRows(sheet, fields, extraTargets)
+      return []
+    }
     return parser.parseRows(sheet, fields, extraTargets)
   }
   const audio = stage('Audio', 'maneuver/Audio', AUDIO_FIELDS).map((r) => r.main)
@@ -467,6 +476,7 @@ function parseManeuverLog(
     const named = studyName(record.extra.Study)
     if (named) studies.add(named)
   }
+  checkStudyValues(parser, [...audio, ...syncs, ...cycles], file, options)
   if (studies.size > 1) {
     parser.problem(
       null,
@@ -550,7 +560,8 @@ function parseSingleRow(
   requiredKey: string,
   fields: readonly FieldMap[],
 ): ParsedRecord | null {
-  if (!parser.checkHeaders(sheet, requiredKey)) return null
+  // Missing headers are recorded as problems; the row is still read for the values it has.
+  parser.checkHeaders(sheet, requiredKey)
   if (sheet.rows.length !== 1) {
     parser.problem(
       sheet.name,
@@ -562,6 +573,11 @@ function parseSingleRow(
     return null
   }
   return parser.parseRows(sheet, fields)[0]!.main
+}
+
+/** A record with no values, standing in for a Summary that could not be read, so the other sheets are still checked. */
+function emptyRecord(sheet: string): ParsedRecord {
+  return {values: {}, extra: {}, sheet, row: 2}
 }
 
 /** Rows of sheets outside the layout (notes a researcher added, a v5 Legend Validation): verbatim, with a warning. */
@@ -668,9 +684,7 @@ function parseKneeLog(
       maneuvers = parser.parseRows(sheet, KNEE_MANEUVER_FIELDS).map((r) => r.main)
   } else {
     const summary = sheetOf(workbook, 'Summary')!
-    const parsedSummary = parseSingleRow(parser, summary, 'knee/Summary', KNEE_SUMMARY_FIELDS)
-    if (!parsedSummary) return null
-    log = parsedSummary
+    log = parseSingleRow(parser, summary, 'knee/Summary', KNEE_SUMMARY_FIELDS) ?? emptyRecord(summary.name)
     const sheet = sheetOf(workbook, 'Maneuver Summaries')!
     if (isPlaceholder(sheet))
       placeholders[`Maneuver Summaries > ${PLACEHOLDER_HEADER}`] = placeholderText(sheet)
@@ -711,6 +725,36 @@ function parseKneeLog(
     log,
     maneuvers,
     references: [],
+  }
+}
+
+/**
+ * A Study cell that names no known study: a problem (a warning under --coerce-invalid), once per sheet and value
+ * with the first row and how many rows hold it, since every row of a sheet usually repeats it.
+ */
+function checkStudyValues(
+  parser: SheetParser,
+  records: readonly ParsedRecord[],
+  file: string,
+  options: ParseLogOptions,
+): void {
+  const unknown = new Map<string, {record: ParsedRecord; value: string; rows: number}>()
+  for (const record of records) {
+    const value = record.extra.Study
+    if (value === undefined || value === null || String(value).trim() === '' || studyName(value)) continue
+    const key = JSON.stringify([record.sheet, String(value)])
+    const seen = unknown.get(key)
+    if (seen) seen.rows++
+    else unknown.set(key, {record, value: String(value), rows: 1})
+  }
+  for (const {record, value, rows} of unknown.values()) {
+    const found = `found ${JSON.stringify(value)}${rows > 1 ? ` (in ${rows} rows)` : ''}, expected one of ${STUDY_NAMES.join(', ')}`
+    if (options.coerceInvalid)
+      parser.warnings.push({
+        code: 'COERCED_INVALID',
+        message: `${file} > ${record.sheet} > row ${record.row} > Study: ${found}; ignored`,
+      })
+    else parser.problem(record.sheet, record.row, 'Study', 'INVALID_VALUE', found)
   }
 }
 

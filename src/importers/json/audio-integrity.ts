@@ -5,22 +5,14 @@ import type {FileRecord} from '../../files/file-catalog.js'
 const HEADER_BYTES = 64 * 1024
 
 /**
- * What music-metadata cannot tell by itself: a truncated WAV (it reports the data present, silently) and raw ADTS
- * AAC (no length anywhere, so any duration is a bitrate estimate). Both keep their hash and size; their duration
- * becomes unknown and `probe_error` says why, so a warning can be given and `verify` can find them.
+ * What music-metadata cannot tell by itself: a truncated WAV (it reports the data present, silently). It keeps its
+ * hash and size; its duration becomes unknown and `probe_error` says why, so a warning can be given and `verify`
+ * can find it. (Raw ADTS AAC has no length header, but music-metadata counts its frames: that duration is kept.)
  * `absolute` must already be known to lie inside the tree.
  */
 export async function checkAudioIntegrity(record: FileRecord, absolute: string): Promise<FileRecord> {
   if (!record.present || record.size_bytes === null || record.size_bytes === 0) return record
   const extension = path.extname(record.rel_path).toLowerCase()
-  if (extension === '.aac' || /adts/i.test(record.codec ?? '')) {
-    if (record.duration_s === null) return record
-    return {
-      ...record,
-      duration_s: null,
-      probe_error: `raw ADTS AAC has no length header; the ${record.duration_s.toFixed(3)} s estimate is not kept`,
-    }
-  }
   if (extension !== '.wav' && extension !== '.wave') return record
   const declared = await declaredWavEnd(absolute)
   if (declared !== null && declared > record.size_bytes) {

@@ -10,6 +10,8 @@ import type {Database} from '../../db/schema.js'
 import {FileCatalog, type FileRecord} from '../../files/file-catalog.js'
 import {mapConcurrent} from '../../files/map-concurrent.js'
 import {type ImportResult, ImportSession, type ImportWarning} from '../import-session.js'
+import {refuseWorkbookTree} from '../refuse-other-kind-of-tree.js'
+import {rootLabel} from '../root-label.js'
 import {discoverStemsetTrees, type StemsetTree} from './discover-stemset-trees.js'
 import {assertReadable, fileErrorCode, firstLine, isFileError} from './file-errors.js'
 import {folderHashSuffix} from './legacy-output-name.js'
@@ -52,6 +54,7 @@ export interface ImportJsonProps {
 export async function importJson(props: ImportJsonProps): Promise<ImportResult> {
   await assertSchemaCurrent(props.db, MIGRATIONS)
   const discovered = await discoverStemsetTrees(props.paths)
+  await refuseWorkbookTree(props.paths)
   const session = await ImportSession.start({
     db: props.db,
     command: 'import-json',
@@ -69,7 +72,17 @@ export async function importJson(props: ImportJsonProps): Promise<ImportResult> 
     )
     const progress = {done: 0, total}
     for (const tree of discovered.trees) {
+      session.fileLabel = discovered.trees.length > 1 ? `${rootLabel(tree.rootPath, props.paths)}/` : ''
       if (!session.stopping) await importTree(session, tree, props, progress)
+    }
+    session.fileLabel = ''
+    if (session.files.seen === 0 && !session.stopping) {
+      session.warn({
+        file: props.paths.join(', '),
+        code: 'NO_RECORDINGS_FOUND',
+        message:
+          'no recordings found; expected the folder holding config.yaml and media/<profile>/<recording>/ (metadata.json or stem audio)',
+      })
     }
     return await session.finish()
   } catch (error) {
@@ -226,6 +239,16 @@ async function importTree(
           code: rejection.code,
           message: rejection.message,
         })
+        for (const more of error instanceof RecordingRejected ? error.others : []) {
+          session.reject({
+            file: more.file,
+            sheet: null,
+            row: null,
+            column: more.column,
+            code: more.code,
+            message: more.message,
+          })
+        }
       } finally {
         progress.done++
         props.onProgress?.({done: progress.done, total: progress.total, recording: folder.relPath})

@@ -31,6 +31,9 @@ export interface ReadRecording {
 
 /** Why a recording cannot be imported: where (`column` = JSON path) and what was wrong. */
 export class RecordingRejected extends Error {
+  /** Further problems of the same recording found in the same pass (every escaping path, not only the first). */
+  others: RecordingRejected[] = []
+
   constructor(
     readonly file: string,
     readonly column: string | null,
@@ -133,6 +136,7 @@ export async function readRecording(props: ReadRecordingProps): Promise<ReadReco
     })
   }
 
+  if (hasMetadata) await refuseEscapingPaths(entries, metadataRel, folderAbs, folder.relPath)
   const stems: ReadStem[] = []
   const seenTypes = new Map<string, string>()
   for (const entry of entries) {
@@ -225,14 +229,7 @@ async function locateStem(
       resolveInFolder(folderAbs, folderRel, entry.stemUrl!),
     )
   }
-  if (/[\\/]/.test(entry.key) || entry.key === '.' || entry.key === '..' || entry.key === '') {
-    throw new RecordingRejected(
-      source,
-      entry.path,
-      'PATH_ESCAPE',
-      `${source} > ${entry.path}: the stem name ${JSON.stringify(entry.key)} cannot be a file name (it would be opened as a path); nothing was opened.`,
-    )
-  }
+  if (!isFileName(entry.key)) throw badStemName(entry, source)
   for (const extension of STEM_EXTENSIONS) {
     const name = `${entry.key}.${extension}`
     const exists = await lstat(path.join(folderAbs, name)).then(
@@ -243,6 +240,50 @@ async function locateStem(
   }
   const format = STEM_EXTENSIONS.find((e) => e === defaultFormat) ?? 'opus'
   return path.join(folderRel, `${entry.key}.${format}`)
+}
+
+function isFileName(key: string): boolean {
+  return !/[\\/]/.test(key) && key !== '.' && key !== '..' && key !== ''
+}
+
+function badStemName(entry: StemEntry, source: string): RecordingRejected {
+  return new RecordingRejected(
+    source,
+    entry.path,
+    'PATH_ESCAPE',
+    `${source} > ${entry.path}: the stem name ${JSON.stringify(entry.key)} cannot be a file name (it would be opened as a path); nothing was opened.`,
+  )
+}
+
+/**
+ * Every path of a metadata.json that would leave the recording folder (stem_url, waveform_url, a stem name used as
+ * a file name), all named in one rejection before any stem is opened; nothing is thrown when there is none.
+ */
+async function refuseEscapingPaths(
+  entries: readonly StemEntry[],
+  source: string,
+  folderAbs: string,
+  folderRel: string,
+): Promise<void> {
+  const problems: RecordingRejected[] = []
+  const check = async (column: string, value: string) => {
+    try {
+      await checked(source, column, () => resolveInFolder(folderAbs, folderRel, value))
+    } catch (error) {
+      if (!(error instanceof RecordingRejected)) throw error
+      problems.push(error)
+    }
+  }
+  for (const entry of entries) {
+    if (entry.stemUrl !== null) await check(`${entry.path}.stem_url`, entry.stemUrl)
+    else if (!isFileName(entry.key)) problems.push(badStemName(entry, source))
+    if (entry.waveformUrl !== null && !isUrlReference(entry.waveformUrl))
+      await check(`${entry.path}.waveform_url`, entry.waveformUrl)
+  }
+  const [first, ...others] = problems
+  if (!first) return
+  first.others = others
+  throw first
 }
 
 async function checked(file: string, column: string, fn: () => Promise<string>): Promise<string> {

@@ -50,11 +50,16 @@ export function wavBytes(
   return Buffer.concat([riff, fmt, list, dataHead, data])
 }
 
-/** Raw ADTS AAC (what the legacy app's `<stem>.aac` was): AAC-LC 44.1 kHz stereo frame headers. */
-export function adtsBytes(frames: number): Buffer {
+/**
+ * Raw ADTS AAC (what the legacy app's `<stem>.aac` was): AAC-LC 44.1 kHz stereo frames of silence (a silent channel
+ * pair element, then the end element), each padded after the end element to `frameBytes` as a real encoder's
+ * frames are sized (music-metadata leaves out the last ~164 bytes of a stream, which for 13-byte frames is 12).
+ */
+export function adtsBytes(frames: number, frameBytes = 13): Buffer {
   const out: Buffer[] = []
   for (let i = 0; i < frames; i++) {
-    const payload = Buffer.from([0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c])
+    const silence = Buffer.from([0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c])
+    const payload = Buffer.concat([silence, Buffer.alloc(Math.max(0, frameBytes - 7 - silence.length))])
     const length = 7 + payload.length
     const header = Buffer.from([
       0xff,
@@ -266,7 +271,7 @@ profiles:
   )
   await put(path.join(broken, 'vocals.wav'), full.subarray(0, Math.floor(full.length / 2)))
   await put(path.join(broken, 'bass.wav'), Buffer.alloc(0))
-  await put(path.join(broken, 'other.aac'), adtsBytes(40))
+  await put(path.join(broken, 'other.aac'), adtsBytes(108, 300))
 
   // The earliest era: no metadata.json, loudness JSON in the WAV comment chunk.
   const early = path.join(p, '251018-001')
