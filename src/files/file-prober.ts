@@ -40,18 +40,24 @@ const buffer = Buffer.allocUnsafe(workerData.chunkBytes)
 function failure(error) {
   return [(error && error.code) || 'ERROR', String((error && error.message) || error)]
 }
-function hashFile(path) {
+const hashOnce = typeof require('node:crypto').hash === 'function' ? require('node:crypto').hash : null
+function hashFile(path, size) {
   const fd = openSync(path, 'r')
   try {
-    const hash = createHash('sha256')
-    let bytes = 0
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null)
-      if (n <= 0) break
-      hash.update(n === buffer.length ? buffer : buffer.subarray(0, n))
-      bytes += n
+    let n = readSync(fd, buffer, 0, buffer.length, null)
+    // The whole file in one read (stat's size came back): no second read to find the end, no Hash object.
+    if (n === size && n < buffer.length) {
+      const bytes = buffer.subarray(0, n)
+      return [hashOnce ? hashOnce('sha256', bytes) : createHash('sha256').update(bytes).digest('hex'), n]
     }
-    return [hash.digest('hex'), bytes]
+    const hash = createHash('sha256')
+    let total = 0
+    while (n > 0) {
+      hash.update(n === buffer.length ? buffer : buffer.subarray(0, n))
+      total += n
+      n = readSync(fd, buffer, 0, buffer.length, null)
+    }
+    return [hash.digest('hex'), total]
   } finally {
     closeSync(fd)
   }
@@ -79,7 +85,7 @@ parentPort.on('message', ({paths, flags, known}) => {
     numbers[4 * i + 2] = mtime
     if (!info.isFile() || !(flags[i] & 1) || (!(flags[i] & 2) && isKnown(known, i, size, mtime))) continue
     try {
-      const [sha256, bytes] = hashFile(paths[i])
+      const [sha256, bytes] = hashFile(paths[i], size)
       hashes[i] = sha256
       numbers[4 * i + 3] = bytes
     } catch (error) {
