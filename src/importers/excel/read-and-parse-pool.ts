@@ -28,8 +28,11 @@ export class ReadAndParsePool {
   private readonly workers: Array<{worker: Worker; pending: Map<number, Pending>}> = []
   private nextId = 0
 
-  constructor(threads: number) {
-    for (let i = 0; i < threads; i++) {
+  /** Threads are started on the first request, so a run that reads nothing (an unchanged re-run) starts none. */
+  constructor(private readonly threads: number) {}
+
+  private start(): void {
+    for (let i = 0; i < this.threads; i++) {
       const worker = startWorker()
       const entry = {worker, pending: new Map<number, Pending>()}
       worker.on('message', (message: {id: number; outcome: ReadAndParseOutcome}) => {
@@ -45,7 +48,8 @@ export class ReadAndParsePool {
   }
 
   run(request: ReadAndParseRequest): Promise<ReadAndParseOutcome> {
-    if (this.workers.length === 0) return readAndParse(request)
+    if (this.threads === 0) return readAndParse(request)
+    if (this.workers.length === 0) this.start()
     const entry = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a))
     const id = this.nextId++
     return new Promise((resolve, reject) => {
