@@ -15,12 +15,27 @@
  * src/ in bench/out/build/dist, the same entry point as bin/run.js), wall time from spawn to exit. Writes a table
  * to stdout and everything to bench/out/backfill-excel.json. No assertions on times anywhere.
  */
-import {type SpawnOptions, spawn} from 'node:child_process'
-import {cp, mkdir, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {cp, mkdir, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import ExcelJS from 'exceljs'
 import {BENCH_OUT, type Corpus, generateCorpus, REPO_ROOT, verifyRoundTrip} from './generate-corpus.js'
+import {BUILD_DIR, buildCli, CLI} from './lib/build-cli.js'
+import {COPY_TABLES, type CopyTarget, copyOnce, prepareCopy, rowCounts} from './lib/copy-reference.js'
+import {type CpuProfile, type ProfileSummary, type Ranked, summariseProfile} from './lib/cpu-profile.js'
+import {
+  dropDatabase,
+  postmasterPid,
+  psql,
+  psqlValue,
+  removeScratch,
+  scratchDatabase,
+  scratchPath,
+  serverDb,
+} from './lib/postgres.js'
+import {log, mustRun, run} from './lib/processes.js'
+import {fmt, gitState, table} from './lib/report.js'
+import {type Measurement, type Sample, summarise, timed} from './lib/statistics.js'
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options
@@ -76,89 +91,6 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Processes, CPU accounting
-
-const CLK_TCK = 100
-
-/** utime + stime (+ cutime + cstime: children that were waited for) of a process, in seconds. */
-async function processCpu(pid: number | 'self', withChildren: boolean): Promise<number> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8')
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-  // fields[0] is field 3 (state); utime is field 14, stime 15, cutime 16, cstime 17.
-  const at = (field: number) => Number(fields[field - 3])
-  return (at(14) + at(15) + (withChildren ? at(16) + at(17) : 0)) / CLK_TCK
-}
-
-interface Ran {
-  code: number
-  stdout: string
-  stderr: string
-  seconds: number
-  /** CPU seconds of the child process (and its children), from this process's cutime/cstime. */
-  cpuSeconds: number
-}
-
-async function run(command: string, args: readonly string[], options: SpawnOptions = {}): Promise<Ran> {
-  const cpuBefore = await processCpu('self', true).catch(() => Number.NaN)
-  const selfBefore = await processCpu('self', false).catch(() => Number.NaN)
-  const started = performance.now()
-  const child = spawn(command, args, {cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options})
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk))
-  child.stderr?.on('data', (chunk: Buffer) => err.push(chunk))
-  const code = await new Promise<number>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (status) => resolve(status ?? -1))
-  })
-  const seconds = (performance.now() - started) / 1000
-  const cpuAfter = await processCpu('self', true).catch(() => Number.NaN)
-  const selfAfter = await processCpu('self', false).catch(() => Number.NaN)
-  return {
-    code,
-    stdout: Buffer.concat(out).toString('utf8'),
-    stderr: Buffer.concat(err).toString('utf8'),
-    seconds,
-    cpuSeconds: cpuAfter - cpuBefore - (selfAfter - selfBefore),
-  }
-}
-
-async function mustRun(command: string, args: readonly string[], options: SpawnOptions = {}): Promise<Ran> {
-  const result = await run(command, args, options)
-  if (result.code !== 0) {
-    throw new Error(`${command} ${args.join(' ')} exited ${result.code}\n${result.stderr.slice(-4000)}`)
-  }
-  return result
-}
-
-function log(message: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The CLI under test and the reference tool
-
-const BUILD_DIR = path.join(BENCH_OUT, 'build')
-const CLI = path.join(REPO_ROOT, 'bench', 'run-built-cli.mjs')
-
-async function buildCli(): Promise<{seconds: number; typeErrors: boolean}> {
-  await rm(BUILD_DIR, {recursive: true, force: true})
-  const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-  // tsc emits even when the shared working tree has type errors elsewhere; say so rather than stop.
-  const result = await run(process.execPath, [
-    tsc,
-    '-p',
-    'tsconfig.build.json',
-    '--outDir',
-    path.join(BUILD_DIR, 'dist'),
-  ])
-  if (result.code !== 0)
-    log(`tsc reported errors (the build was still emitted):\n${result.stdout.slice(0, 2000)}`)
-  await stat(path.join(BUILD_DIR, 'dist', 'src', 'commands', 'backfill-excel.js'))
-  return {seconds: result.seconds, typeErrors: result.code !== 0}
-}
-
 interface ImportJson {
   files: {seen: number; imported: number; unchanged: number; rejected: number; skipped: number}
   tables: Record<string, {inserted: number; updated: number; unchanged: number}>
@@ -209,150 +141,6 @@ function expectUnchanged(result: ImportJson, count: number): void {
     throw new Error(
       `re-run was not a no-op: files ${JSON.stringify(f)}, ${writes(result)} rows inserted or updated`,
     )
-  }
-}
-
-/** The tables whose rows an import of maneuver logs creates, and that the \copy reference loads. */
-const COPY_TABLES = [
-  'studies',
-  'participants',
-  'files',
-  'processing_logs',
-  'audio_processing',
-  'biomechanics_imports',
-  'synchronizations',
-  'cycle_extraction_summaries',
-  'movement_cycles',
-] as const
-
-function serverDb(opts: Options, name: string): string {
-  return `${opts.serverUrl}/${name}`
-}
-
-async function psql(opts: Options, database: string, args: readonly string[]): Promise<Ran> {
-  return mustRun('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', serverDb(opts, database), ...args])
-}
-
-async function psqlValue(opts: Options, database: string, query: string): Promise<string> {
-  return (await psql(opts, database, ['-At', '-c', query])).stdout.trim()
-}
-
-async function dropDatabase(opts: Options, name: string): Promise<void> {
-  await psql(opts, 'postgres', ['-c', `drop database if exists ${name} with (force)`])
-}
-
-/** Databases and folders this run creates; all removed at the end (also after a failure) unless --keep. */
-const scratch = {databases: new Set<string>(), paths: new Set<string>()}
-
-/** Drops `name` if it exists (left over from an earlier run) and registers it for removal at the end. */
-async function scratchDatabase(opts: Options, name: string): Promise<string> {
-  scratch.databases.add(name)
-  await dropDatabase(opts, name)
-  return name
-}
-
-async function scratchPath(target: string): Promise<string> {
-  scratch.paths.add(target)
-  scratch.paths.add(`${target}.lock`)
-  await rm(target, {recursive: true, force: true})
-  await rm(`${target}.lock`, {force: true})
-  return target
-}
-
-async function removeScratch(opts: Options): Promise<void> {
-  for (const name of scratch.databases) {
-    await dropDatabase(opts, name).catch((error) => log(`could not drop ${name}: ${error}`))
-  }
-  for (const target of scratch.paths) await rm(target, {recursive: true, force: true})
-}
-
-async function rowCounts(
-  opts: Options,
-  database: string,
-  schema = 'public',
-): Promise<Record<string, number>> {
-  const query = COPY_TABLES.map((t) => `select '${t}', count(*) from ${schema}.${t}`).join(' union all ')
-  const text = await psqlValue(opts, database, query)
-  return Object.fromEntries(
-    text
-      .split('\n')
-      .map((line) => line.split('|'))
-      .map(([t, n]) => [t!, Number(n)]),
-  )
-}
-
-/** The PostgreSQL postmaster's pid (so its children's CPU time can be read), or null when it is not local. */
-async function postmasterPid(opts: Options): Promise<number | null> {
-  try {
-    const dataDir = await psqlValue(opts, 'postgres', 'show data_directory')
-    const pid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0])
-    await processCpu(pid, true)
-    return pid
-  } catch {
-    return null
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Statistics
-
-interface Sample {
-  seconds: number
-  /** CPU of the aedb (or psql) client process. */
-  clientCpu: number
-  /** CPU of the PostgreSQL server (postmaster and its backends), when it is local. */
-  serverCpu: number | null
-  /** 1-minute load average when the run started (other work on the machine shows here). */
-  load: number
-}
-
-interface Measurement {
-  samples: Sample[]
-  median: number
-  min: number
-  max: number
-  clientCpu: number
-  serverCpu: number | null
-  load: number
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-function summarise(samples: Sample[]): Measurement {
-  const seconds = samples.map((s) => s.seconds)
-  const server = samples.map((s) => s.serverCpu).filter((v): v is number => v !== null)
-  return {
-    samples,
-    median: median(seconds),
-    min: Math.min(...seconds),
-    max: Math.max(...seconds),
-    clientCpu: median(samples.map((s) => s.clientCpu)),
-    serverCpu: server.length === samples.length ? median(server) : null,
-    load: median(samples.map((s) => s.load)),
-  }
-}
-
-/**
- * Times `fn`. On a local server a CHECKPOINT first, so that no run pays for the previous run's dirty buffers, and
- * the server's CPU is read from the postmaster before and after.
- */
-async function timed(opts: Options, postmaster: number | null, fn: () => Promise<Ran>): Promise<Sample> {
-  if (postmaster) await psql(opts, 'postgres', ['-c', 'checkpoint'])
-  const load = os.loadavg()[0]!
-  const before = postmaster ? await processCpu(postmaster, true) : null
-  const ran = await fn()
-  // Backends are reaped by the postmaster shortly after the client disconnects.
-  if (postmaster) await new Promise((resolve) => setTimeout(resolve, 200))
-  const after = postmaster ? await processCpu(postmaster, true) : null
-  return {
-    seconds: ran.seconds,
-    clientCpu: ran.cpuSeconds,
-    serverCpu: before !== null && after !== null ? after - before : null,
-    load,
   }
 }
 
@@ -436,94 +224,6 @@ interface BackendResult {
   tables: ImportJson['tables']
   warnings: number
   notes: string[]
-}
-
-interface CopyVariant {
-  variant: 'bare' | 'schema'
-  description: string
-  schema: string
-  script: string
-  samples: Sample[]
-}
-
-interface CopyTarget {
-  database: string
-  csvBytes: number
-  variants: CopyVariant[]
-}
-
-/**
- * The reference: export every imported table's rows (all columns) from `sourceDb` to CSV with `psql \copy ... to`,
- * and prepare a database to load them into: a migrated one (from the same template) with a schema `bare` of
- * `create table x (like public.x)` copies (the same columns and NOT NULLs; no indexes, constraints, triggers or
- * foreign keys).
- */
-async function prepareCopy(opts: Options, sourceDb: string, template: string): Promise<CopyTarget> {
-  const csvDir = await scratchPath(path.join(BENCH_OUT, `copy-csv-${process.pid}`))
-  await mkdir(csvDir, {recursive: true})
-  const csv = (table: string) => path.join(csvDir, `${table}.csv`)
-  const q = (file: string) => `'${file.replaceAll("'", "''")}'`
-  const exportScript = COPY_TABLES.map(
-    (t) => `\\copy (select * from ${t}) to ${q(csv(t))} with (format csv, header)`,
-  ).join('\n')
-  await writeFile(path.join(csvDir, 'export.sql'), `${exportScript}\n`)
-  await psql(opts, sourceDb, ['-f', path.join(csvDir, 'export.sql')])
-  let csvBytes = 0
-  for (const t of COPY_TABLES) csvBytes += (await stat(csv(t))).size
-
-  const database = await scratchDatabase(opts, 'aedb_bench_copy')
-  await psql(opts, 'postgres', ['-c', `create database ${database} template ${template}`])
-  await psql(opts, database, [
-    '-c',
-    `create schema bare; ${COPY_TABLES.map((t) => `create table bare.${t} (like public.${t})`).join('; ')}`,
-  ])
-  const variants: CopyVariant[] = []
-  for (const v of [
-    {
-      variant: 'bare' as const,
-      description:
-        'psql \\copy into `create table x (like public.x)` tables: no indexes, constraints, triggers or foreign keys',
-      schema: 'bare',
-      preamble: '',
-    },
-    {
-      variant: 'schema' as const,
-      description:
-        'psql \\copy into the migrated schema with triggers off (session_replication_role = replica: no audit/updated_at triggers, no foreign-key checks); primary keys, unique indexes and CHECKs on',
-      schema: 'public',
-      preamble: 'set session_replication_role = replica;',
-    },
-  ]) {
-    const load = [
-      v.preamble,
-      ...COPY_TABLES.map((t) => `\\copy ${v.schema}.${t} from ${q(csv(t))} with (format csv, header)`),
-    ].join('\n')
-    const script = path.join(csvDir, `load-${v.variant}.sql`)
-    await writeFile(script, `${load}\n`)
-    variants.push({variant: v.variant, description: v.description, schema: v.schema, script, samples: []})
-  }
-  return {database, csvBytes, variants}
-}
-
-/** One timed `psql -f load.sql` into emptied tables, then a check that every row arrived. */
-async function copyOnce(
-  opts: Options,
-  target: CopyTarget,
-  v: CopyVariant,
-  expected: Record<string, number>,
-  postmaster: number | null,
-): Promise<Sample> {
-  await psql(opts, target.database, [
-    '-c',
-    `truncate ${COPY_TABLES.map((t) => `${v.schema}.${t}`).join(', ')} cascade`,
-  ])
-  const sample = await timed(opts, postmaster, () => psql(opts, target.database, ['-f', v.script]))
-  const loaded = await rowCounts(opts, target.database, v.schema)
-  if (COPY_TABLES.some((t) => loaded[t] !== expected[t])) {
-    throw new Error(`\\copy loaded ${JSON.stringify(loaded)}, the import wrote ${JSON.stringify(expected)}`)
-  }
-  v.samples.push(sample)
-  return sample
 }
 
 /**
@@ -668,119 +368,6 @@ async function benchPglite(
 // ---------------------------------------------------------------------------------------------------------------
 // Profile
 
-interface ProfileNode {
-  id: number
-  callFrame: {functionName: string; url: string; lineNumber: number}
-  children?: number[]
-}
-
-interface CpuProfile {
-  nodes: ProfileNode[]
-  samples: number[]
-  timeDeltas: number[]
-  startTime: number
-  endTime: number
-}
-
-interface Ranked {
-  name: string
-  seconds: number
-  share: number
-}
-
-interface ProfileSummary {
-  backend: 'postgres' | 'pglite'
-  wallSeconds: number
-  file: string
-  /** Sampled seconds (wall time of the main thread, idle included). */
-  seconds: number
-  categories: Ranked[]
-  modules: Ranked[]
-  functions: Ranked[]
-}
-
-function where(url: string): string {
-  if (url === '') return '(native/vm)'
-  if (url.startsWith('wasm://')) return 'wasm'
-  if (url.startsWith('node:')) return 'node internals'
-  const modules = url.lastIndexOf('/node_modules/')
-  if (modules >= 0) {
-    const rest = url.slice(modules + '/node_modules/'.length).split('/')
-    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!
-  }
-  const dist = url.indexOf('/dist/')
-  return dist >= 0
-    ? `aedb ${url.slice(dist + '/dist/'.length).replace(/\.js$/, '.ts')}`
-    : url.replace(/^file:\/\//, '')
-}
-
-const XLSX_PACKAGES = new Set([
-  'exceljs',
-  'jszip',
-  'pako',
-  'saxes',
-  'sax',
-  'unzipper',
-  'fast-csv',
-  'dayjs',
-  'archiver',
-])
-const DB_CLIENT_PACKAGES = new Set(['pg', 'pg-protocol', 'pg-pool', 'pg-types', 'postgres-array', 'kysely'])
-
-/** A coarse "where the time goes" bucket for a frame. */
-function category(module: string, functionName: string): string {
-  if (module === '(native/vm)') {
-    if (functionName === '(idle)') return 'idle (waiting for the database server, I/O)'
-    if (functionName === '(garbage collector)') return 'garbage collection'
-    if (functionName === 'writev' || functionName === 'writeUtf8String' || functionName === 'writeBuffer')
-      return 'database client (pg, kysely, socket writes)'
-    return 'other native (stat, JSON, crypto, start-up)'
-  }
-  if (XLSX_PACKAGES.has(module)) return 'reading .xlsx (exceljs, jszip, pako, saxes)'
-  if (DB_CLIENT_PACKAGES.has(module)) return 'database client (pg, kysely, socket writes)'
-  if (module === '@electric-sql/pglite' || module === 'wasm') return 'PGlite (Postgres in WASM, in-process)'
-  if (module.startsWith('aedb ')) return 'aedb code (parse, map, hash ids, build queries)'
-  if (module === 'node internals') return 'node internals (streams, fs, module loading)'
-  return 'other packages (oclif, fast-glob, ...)'
-}
-
-/** Self time by category, by package/module and by function of a .cpuprofile. */
-export function summariseProfile(profile: CpuProfile, top = 15) {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-  const self = new Map<number, number>()
-  for (const [i, id] of profile.samples.entries()) {
-    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
-  }
-  const total = [...self.values()].reduce((a, b) => a + b, 0)
-  const functions = new Map<string, number>()
-  const modules = new Map<string, number>()
-  const categories = new Map<string, number>()
-  const add = (map: Map<string, number>, key: string, micros: number) =>
-    map.set(key, (map.get(key) ?? 0) + micros)
-  for (const [id, micros] of self) {
-    const frame = byId.get(id)!.callFrame
-    const module = where(frame.url)
-    add(
-      functions,
-      `${frame.functionName || '(anonymous)'} ${module}${frame.url ? `:${frame.lineNumber + 1}` : ''}`,
-      micros,
-    )
-    add(modules, frame.url ? module : frame.functionName || '(native/vm)', micros)
-    add(categories, category(module, frame.functionName), micros)
-  }
-  const rank = (map: Map<string, number>, n: number): Ranked[] =>
-    [...map.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(([name, micros]) => ({name, seconds: micros / 1e6, share: micros / total}))
-  return {
-    seconds: total / 1e6,
-    categories: rank(categories, 20),
-    modules: rank(modules, top),
-    functions: rank(functions, top),
-  }
-}
-
 /** One extra first run under `node --cpu-prof` into the (fresh, migrated) database at `url`. */
 async function profileRun(
   opts: Options,
@@ -803,33 +390,12 @@ async function profileRun(
 // ---------------------------------------------------------------------------------------------------------------
 // Report
 
-function fmt(value: number, digits = 2): string {
-  return value.toLocaleString('en-US', {minimumFractionDigits: digits, maximumFractionDigits: digits})
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
-  return [
-    line(header),
-    `|${widths.map((w, i) => (i < 2 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n')
-}
-
-async function gitState(): Promise<{commit: string; dirty: boolean}> {
-  const commit = await run('git', ['rev-parse', 'HEAD'])
-  const status = await run('git', ['status', '--porcelain', '--', 'src', 'migrations'])
-  return {commit: commit.stdout.trim(), dirty: status.stdout.trim() !== ''}
-}
-
 async function main(opts: Options): Promise<void> {
   const benchStarted = performance.now()
   await mkdir(BENCH_OUT, {recursive: true})
   log(`options: ${JSON.stringify(opts)}`)
 
-  const build = await buildCli()
+  const build = await buildCli(process.env.BENCH_REUSE_BUILD === '1')
   log(`built the CLI into ${path.relative(REPO_ROOT, BUILD_DIR)}/dist in ${build.seconds.toFixed(1)} s`)
   const corpus = await generateCorpus({
     count: opts.count,
@@ -902,6 +468,7 @@ async function main(opts: Options): Promise<void> {
     'xlsx MiB/s',
     'client CPU s',
     'server CPU s',
+    'peak RSS MB',
     'load',
     'x \\copy',
     'x \\copy CPU',
@@ -921,6 +488,7 @@ async function main(opts: Options): Promise<void> {
       xlsx ? fmt(corpus.bytes / 1048576 / m.median, 2) : '-',
       cpu(m.clientCpu),
       cpu(m.serverCpu),
+      m.peakRssMb === null ? '-' : fmt(m.peakRssMb, 0),
       fmt(m.load, 1),
       r ? fmt(r.wall, 1) : 'n/a',
       r && (m.serverCpu !== null || backend === 'pglite') ? fmt(r.cpu, 1) : 'n/a',

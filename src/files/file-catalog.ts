@@ -1,4 +1,5 @@
-import {realpath, stat} from 'node:fs/promises'
+import type {Stats} from 'node:fs'
+import {lstat, realpath, stat} from 'node:fs/promises'
 import path from 'node:path'
 import type {Kysely} from 'kysely'
 import {deterministicId} from '../db/deterministic-id.js'
@@ -150,9 +151,8 @@ export class FileCatalog {
     const formerAdts = cached?.probe_error?.startsWith('raw ADTS AAC has no length header') ?? false
     if (
       !formerAdts &&
-      cached?.sha256 &&
-      cached.size_bytes === info.size &&
-      cached.mtime?.getTime() === mtime.getTime() &&
+      cached &&
+      matchesCache(cached, info) &&
       (!wantsProbe || cached.duration_s !== null || cached.probe_error !== null)
     ) {
       this.stats.fromCache++
@@ -183,6 +183,23 @@ export class FileCatalog {
     return record
   }
 
+  /** What the last import recorded of `relPath` (under this root), when anything. */
+  recorded(relPath: string): Row<'files'> | undefined {
+    return this.cache.get(relPath)
+  }
+
+  /**
+   * True when `relPath` is a regular file (not a link) whose size and mtime are what the last import recorded with
+   * its hash: the hash cache's own test, made without opening the file. Anything else (gone, a link, never
+   * recorded, changed) is false, so the caller reads it again.
+   */
+  async isUnchanged(relPath: string): Promise<boolean> {
+    const cached = this.cache.get(relPath)
+    if (!cached?.present) return false
+    const info = await lstat(this.resolveInside(relPath)).catch(() => null)
+    return info?.isFile() === true && matchesCache(cached, info)
+  }
+
   private async assertRealPathInside(absolute: string, relPath: string): Promise<void> {
     const real = await realpath(absolute)
     const root = this.realRoot ?? (await realpath(this.rootPath))
@@ -196,6 +213,15 @@ export class FileCatalog {
       )
     }
   }
+}
+
+/** The hash cache's test: a hashed, present row with this size and (millisecond) mtime. */
+function matchesCache(cached: Row<'files'>, info: Stats): boolean {
+  return (
+    cached.sha256 !== null &&
+    cached.size_bytes === info.size &&
+    cached.mtime?.getTime() === Math.floor(info.mtimeMs)
+  )
 }
 
 /** Writes the import root and file rows (batched upsert on (root_id, rel_path)). */

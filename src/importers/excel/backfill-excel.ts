@@ -1,3 +1,4 @@
+import {availableParallelism} from 'node:os'
 import path from 'node:path'
 import {type Kysely, sql} from 'kysely'
 import {pgCode} from '../../db/connection.js'
@@ -12,8 +13,10 @@ import {rootLabel} from '../root-label.js'
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
 import {isAedbWrittenWorkbook, NEVER_IMPORTED_KINDS} from './is-aedb-written-workbook.js'
-import {type ParsedLog, parseLog, STUDY_NAMES, type StudyName} from './parse-log.js'
-import {peekSheetNames, type RawWorkbook, readWorkbook, WorkbookReadError} from './read-workbook.js'
+import {type ParsedLog, STUDY_NAMES, type StudyName} from './parse-log.js'
+import type {RawRows} from './read-and-parse.js'
+import {ReadAndParsePool} from './read-and-parse-pool.js'
+import {peekSheetNames} from './read-workbook.js'
 import {buildReferenceIndex, resolveReference} from './resolve-references.js'
 import {EXCEL_PARSER_VERSION, findKneeLogDisagreements, StaleLogError, writeLog} from './write-log.js'
 import {type RejectedRow, writeRejectsWorkbook} from './write-rejects.js'
@@ -44,6 +47,11 @@ export interface BackfillExcelProps {
   onWarning?: (warning: ImportWarning) => void
   /** Stops the run between workbooks: the one in flight commits or rolls back, no other starts. */
   signal?: AbortSignal
+  /**
+   * Worker threads that read and parse workbooks (0: in this thread). Default: for 16 workbooks or more, one per
+   * core up to --jobs; fewer are not worth a thread's start-up.
+   */
+  parseThreads?: number
 }
 
 export type BackfillExcelResult = ImportResult
@@ -62,7 +70,7 @@ interface Candidate {
   /** A rejected workbook as far as it could be read: its study is checked too, so one run lists every problem. */
   draft?: ParsedLog
   references?: FileRecord[]
-  rawRows?: Map<string, Map<number, Record<string, unknown>>>
+  rawRows?: RawRows
   participantNumber?: number
   study?: StudyName
 }
@@ -86,8 +94,8 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
     ...(props.onWarning ? {onWarning: props.onWarning} : {}),
     ...(props.signal ? {signal: props.signal} : {}),
   })
+  const run = new BackfillRun(props, session)
   try {
-    const run = new BackfillRun(props, session)
     const candidates = await run.listCandidates(roots)
     await run.readAll(candidates, await importedWorkbooks(session.db))
     const parsed = await run.settle(candidates)
@@ -108,6 +116,8 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
   } catch (error) {
     await session.abort()
     throw error
+  } finally {
+    await run.close()
   }
 }
 
@@ -122,6 +132,7 @@ class BackfillRun {
   private indexes = new Map<string, ReturnType<typeof buildReferenceIndex>>()
   /** Candidates passed over because this parser already imported their bytes. */
   private readonly unchanged = new Set<Candidate>()
+  private pool: ReadAndParsePool | null = null
 
   constructor(
     private readonly props: BackfillExcelProps,
@@ -144,7 +155,14 @@ class BackfillRun {
         candidates.push({root: root.root, file, shown: label + file, catalog})
     }
     this.indexes = new Map(roots.map((r) => [r.root, buildReferenceIndex(r.allFiles)]))
+    const threads =
+      this.props.parseThreads ?? (candidates.length >= 16 ? Math.min(this.jobs, availableParallelism()) : 0)
+    this.pool = new ReadAndParsePool(threads)
     return candidates
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close()
   }
 
   /** Phase 1: hash, skip what this parser already imported, read and parse the rest (in parallel). */
@@ -207,16 +225,22 @@ class BackfillRun {
       this.skip(absolute, notLog, true)
       return
     }
-    const raw = await this.readRaw(candidate)
-    if (!raw) return
-    candidate.rawRows = new Map(
-      raw.sheets.map((s) => [s.name, new Map(s.rows.map((r) => [r.rowNumber, Object.fromEntries(r.cells)]))]),
-    )
-    const result = parseLog(raw, {
-      file: candidate.shown,
-      absolutePath: absolute,
-      coerceInvalid: this.props.coerceInvalid ?? false,
+    const outcome = await this.pool!.run({
+      absolute,
+      options: {
+        file: candidate.shown,
+        absolutePath: absolute,
+        coerceInvalid: this.props.coerceInvalid ?? false,
+      },
     })
+    // A file-system error (EACCES, EIO) surfaces as it would have in this thread: readAll rejects the workbook.
+    if (outcome.kind === 'error') throw Object.assign(new Error(outcome.message), {code: outcome.code})
+    if (outcome.kind === 'read-error') {
+      this.rejectUnreadable(candidate, outcome)
+      return
+    }
+    const result = outcome.result
+    candidate.rawRows = outcome.rawRows
     if (
       !result.parsed &&
       !looksLikeLogName(file) &&
@@ -231,39 +255,30 @@ class BackfillRun {
       return
     }
     candidate.parsed = result.parsed
-    // Later refusals (study, duplicate, stale) point at Summary only: keep no other raw rows in memory till writing.
-    const summary = candidate.rawRows.get('Summary')
-    candidate.rawRows = summary ? new Map([['Summary', summary]]) : undefined
     this.rows += countRecords(result.parsed)
     candidate.references = await this.describeReferences(candidate, result.parsed)
   }
 
-  /** The workbook's cells, or undefined when it cannot be read (then it is skipped or rejected here). */
-  private async readRaw(candidate: Candidate): Promise<RawWorkbook | undefined> {
+  /** A workbook exceljs could not read (or a sheet over the limits): skipped when not named like a log, else rejected. */
+  private rejectUnreadable(candidate: Candidate, error: {message: string; sheet: string | null}): void {
     const absolute = candidate.catalog.resolveInside(candidate.file)
-    try {
-      return await readWorkbook(absolute)
-    } catch (error) {
-      if (!(error instanceof WorkbookReadError)) throw error
-      if (!looksLikeLogName(candidate.file) && error.sheet === null) {
-        this.skip(absolute, 'not a readable workbook, and not named like a processing log', true)
-        return undefined
-      }
-      if (error.sheet !== null) {
-        this.rejectWorkbook(candidate, [
-          {...workbookProblem(candidate.shown, 'SHEET_TOO_LARGE', error.message), sheet: error.sheet},
-        ])
-        return undefined
-      }
-      this.rejectWorkbook(candidate, [
-        workbookProblem(
-          candidate.shown,
-          'WORKBOOK_UNREADABLE',
-          `${error.message}; expected an Excel workbook written by the processing pipeline`,
-        ),
-      ])
-      return undefined
+    if (!looksLikeLogName(candidate.file) && error.sheet === null) {
+      this.skip(absolute, 'not a readable workbook, and not named like a processing log', true)
+      return
     }
+    if (error.sheet !== null) {
+      this.rejectWorkbook(candidate, [
+        {...workbookProblem(candidate.shown, 'SHEET_TOO_LARGE', error.message), sheet: error.sheet},
+      ])
+      return
+    }
+    this.rejectWorkbook(candidate, [
+      workbookProblem(
+        candidate.shown,
+        'WORKBOOK_UNREADABLE',
+        `${error.message}; expected an Excel workbook written by the processing pipeline`,
+      ),
+    ])
   }
 
   private async describeReferences(candidate: Candidate, parsed: ParsedLog): Promise<FileRecord[]> {

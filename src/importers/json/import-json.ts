@@ -12,13 +12,20 @@ import {mapConcurrent} from '../../files/map-concurrent.js'
 import {type ImportResult, ImportSession, type ImportWarning} from '../import-session.js'
 import {refuseWorkbookTree} from '../refuse-other-kind-of-tree.js'
 import {rootLabel} from '../root-label.js'
-import {discoverStemsetTrees, type StemsetTree} from './discover-stemset-trees.js'
+import {discoverStemsetTrees, type RecordingFolder, type StemsetTree} from './discover-stemset-trees.js'
 import {assertReadable, fileErrorCode, firstLine, isFileError} from './file-errors.js'
 import {folderHashSuffix} from './legacy-output-name.js'
 import {linkSource} from './link-source.js'
 import {hashSourceFolder, type ProfilePlan, readHashIndex, warnAboutUnmadeFolders} from './profile-sources.js'
 import {RecordingRejected, readRecording} from './read-recording.js'
 import {type ConfigProfile, ConfigUnreadableError, readStemsetConfig} from './stemset-config.js'
+import {
+  countUnchangedRecording,
+  type ImportedRecording,
+  importedKey,
+  isRecordingUnchanged,
+  loadImportedRecordings,
+} from './unchanged-recordings.js'
 import {writeProfile, writeRecording} from './write-stemset-rows.js'
 
 export interface ImportJsonProgress {
@@ -193,9 +200,13 @@ async function importTree(
 
   const rejectedBefore = () => session.rejected.length
   let notStarted = 0
+  const imported = await loadImportedRecordings(
+    session.db,
+    catalog.rootId,
+    plans.filter((p) => p.folder).map((p) => deterministicId('profile', p.name)),
+  )
   for (const plan of plans) {
     if (!plan.folder) continue
-    const profileId = deterministicId('profile', plan.name)
     await mapConcurrent(plan.folder.recordings, jobs, async (folder) => {
       if (session.stopping) return
       if (props.maxErrors !== undefined && rejectedBefore() >= props.maxErrors) {
@@ -204,28 +215,7 @@ async function importTree(
         return
       }
       try {
-        const read = await readRecording({catalog, folder, defaultFormat: plan.config?.outputFormat ?? null})
-        if (read === null) {
-          session.files.skipped++
-          session.warn({
-            file: folder.relPath,
-            code: 'NOT_A_RECORDING',
-            message: `${folder.relPath} has neither metadata.json nor stem audio files; ignored.`,
-          })
-          return
-        }
-        session.files.seen++
-        const link = linkSource({
-          folderName: folder.folderName,
-          sources: plan.sources,
-          processedHashes: plan.processed.get(folder.folderName) ?? [],
-          knownHashes,
-        })
-        const changed = await session.unit((ctx) =>
-          writeRecording(ctx, catalog, profileId, plan, folder, read, link),
-        )
-        if (changed) session.files.imported++
-        else session.files.unchanged++
+        await importRecording({session, catalog, plan, folder, knownHashes, imported})
       } catch (error) {
         const rejection = asRejection(error, folder.relPath)
         if (!rejection) throw error
@@ -262,6 +252,51 @@ async function importTree(
       message: `stopped after ${session.rejected.length} rejected input(s) (--max-errors ${props.maxErrors}); ${notStarted} recording(s) not read.`,
     })
   }
+}
+
+/** One recording folder: skipped when nothing it reads changed, else read and written all-or-nothing. */
+async function importRecording(props: {
+  session: ImportSession
+  catalog: FileCatalog
+  plan: ProfilePlan
+  folder: RecordingFolder
+  knownHashes: ReadonlySet<string>
+  imported: ReadonlyMap<string, ImportedRecording>
+}): Promise<void> {
+  const {session, catalog, plan, folder} = props
+  const profileId = deterministicId('profile', plan.name)
+  const link = linkSource({
+    folderName: folder.folderName,
+    sources: plan.sources,
+    processedHashes: plan.processed.get(folder.folderName) ?? [],
+    knownHashes: props.knownHashes,
+  })
+  const before = props.imported.get(importedKey(profileId, folder.folderName))
+  if (before && (await isRecordingUnchanged({catalog, folder, imported: before, link}))) {
+    // Not hashed, parsed or written again; counted, and its source warnings given, as a re-read would.
+    session.files.seen++
+    session.files.unchanged++
+    countUnchangedRecording(session, before)
+    for (const message of link.warnings)
+      session.warn({file: folder.relPath, code: 'SOURCE_CHANGED', message: `${folder.relPath}: ${message}.`})
+    return
+  }
+  const read = await readRecording({catalog, folder, defaultFormat: plan.config?.outputFormat ?? null})
+  if (read === null) {
+    session.files.skipped++
+    session.warn({
+      file: folder.relPath,
+      code: 'NOT_A_RECORDING',
+      message: `${folder.relPath} has neither metadata.json nor stem audio files; ignored.`,
+    })
+    return
+  }
+  session.files.seen++
+  const changed = await session.unit((ctx) =>
+    writeRecording(ctx, catalog, profileId, plan, folder, read, link),
+  )
+  if (changed) session.files.imported++
+  else session.files.unchanged++
 }
 
 /** Recordings the database has but the tree no longer does are reported, never deleted: a tree may be partial. */

@@ -58,6 +58,7 @@ describe.each(testBackends())('import-json on the sample tree (%s)', (backend) =
   let opened: OpenDatabase
   let tree: string
   let first: ImportResult
+  let again: ImportResult
 
   beforeAll(async () => {
     database = await createTestDatabase(backend)
@@ -309,18 +310,75 @@ describe.each(testBackends())('import-json on the sample tree (%s)', (backend) =
   })
 
   it('changes nothing when run again', async () => {
-    const again = await importJson({db: opened.db, paths: [tree], jobs: 2})
+    again = await importJson({db: opened.db, paths: [tree], jobs: 2})
     expect(again.rejected).toEqual([])
     expect(again.files).toMatchObject({seen: 10, imported: 0, unchanged: 10})
     for (const [table, counts] of Object.entries(again.tables)) {
       expect({table, ...counts}).toMatchObject({table, inserted: 0, updated: 0})
     }
+    // Skipped recordings are counted as a re-read would count them: every row the first run counted, unchanged.
+    expect(Object.keys(again.tables)).toEqual(Object.keys(first.tables))
+    for (const [table, counts] of Object.entries(first.tables))
+      expect({table, unchanged: again.tables[table]!.unchanged}).toEqual({
+        table,
+        unchanged: counts.inserted + counts.updated + counts.unchanged,
+      })
     const audit = await opened.db
       .selectFrom('audit_log')
       .select('id')
       .where('run_id', '=', again.runId)
       .execute()
     expect(audit).toEqual([])
+  })
+
+  it('a re-run reads no recording whose files kept their size and mtime; touching one stem re-reads exactly its recording', async () => {
+    const one = path.join(tree, 'media', 'one')
+    // Same-size edits with the recorded mtime put back: only a read of the file could see them.
+    const edits = [
+      {file: path.join(one, 'take_5_132df89d', 'metadata.json'), from: '-23.78', to: '-23.77'},
+      {file: path.join(one, 'Demo_3_final_aa830cb3', 'metadata.json'), from: '-19.11', to: '-19.12'},
+    ]
+    const originals = await Promise.all(
+      edits.map(async (e) => ({text: await readFile(e.file, 'utf8'), ...(await stat(e.file))})),
+    )
+    const putBackMtime = async (file: string, mtimeMs: number) => {
+      const seconds = (Math.floor(mtimeMs) + 0.5) / 1000
+      await utimes(file, seconds, seconds)
+    }
+    const lufs = async (value: number) =>
+      (await opened.db.selectFrom('stems').select('id').where('measured_lufs', '=', value).execute()).length
+    try {
+      for (const [i, e] of edits.entries()) {
+        await writeFile(
+          e.file,
+          originals[i]!.text.replace(`"measured_lufs": ${e.from}`, `"measured_lufs": ${e.to}`),
+        )
+        await putBackMtime(e.file, originals[i]!.mtimeMs)
+      }
+      const skipped = await importJson({db: opened.db, paths: [tree], jobs: 2})
+      expect(skipped.files).toMatchObject({seen: 10, imported: 0, unchanged: 10})
+      expect(skipped.tables).toEqual(again.tables)
+      expect(await lufs(-23.77)).toBe(0)
+      expect(await lufs(-19.12)).toBe(0)
+
+      const stem = path.join(one, 'take_5_132df89d', 'vocals.opus')
+      const later = (await stat(stem)).mtimeMs / 1000 + 60
+      await utimes(stem, later, later)
+      const touched = await importJson({db: opened.db, paths: [tree], jobs: 2})
+      expect(touched.files).toMatchObject({seen: 10, imported: 1, unchanged: 9})
+      expect(touched.tables.recordings).toEqual({inserted: 0, updated: 0, unchanged: 10, deleted: 0})
+      expect(touched.tables.stems).toEqual({inserted: 0, updated: 1, unchanged: 35, deleted: 0})
+      // Only the stem's new mtime: the metadata.json kept its size and mtime, so its hash comes from the cache.
+      expect(touched.tables.files).toMatchObject({inserted: 0, updated: 1})
+      expect(await lufs(-23.77)).toBe(1)
+      expect(await lufs(-19.12)).toBe(0)
+    } finally {
+      for (const [i, e] of edits.entries()) await writeFile(e.file, originals[i]!.text)
+      await putBackMtime(edits[1]!.file, originals[1]!.mtimeMs)
+      // take_5 keeps a new mtime, so this import puts its original values back for the tests after this one.
+      await importJson({db: opened.db, paths: [tree]})
+    }
+    expect(await lufs(-23.77)).toBe(0)
   })
 
   it('a dry run reports what would change and writes nothing', async () => {
