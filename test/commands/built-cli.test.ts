@@ -1,35 +1,16 @@
-import {spawn} from 'node:child_process'
+import {execFile} from 'node:child_process'
 import {cp, mkdir, mkdtemp, readFile, rm, symlink} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import {promisify} from 'node:util'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {PROJECT_ROOT} from '../support/run-cli.js'
+import {type CliResult, PROJECT_ROOT, runCli} from '../support/run-cli.js'
 
-interface Result {
-  exitCode: number
-  stdout: string
-  stderr: string
-}
+const execFileAsync = promisify(execFile)
 
-/** HOME is the working folder: the embedded default lives under it, never in the real user's data folder. */
-function run(command: string, args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd,
-      env: {PATH: process.env.PATH, HOME: cwd, NODE_OPTIONS: ''},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk
-    })
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({exitCode: code ?? -1, stdout, stderr}))
-  })
+/** The built CLI with HOME in its working folder: the embedded default lives there, not in the user's data. */
+function runBuilt(cli: string, args: string[], cwd: string): Promise<CliResult> {
+  return runCli(args, {script: cli, cwd, env: {HOME: cwd}})
 }
 
 /**
@@ -49,15 +30,17 @@ describe('the built CLI (npm run build, ./bin/run.js)', () => {
     await symlink(path.join(PROJECT_ROOT, 'node_modules'), path.join(project, 'node_modules'))
     const dist = path.join(project, 'dist')
     const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-    const built = await run(
+    // tsc prints nothing on a clean build; execFile rejects (failing set-up) on a non-zero exit.
+    const built = await execFileAsync(
       process.execPath,
       [tsc, '-p', 'tsconfig.build.json', '--outDir', dist],
-      PROJECT_ROOT,
+      {
+        cwd: PROJECT_ROOT,
+      },
     )
     expect(built.stdout + built.stderr).toBe('')
     const manifest = path.join(PROJECT_ROOT, 'scripts', 'write-oclif-manifest.mjs')
-    const written = await run(process.execPath, [manifest, dist], PROJECT_ROOT)
-    expect(written.exitCode, written.stderr).toBe(0)
+    await execFileAsync(process.execPath, [manifest, dist], {cwd: PROJECT_ROOT})
     cli = path.join(project, 'bin', 'run.js')
   })
 
@@ -88,15 +71,15 @@ describe('the built CLI (npm run build, ./bin/run.js)', () => {
     const cwd = await mkdtemp(path.join(os.tmpdir(), 'aedb-built-run-'))
     try {
       const fixtures = path.join(PROJECT_ROOT, 'fixtures', 'knee-ae', 'v4-2026-01-29')
-      const version = await run(process.execPath, [cli, '--version'], cwd)
+      const version = await runBuilt(cli, ['--version'], cwd)
       expect(version.stdout).toMatch(/^aedb\/\d+\.\d+\.\d+ /)
-      const init = await run(process.execPath, [cli, 'init'], cwd)
+      const init = await runBuilt(cli, ['init'], cwd)
       expect(init.exitCode, init.stderr).toBe(0)
-      const backfill = await run(process.execPath, [cli, 'backfill-excel', fixtures, '--json'], cwd)
+      const backfill = await runBuilt(cli, ['backfill-excel', fixtures, '--json'], cwd)
       expect(backfill.exitCode, backfill.stderr).toBe(0)
       const summary = JSON.parse(backfill.stdout)
       expect(summary.files.imported).toBeGreaterThan(0)
-      const again = await run(process.execPath, [cli, 'backfill-excel', fixtures, '--json'], cwd)
+      const again = await runBuilt(cli, ['backfill-excel', fixtures, '--json'], cwd)
       expect(JSON.parse(again.stdout).files.imported).toBe(0)
     } finally {
       await rm(cwd, {recursive: true, force: true})

@@ -26,6 +26,8 @@ export interface RunCliOptions {
   killSignal?: NodeJS.Signals
   /** Send the signal once more this many ms after the first (a second Ctrl-C). */
   repeatSignalAfterMs?: number
+  /** Run this script with plain node instead of bin/dev.js under tsx (the built CLI's bin/run.js). */
+  script?: string
   /** Run the child as this user and group (root only): to meet permission errors root itself never gets. */
   uid?: number
   gid?: number
@@ -55,7 +57,9 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', TSX_LOADER, path.join(PROJECT_ROOT, 'bin', 'dev.js'), ...args],
+      options.script
+        ? [options.script, ...args]
+        : ['--import', TSX_LOADER, path.join(PROJECT_ROOT, 'bin', 'dev.js'), ...args],
       {
         cwd: options.cwd ?? PROJECT_ROOT,
         env,
