@@ -13,7 +13,7 @@
  *   stat-only:  aedb verify --check files          vs  find <tree> -type f -printf '%s %T@\n'
  *   rehash:     aedb verify --check files --rehash vs  sha256sum (xargs -0 over the same files)
  *                                                  and openssl dgst -sha256 (xargs -0 over the same files)
- * aedb is oclif on a private tsc build of src/ (bench/out/verify-build), spawned like a user would, on the
+ * aedb is oclif on the benches' tsc build of src/ (bench/out/build, bench/lib/build-cli.ts), spawned like a user would, on the
  * embedded database (PGlite): its time includes Node start-up and opening the database. The tree and the
  * database are made by this script (the files rows written directly, with their real size, mtime and SHA-256),
  * so verify finds nothing. Writes a table to stdout and everything to bench/out/verify.json (verify-postgresql.json with --server). No assertions.
@@ -31,6 +31,7 @@ import {deterministicId} from '../src/db/deterministic-id.js'
 import {MIGRATIONS} from '../src/db/migrations.js'
 import {migrateUp} from '../src/db/migrator.js'
 import {upsertRows} from '../src/db/upsert-rows.js'
+import {buildCli, CLI} from './lib/build-cli.js'
 
 /** A fresh database on the server for this run; returns its URL. */
 async function serverDatabase(server: string, name: string, drop = false): Promise<string> {
@@ -49,8 +50,6 @@ async function serverDatabase(server: string, name: string, drop = false): Promi
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BENCH_OUT = path.join(REPO_ROOT, 'bench', 'out')
-const BUILD_DIR = path.join(BENCH_OUT, 'verify-build')
-const CLI = path.join(REPO_ROOT, 'bench', 'run-built-cli.mjs')
 
 function option(name: string, env: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`)
@@ -106,26 +105,6 @@ function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
 }
 
-async function buildCli(): Promise<void> {
-  await rm(BUILD_DIR, {recursive: true, force: true})
-  const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-  const built = await measure(process.execPath, [
-    tsc,
-    '-p',
-    'tsconfig.build.json',
-    '--outDir',
-    path.join(BUILD_DIR, 'dist'),
-  ])
-  if (built.code !== 0)
-    log(`tsc reported errors (the build was still emitted):\n${built.stdout.slice(0, 2000)}`)
-  await stat(path.join(BUILD_DIR, 'dist', 'src', 'commands', 'verify.js'))
-  // The oclif manifest, as `npm run build` writes it: the CLI then loads only the command it runs.
-  await measure(process.execPath, [
-    path.join(REPO_ROOT, 'scripts', 'write-oclif-manifest.mjs'),
-    path.join(BUILD_DIR, 'dist'),
-  ])
-}
-
 /** N files of BYTES random bytes, 1000 to a folder, and their files rows (real size, mtime, SHA-256). */
 async function makeTree(tree: string, url: string): Promise<void> {
   const rows: Array<Record<string, unknown>> = []
@@ -176,10 +155,11 @@ async function main(): Promise<void> {
   const tree = path.join(work, 'tree')
   const serverDb = `aedb_bench_verify_${process.pid}`
   const url = SERVER ? await serverDatabase(SERVER, serverDb) : `pglite:${path.join(work, 'db')}`
-  const env = {AEDB_BENCH_COMMANDS: './bench/out/verify-build/dist/src/commands'}
+  const env = {}
   try {
     log(`building the CLI; making ${COUNT} files of ${BYTES} bytes in ${tree}`)
-    await buildCli()
+    // The shared bench build (bench/out/build, with its oclif manifest), kept when `npm run bench` made it.
+    await buildCli(process.env.BENCH_REUSE_BUILD === '1')
     await makeTree(tree, url)
     const list = path.join(work, 'files.list')
     const found = await measure('sh', ['-c', `find '${tree}' -type f -print0 > '${list}'`])

@@ -26,5 +26,10 @@ export async function buildCli(reuse = false): Promise<{seconds: number; typeErr
   if (result.code !== 0)
     log(`tsc reported errors (the build was still emitted):\n${result.stdout.slice(0, 2000)}`)
   await stat(entry)
+  // The oclif manifest, as `npm run build` writes it: the CLI then loads only the command it runs.
+  await run(process.execPath, [
+    path.join(REPO_ROOT, 'scripts', 'write-oclif-manifest.mjs'),
+    path.join(BUILD_DIR, 'dist'),
+  ])
   return {seconds: result.seconds, typeErrors: result.code !== 0}
 }
