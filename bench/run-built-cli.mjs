@@ -8,6 +8,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {execute} from '@oclif/core'
+import '../bin/define-navigator.js'
 import {writeOclifManifest} from '../scripts/write-oclif-manifest.mjs'
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))

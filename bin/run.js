@@ -4,6 +4,7 @@
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {execute} from '@oclif/core'
+import './define-navigator.js'
 
 const root = fileURLToPath(new URL('../dist/', import.meta.url))
 const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))

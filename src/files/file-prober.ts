@@ -1,16 +1,35 @@
 import {Worker} from 'node:worker_threads'
 
-/** What to find out about one file. */
-export interface ProbeRequest {
-  path: string
-  /** Hash the file when it is a regular file and no `known` state matches (or always with `rehash`). */
-  hash: boolean
-  rehash: boolean
-  /** Up to two [size, mtime in whole ms] pairs whose SHA-256 the caller knows: a match is not hashed again. */
-  known: Array<[number, number]>
+/**
+ * A batch of files to probe, in the form it crosses to the thread. Per file: a flag byte (1: hash it when it is a
+ * regular file and no known state matches; 2: hash it whatever the known states say) and up to two
+ * [size, mtime in whole ms] pairs whose SHA-256 the caller knows (NaN for none): a match is not hashed again.
+ */
+export interface ProbeBatch {
+  /** The paths joined by NUL, which no path holds: one string crosses in one copy, an array string by string. */
+  joinedPaths: string
+  flags: Uint8Array
+  known: Float64Array
 }
 
-/** What stat (and, where asked, a hash) found. */
+export const HASH = 1
+export const REHASH = 2
+
+/** What the thread found, by index in the batch. */
+export interface ProbeReply {
+  /** Per file: status (0 file, 1 not a regular file, 2 stat failed, 3 read failed), size, mtime, bytes hashed. */
+  numbers: Float64Array
+  /** The SHA-256 where the file was hashed, else null. */
+  hashes: Array<string | null>
+  errors: Array<[number, string, string]>
+}
+
+export const STATUS_FILE = 0
+const STATUS_OTHER = 1
+const STATUS_STAT_FAILED = 2
+const STATUS_READ_FAILED = 3
+
+/** What stat (and, where asked, a hash) found about one file. */
 export type ProbeResult =
   | {ok: false; code: string; message: string}
   | {
@@ -24,6 +43,49 @@ export type ProbeResult =
       readError?: {code: string; message: string}
       bytesHashed: number
     }
+
+/** A batch of these paths, to be filled in with setProbe (by default: stat only). */
+export function newProbeBatch(paths: readonly string[]): ProbeBatch {
+  return {
+    joinedPaths: paths.join('\0'),
+    flags: new Uint8Array(paths.length),
+    known: new Float64Array(4 * paths.length).fill(Number.NaN),
+  }
+}
+
+/** What to do with file i of a batch: flags (HASH, REHASH) and up to two known [size, mtime] pairs. */
+export function setProbe(
+  batch: ProbeBatch,
+  i: number,
+  flags: number,
+  ...known: Array<[number, number]>
+): void {
+  batch.flags[i] = flags
+  for (let k = 0; k < known.length && k < 2; k++) {
+    batch.known[4 * i + 2 * k] = known[k]![0]
+    batch.known[4 * i + 2 * k + 1] = known[k]![1]
+  }
+}
+
+/** The whole result for file i (the slow path: the caller reads `numbers` directly for the common case). */
+export function probeResultAt(reply: ProbeReply, i: number): ProbeResult {
+  const status = reply.numbers[4 * i]
+  const failure = () => {
+    const [, code, message] = reply.errors.find(([at]) => at === i)!
+    return {code, message}
+  }
+  if (status === STATUS_STAT_FAILED) return {ok: false, ...failure()}
+  const result: ProbeResult = {
+    ok: true,
+    isFile: status !== STATUS_OTHER,
+    size: reply.numbers[4 * i + 1]!,
+    mtimeMs: reply.numbers[4 * i + 2]!,
+    bytesHashed: reply.numbers[4 * i + 3]!,
+  }
+  if (reply.hashes[i] !== null) result.sha256 = reply.hashes[i]!
+  if (status === STATUS_READ_FAILED) result.readError = failure()
+  return result
+}
 
 /**
  * The worker's code, kept as plain JavaScript in a string so that it runs the same from dist/, under tsx and under
@@ -65,7 +127,8 @@ function hashFile(path, size) {
 function isKnown(known, i, size, mtime) {
   return (known[4 * i] === size && known[4 * i + 1] === mtime) || (known[4 * i + 2] === size && known[4 * i + 3] === mtime)
 }
-parentPort.on('message', ({paths, flags, known}) => {
+parentPort.on('message', ({joinedPaths, flags, known}) => {
+  const paths = joinedPaths.split('\\0')
   const numbers = new Float64Array(4 * paths.length)
   const hashes = new Array(paths.length).fill(null)
   const errors = []
@@ -100,12 +163,11 @@ parentPort.on('message', ({paths, flags, known}) => {
 export interface FileProber {
   /** Waits for a free thread and hands it out; give it back with probe (which returns it when done) or release. */
   acquire(): Promise<Worker>
-  /** Probes a batch on an acquired thread and returns the thread; results keep the batch's order. */
-  probe(worker: Worker, batch: readonly ProbeRequest[]): Promise<ProbeResult[]>
+  /** Probes a batch on an acquired thread and returns the thread. */
+  probe(worker: Worker, batch: ProbeBatch): Promise<ProbeReply>
   release(worker: Worker): void
   close(): Promise<void>
 }
-
 /** 1 MiB reads per thread: large files stream through it, small ones are read in one call. */
 const CHUNK_BYTES = 1024 * 1024
 
@@ -141,49 +203,11 @@ export function createFileProber(threads: number): FileProber {
   }
 }
 
-/** On the wire: paths, a flag byte and two known [size, mtime] pairs per file (NaN for none). */
-function encode(batch: readonly ProbeRequest[]) {
-  const flags = new Uint8Array(batch.length)
-  const known = new Float64Array(4 * batch.length).fill(Number.NaN)
-  for (const [i, r] of batch.entries()) {
-    flags[i] = (r.hash ? 1 : 0) | (r.rehash ? 2 : 0)
-    for (const [k, [size, mtime]] of r.known.slice(0, 2).entries()) {
-      known[4 * i + 2 * k] = size
-      known[4 * i + 2 * k + 1] = mtime
-    }
-  }
-  return {paths: batch.map((r) => r.path), flags, known}
-}
-
-interface WireResult {
-  /** Per file: status (0 file, 1 not a regular file, 2 stat failed, 3 read failed), size, mtime, bytes hashed. */
-  numbers: Float64Array
-  hashes: Array<string | null>
-  errors: Array<[number, string, string]>
-}
-
-function decode({numbers, hashes, errors}: WireResult): ProbeResult[] {
-  const failures = new Map(errors.map(([i, code, message]) => [i, {code, message}]))
-  return hashes.map((sha256, i): ProbeResult => {
-    const status = numbers[4 * i]
-    if (status === 2) return {ok: false, ...failures.get(i)!}
-    return {
-      ok: true,
-      isFile: status !== 1,
-      size: numbers[4 * i + 1]!,
-      mtimeMs: numbers[4 * i + 2]!,
-      ...(sha256 === null ? {} : {sha256}),
-      ...(status === 3 ? {readError: failures.get(i)!} : {}),
-      bytesHashed: numbers[4 * i + 3]!,
-    }
-  })
-}
-
-function ask(worker: Worker, batch: readonly ProbeRequest[]): Promise<ProbeResult[]> {
+function ask(worker: Worker, batch: ProbeBatch): Promise<ProbeReply> {
   return new Promise((resolve, reject) => {
-    const onMessage = (results: WireResult) => {
+    const onMessage = (reply: ProbeReply) => {
       worker.off('error', onError)
-      resolve(decode(results))
+      resolve(reply)
     }
     const onError = (error: Error) => {
       worker.off('message', onMessage)
@@ -191,7 +215,6 @@ function ask(worker: Worker, batch: readonly ProbeRequest[]): Promise<ProbeResul
     }
     worker.once('message', onMessage)
     worker.once('error', onError)
-    const wire = encode(batch)
-    worker.postMessage(wire, [wire.flags.buffer, wire.known.buffer])
+    worker.postMessage(batch, [batch.flags.buffer as ArrayBuffer, batch.known.buffer as ArrayBuffer])
   })
 }
