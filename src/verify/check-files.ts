@@ -344,8 +344,10 @@ async function checkAbsent(
 
 /** The scope's filter: imported sources for the `sources` check, every other file for `files`. */
 function inScope(props: CheckFilesProps) {
-  return sql`case when exists (select 1 from source_imports si where si.file_id = f.id)
-    then ${props.include.sources}::boolean else ${props.include.files}::boolean end`
+  const {files, sources} = props.include
+  const isSource = sql`exists (select 1 from source_imports si where si.file_id = f.id)`
+  if (files && sources) return sql`true`
+  return sources ? isSource : sql`not ${isSource}`
 }
 
 /**
