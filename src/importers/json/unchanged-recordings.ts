@@ -1,4 +1,4 @@
-import {readdir} from 'node:fs/promises'
+import {type Dirent, readdirSync} from 'node:fs'
 import path from 'node:path'
 import {type Kysely, sql} from 'kysely'
 import {deterministicId} from '../../db/deterministic-id.js'
@@ -106,16 +106,23 @@ export async function isRecordingUnchanged(props: {
   if ((sourceAudioId ? link.link : 'none') !== imported.sourceLink) return false
   if (link.file && !imported.sourceDescribed) return false
   if (!imported.files.has(path.posix.join(folder.relPath, 'metadata.json'))) return false
-  const entries = await readdir(path.join(catalog.rootPath, folder.relPath), {withFileTypes: true}).catch(
-    () => null,
-  )
+  const entries = listFolder(path.join(catalog.rootPath, folder.relPath))
   if (entries === null) return false
   for (const entry of entries) {
     if (isStrayName(entry.name) || entry.isDirectory()) continue
     if (!imported.files.has(path.posix.join(folder.relPath, entry.name))) return false
   }
-  for (const rel of imported.files) if (!(await catalog.isUnchanged(rel))) return false
+  for (const rel of imported.files) if (!catalog.isUnchanged(rel)) return false
   return true
+}
+
+/** The folder's entries, or null when it cannot be listed. Synchronous, like the lstat of each file after it. */
+function listFolder(folder: string): Dirent[] | null {
+  try {
+    return readdirSync(folder, {withFileTypes: true})
+  } catch {
+    return null
+  }
 }
 
 /** A skipped recording counts as the re-read would have: every row it has, unchanged. */
