@@ -1,5 +1,6 @@
 import {readFile} from 'node:fs/promises'
-import JSZip from 'jszip'
+import type JSZip from 'jszip'
+import {loadZip} from './load-zip.js'
 
 /**
  * Workbooks aedb writes carry a marker saying so and what they are, so no importer ever takes aedb's own output for
@@ -53,7 +54,7 @@ const MARKER = /aedb:([a-z]+)/
 export async function isAedbWrittenWorkbook(file: string): Promise<AedbWorkbookKind | 'unknown' | null> {
   let zip: JSZip
   try {
-    zip = await JSZip.loadAsync(await readFile(file))
+    zip = await loadZip(await readFile(file))
   } catch {
     return null
   }

@@ -1,6 +1,5 @@
 import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
-import ExcelJS from 'exceljs'
 import type {Rejection} from '../import-session.js'
 import {markAedbWorkbook} from './is-aedb-written-workbook.js'
 
@@ -15,7 +14,8 @@ export interface RejectedRow extends Rejection {
  */
 export async function writeRejectsWorkbook(file: string, rejected: readonly RejectedRow[]): Promise<void> {
   await mkdir(path.dirname(path.resolve(file)), {recursive: true})
-  const writer = new ExcelJS.stream.xlsx.WorkbookWriter({
+  const {default: exceljs} = await import('exceljs')
+  const writer = new exceljs.stream.xlsx.WorkbookWriter({
     filename: file,
     useStyles: false,
     useSharedStrings: false,
