@@ -53,8 +53,6 @@ export interface WriteTablesWorkbookResult {
 export type {SheetColumn} from './table-cells.js'
 
 const BATCH_ROWS = 2000
-/** Rows turned into one string and handed to the zip at a time. */
-const CHUNK_ROWS = 250
 const MAX_WIDTH = 60
 const MIN_WIDTH = 8
 /** Keys of `extra` go into the select list as `x0`, `x1`, …: legacy headers are not valid aliases. */
@@ -287,9 +285,7 @@ async function writeTableSheet(
     const last = batch.rows.length < BATCH_ROWS
     // The next batch is fetched while this one becomes XML.
     const next = last ? null : fetchBatch()
-    // Small chunks: their strings die young instead of surviving into the old generation.
-    for (let start = 0; start < batch.rows.length; start += CHUNK_ROWS)
-      await out.write(rowsXml(batch.rows, start, columns, letters, written + 2))
+    await pushRows(out, batch.rows, columns, letters, written + 2)
     written += batch.rows.length
     onRows(written)
     if (!next) break
@@ -322,7 +318,7 @@ async function copyTableSheet(
   let first: string[] | null = []
   let written = 0
   const writeLines = async (lines: string[]) => {
-    await out.write(copyRowsXml(lines, encoders, letters, written + 2, table))
+    await pushCopyRows(out, lines, encoders, letters, written + 2, table)
     written += lines.length
     onRows(written)
   }
@@ -348,27 +344,27 @@ async function copyTableSheet(
   return written
 }
 
-/** Lines of COPY text as rows; the first is sheet row `firstRow`. */
-function copyRowsXml(
+/** Lines of COPY text into the sheet, one row at a time; the first is sheet row `firstRow`. */
+async function pushCopyRows(
+  out: SheetOutput,
   lines: string[],
   encoders: Array<(field: string) => string>,
   letters: string[],
   firstRow: number,
   table: string,
-): string {
-  let xml = ''
+): Promise<void> {
   for (let r = 0; r < lines.length; r++) {
     const fields = lines[r]!.split('\t')
     if (fields.length !== encoders.length)
       throw new Error(
         `${table} row ${firstRow + r}: COPY gave ${fields.length} fields, expected ${encoders.length}`,
       )
-    xml += rowXml(firstRow + r, letters, (i) => {
+    const xml = rowXml(firstRow + r, letters, (i) => {
       const field = fields[i]!
       return field === COPY_NULL ? '' : encoders[i]!(field)
     })
+    if (out.push(xml)) await out.drain()
   }
-  return xml
 }
 
 function copyWidths(columns: SheetColumn[], lines: string[]): number[] {
@@ -397,20 +393,19 @@ function headerRowXml(columns: SheetColumn[]): string {
   return `<row r="1">${cells.join('')}</row>`
 }
 
-/** `CHUNK_ROWS` rows from `start` as XML; the batch's first row is sheet row `firstRow`. */
-function rowsXml(
+/** Rows from the cursor into the sheet, one at a time; the batch's first row is sheet row `firstRow`. */
+async function pushRows(
+  out: SheetOutput,
   rows: Record<string, unknown>[],
-  start: number,
   columns: SheetColumn[],
   letters: string[],
   firstRow: number,
-): string {
-  let xml = ''
-  for (let r = start; r < Math.min(rows.length, start + CHUNK_ROWS); r++) {
+): Promise<void> {
+  for (let r = 0; r < rows.length; r++) {
     const row = rows[r]!
-    xml += rowXml(firstRow + r, letters, (i) => cellBody(row[columns[i]!.alias], columns[i]!))
+    if (out.push(rowXml(firstRow + r, letters, (i) => cellBody(row[columns[i]!.alias], columns[i]!))))
+      await out.drain()
   }
-  return xml
 }
 
 function tailOf(columns: SheetColumn[], letters: string[], written: number): SheetTailProps {

@@ -13,9 +13,14 @@ export interface XlsxSheet {
 /** Cell style indexes of the workbook's styles.xml. */
 export const STYLE = {plain: 0, bold: 1, date: 2} as const
 
-/** Where a sheet's XML goes: `write` resolves when the chunk is taken, waiting only while deflate catches up. */
+/**
+ * Where a sheet's XML goes. `push` encodes a piece (a row) into the current block at once and says when to await
+ * `drain` (deflate is behind); `write` is both.
+ */
 export interface SheetOutput {
   write(xml: string): Promise<void>
+  push(xml: string): boolean
+  drain(): Promise<void>
 }
 
 /**
@@ -41,7 +46,7 @@ export class XlsxStreamWriter {
   async writeSheet(index: number, produce: (out: SheetOutput) => Promise<void>): Promise<void> {
     const zip = await this.open()
     await zip.startEntry(`xl/worksheets/sheet${index + 1}.xml`)
-    await produce({write: (xml) => zip.write(xml)})
+    await produce({write: (xml) => zip.write(xml), push: (xml) => zip.push(xml), drain: () => zip.drain()})
     await zip.endEntry()
   }
 

@@ -5,8 +5,8 @@ import zlib from 'node:zlib'
 
 const deflateRaw = promisify(zlib.deflateRaw)
 
-/** Text gathered into one block before it is deflated: big enough for deflate, small enough to stay young. */
-const BLOCK_CHARS = 1024 * 1024
+/** Bytes of text gathered into one block before it is deflated: big enough for deflate, few enough to overlap. */
+const BLOCK_BYTES = 1024 * 1024
 /** Blocks deflating in libuv's thread pool at once (both cores busy while the main thread builds the next). */
 const IN_FLIGHT = 3
 /**
@@ -64,7 +64,17 @@ export class ZipWriter {
   }
 
   async write(text: string): Promise<void> {
-    await this.current!.write(text)
+    if (this.current!.push(text)) await this.current!.drain()
+  }
+
+  /** Appends text to the entry without waiting; true when `drain` should be awaited before more. */
+  push(text: string): boolean {
+    return this.current!.push(text)
+  }
+
+  /** Waits while too many blocks are deflating, writing the finished ones. */
+  async drain(): Promise<void> {
+    await this.current!.drain()
   }
 
   async endEntry(): Promise<void> {
@@ -101,9 +111,13 @@ export class ZipWriter {
   }
 }
 
-/** The text of one entry on its way through the blocks: CRC and size here, deflate in the pool, bytes in order. */
+/**
+ * The text of one entry on its way through the blocks: UTF-8 encoded straight into the current block (no long
+ * string to flatten), CRC and size taken here, deflate in the pool, bytes written in order.
+ */
 class EntryWriter {
-  private text = ''
+  private block = Buffer.allocUnsafe(BLOCK_BYTES)
+  private used = 0
   private readonly deflating: Array<Promise<Buffer>> = []
 
   constructor(
@@ -111,13 +125,26 @@ class EntryWriter {
     private readonly output: (chunk: Buffer) => Promise<void>,
   ) {}
 
-  async write(text: string): Promise<void> {
-    this.text += text
-    if (this.text.length >= BLOCK_CHARS) await this.flushBlock()
+  /** Encodes `text` into the block (a text too big for any block becomes a block of its own). */
+  push(text: string): boolean {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8.
+    if (text.length * 3 > this.block.length - this.used) {
+      this.sendBlock()
+      if (text.length * 3 > this.block.length) {
+        this.send(Buffer.from(text, 'utf8'))
+        return this.deflating.length >= IN_FLIGHT
+      }
+    }
+    this.used += this.block.write(text, this.used)
+    return this.deflating.length >= IN_FLIGHT
+  }
+
+  async drain(): Promise<void> {
+    while (this.deflating.length >= IN_FLIGHT) await this.writeOldest()
   }
 
   async end(): Promise<ZipEntry> {
-    if (this.text.length > 0) await this.flushBlock()
+    this.sendBlock()
     while (this.deflating.length > 0) await this.writeOldest()
     await this.output(FINAL_BLOCK)
     this.entry.compressed += FINAL_BLOCK.length
@@ -129,16 +156,20 @@ class EntryWriter {
     await Promise.allSettled(this.deflating)
   }
 
-  private async flushBlock(): Promise<void> {
-    const block = Buffer.from(this.text, 'utf8')
-    this.text = ''
-    this.entry.crc = zlib.crc32(block, this.entry.crc)
-    this.entry.size += block.length
-    const deflated = deflateRaw(block, DEFLATE_OPTIONS)
+  private sendBlock(): void {
+    if (this.used === 0) return
+    this.send(this.block.subarray(0, this.used))
+    this.block = Buffer.allocUnsafe(BLOCK_BYTES)
+    this.used = 0
+  }
+
+  private send(bytes: Buffer): void {
+    this.entry.crc = zlib.crc32(bytes, this.entry.crc)
+    this.entry.size += bytes.length
+    const deflated = deflateRaw(bytes, DEFLATE_OPTIONS)
     // A rejection is handled by writeOldest or settle; this keeps it from counting as unhandled meanwhile.
     deflated.catch(() => {})
     this.deflating.push(deflated)
-    if (this.deflating.length >= IN_FLIGHT) await this.writeOldest()
   }
 
   private async writeOldest(): Promise<void> {
