@@ -74,9 +74,10 @@ Text is never written as a formula. An existing file or non-empty folder is refu
     const progress = createProgressLine({enabled: !flags.quiet && !this.jsonEnabled()})
     const result = await withDatabase(
       this.databaseTarget(flags['database-url']),
-      ({db, location}) =>
+      ({db, location, copyOut}) =>
         exportExcel({
           db,
+          ...(copyOut ? {copyOut} : {}),
           output: args.output,
           layout: flags.layout as ExportLayout,
           legacyVersion: flags['legacy-version'] as LegacyVersion,

@@ -4,6 +4,7 @@ import path from 'node:path'
 import type {PGlite} from '@electric-sql/pglite'
 import {Kysely, PostgresDialect} from 'kysely'
 import pg from 'pg'
+import {to as copyTo} from 'pg-copy-streams'
 import {AedbError, EXIT} from '../errors.js'
 import type {DatabaseTarget} from './database-url.js'
 import {redactSecrets} from './database-url.js'
@@ -23,7 +24,15 @@ export interface OpenDatabase {
   close(): Promise<void>
   /** One connection of its own for statements a person wrote (`aedb sql`), held until `fn` settles. */
   withSession<T>(fn: (session: RawSession) => Promise<T>): Promise<T>
+  /** On a server only: the rows of a query as `COPY ... TO STDOUT` text, on a connection of its own. */
+  copyOut?: CopyOut
 }
+
+/**
+ * `COPY (query) TO STDOUT` in text format: chunks of whole and partial rows as they arrive, with doubles printed to
+ * round-trip exactly. Stopping early (or a failure) closes the connection rather than reuse it mid-COPY.
+ */
+export type CopyOut = (query: string) => AsyncIterable<Buffer>
 
 export interface RawField {
   name: string
@@ -228,12 +237,27 @@ async function openPostgres(
         client.release(failed)
       }
     },
+    copyOut: (query) => copyOutOf(pool, query),
     backend: 'postgres',
     location: redacted,
     created,
     async close() {
       await db.destroy()
     },
+  }
+}
+
+async function* copyOutOf(pool: pg.Pool, query: string): AsyncGenerator<Buffer> {
+  const client = await pool.connect()
+  let done = false
+  try {
+    // 3 prints every double exactly (shortest form from PostgreSQL 12 on), whatever the server's default.
+    await client.query('set extra_float_digits = 3')
+    for await (const chunk of client.query(copyTo(`copy (${query}) to stdout`))) yield chunk as Buffer
+    await client.query('reset extra_float_digits')
+    done = true
+  } finally {
+    client.release(!done)
   }
 }
 

@@ -18,13 +18,40 @@ export function naiveToExcelSerial(text: string): number | null {
   const days = dayOf(text)
   if (days === null) return null
   if (text.length === 10) return days
-  const match = NAIVE_TIMESTAMP.exec(text)
-  if (!match) return null
-  const [, , , , h = '0', mi = '0', s = '0', frac = ''] = match
-  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null
-  const micros =
-    ((Number(h) * 60 + Number(mi)) * 60 + Number(s)) * 1_000_000 + Number(frac.padEnd(6, '0') || '0')
-  return days + micros / MICROSECONDS_PER_DAY
+  const micros = microsOfDay(text)
+  return micros === null ? null : days + micros / MICROSECONDS_PER_DAY
+}
+
+/**
+ * The time of day after the date part (` HH:MM:SS` or `THH:MM:SS`, then up to six fraction digits after a dot)
+ * in whole microseconds, read digit by digit (an export has millions of them); null when it is no valid time.
+ */
+function microsOfDay(text: string): number | null {
+  const end = text.length
+  const sep = text.charCodeAt(10)
+  if (end < 19 || (sep !== 0x20 && sep !== 0x54)) return null
+  if (text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a) return null
+  const h = twoDigits(text, 11)
+  const mi = twoDigits(text, 14)
+  const s = twoDigits(text, 17)
+  if (h < 0 || mi < 0 || s < 0 || h > 23 || mi > 59 || s > 59) return null
+  let fraction = 0
+  if (end > 19) {
+    if (text.charCodeAt(19) !== 0x2e || end === 20 || end > 26) return null
+    for (let i = 20; i < 26; i++) {
+      const digit = i < end ? text.charCodeAt(i) - 0x30 : 0
+      if (digit < 0 || digit > 9) return null
+      fraction = fraction * 10 + digit
+    }
+  }
+  return ((h * 60 + mi) * 60 + s) * 1_000_000 + fraction
+}
+
+/** The number of two ASCII digits at `at`, or -1. */
+function twoDigits(text: string, at: number): number {
+  const a = text.charCodeAt(at) - 0x30
+  const b = text.charCodeAt(at + 1) - 0x30
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1
 }
 
 /** The last date part seen and its serial day: an export's timestamps come in runs of the same day. */

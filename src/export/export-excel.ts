@@ -1,4 +1,5 @@
 import type {Kysely} from 'kysely'
+import type {CopyOut} from '../db/connection.js'
 import {MIGRATIONS} from '../db/migrations.js'
 import {assertSchemaCurrent} from '../db/migrator.js'
 import {finishRun, startRun} from '../db/runs.js'
@@ -25,6 +26,8 @@ export interface ExportExcelProps {
   /** For the README sheet: where the data came from (already redacted) and which aedb wrote it. */
   source?: {database: string; aedbVersion: string}
   onProgress?: (progress: ExportProgress) => void
+  /** On PostgreSQL: read each table with `COPY ... TO STDOUT` (tables layout), see `OpenDatabase.copyOut`. */
+  copyOut?: CopyOut
   /** Record the export in `runs` (not for a dry run), with these arguments and aedb version. */
   run?: {argv: readonly string[]; version: string}
 }
@@ -109,6 +112,7 @@ async function writeLayout(
     source: props.source ?? {database: 'unknown', aedbVersion: 'unknown'},
     dryRun,
     ...onProgress,
+    ...(props.copyOut ? {copyOut: props.copyOut} : {}),
   })
 }
 

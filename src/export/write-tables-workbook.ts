@@ -1,8 +1,19 @@
-import {type Kysely, type RawBuilder, sql, type Transaction} from 'kysely'
+import {type CompiledQuery, type Kysely, type RawBuilder, sql, type Transaction} from 'kysely'
+import pg from 'pg'
+import type {CopyOut} from '../db/connection.js'
 import {type Database, SCHEMA} from '../db/schema.js'
 import {AEDB_MARKER_SHEET, aedbMarker} from '../importers/excel/is-aedb-written-workbook.js'
-import {EMPTY, type ExportValue, isNaiveTimestamp} from './excel-cell.js'
+import type {ExportValue} from './excel-cell.js'
 import type {ExportFilter, ExportProgress, SheetCounts} from './export-types.js'
+import {
+  COPY_NULL,
+  cellBody,
+  copyCellEncoder,
+  copyFieldValue,
+  copyLines,
+  type SheetColumn,
+  toExportValue,
+} from './table-cells.js'
 import {
   EXPORTABLE_TABLES,
   type ExportableTable,
@@ -12,15 +23,12 @@ import {
 } from './table-queries.js'
 import {README_SHEET, readmeSheetXml} from './write-readme.js'
 import {
-  boolCellXml,
   columnLetter,
-  dateCellXml,
-  numberCellXml,
+  rowXml,
   type SheetTailProps,
   sheetHead,
   sheetTail,
   textCellXml,
-  valueCellXml,
 } from './xlsx/sheet-xml.js'
 import {type SheetOutput, STYLE, XlsxStreamWriter} from './xlsx/xlsx-stream-writer.js'
 
@@ -33,6 +41,8 @@ export interface WriteTablesWorkbookProps {
   source: {database: string; aedbVersion: string}
   dryRun?: boolean
   onProgress?: (progress: ExportProgress) => void
+  /** On PostgreSQL: read rows with `COPY ... TO STDOUT` instead of a cursor (same cells, far less parsing). */
+  copyOut?: CopyOut
 }
 
 export interface WriteTablesWorkbookResult {
@@ -40,21 +50,9 @@ export interface WriteTablesWorkbookResult {
   rows: number
 }
 
-/** One column of a sheet: a typed database column, a column joined in, or a key of `extra`. */
-export interface SheetColumn {
-  header: string
-  kind: 'uuid' | 'text' | 'number' | 'bool' | 'timestamp' | 'timestamptz' | 'array' | 'extra'
-  /** The select-list alias it is read from. */
-  alias: string
-  /** The key of `extra` an extra column shows. */
-  key?: string
-  /** Allowed values of a CHECK constraint, shown as a list validation. */
-  allowed?: readonly string[]
-}
+export type {SheetColumn} from './table-cells.js'
 
 const BATCH_ROWS = 2000
-/** Rows turned into one string and handed to the zip at a time. */
-const CHUNK_ROWS = 250
 const MAX_WIDTH = 60
 const MIN_WIDTH = 8
 /** Keys of `extra` go into the select list as `x0`, `x1`, …: legacy headers are not valid aliases. */
@@ -120,7 +118,13 @@ function countPlanned(plans: SheetPlan[]): WriteTablesWorkbookResult {
   return result
 }
 
-/** Every table sheet, in one transaction (the cursors live in it), with progress over all rows. */
+/** Writes one table's sheet from its plan, calling `onRows` with the rows written so far; returns them all. */
+type SheetWriter = (out: SheetOutput, plan: SheetPlan, onRows: (written: number) => void) => Promise<number>
+
+/**
+ * Every table sheet, with progress over all rows: on PostgreSQL each table is one `COPY ... TO STDOUT`, otherwise
+ * cursors in one transaction.
+ */
 async function writeTableSheets(
   props: WriteTablesWorkbookProps,
   xlsx: XlsxStreamWriter,
@@ -129,17 +133,26 @@ async function writeTableSheets(
 ): Promise<WriteTablesWorkbookResult> {
   const total = plans.reduce((n, p) => n + p.rows, 0)
   const result: WriteTablesWorkbookResult = {sheets: {}, rows: 0}
-  await props.db.transaction().execute(async (trx) => {
+  const writeAll = async (writeSheet: SheetWriter) => {
     for (const [i, plan] of plans.entries()) {
       await xlsx.writeSheet(sheets[i]!, async (out) => {
-        const written = await writeTableSheet(trx, out, plan, props.filter, (n) =>
+        const written = await writeSheet(out, plan, (n) =>
           props.onProgress?.({done: result.rows + n, total, rows: result.rows + n, current: plan.table}),
         )
         result.sheets[plan.table] = written
         result.rows += written
       })
     }
-  })
+  }
+  const {copyOut} = props
+  if (copyOut)
+    await writeAll((out, plan, onRows) => copyTableSheet(props.db, copyOut, out, plan, props.filter, onRows))
+  else
+    await props.db
+      .transaction()
+      .execute((trx) =>
+        writeAll((out, plan, onRows) => writeTableSheet(trx, out, plan, props.filter, onRows)),
+      )
   return result
 }
 
@@ -272,9 +285,7 @@ async function writeTableSheet(
     const last = batch.rows.length < BATCH_ROWS
     // The next batch is fetched while this one becomes XML.
     const next = last ? null : fetchBatch()
-    // Small chunks: their strings die young instead of surviving into the old generation.
-    for (let start = 0; start < batch.rows.length; start += CHUNK_ROWS)
-      await out.write(rowsXml(batch.rows, start, columns, letters, written + 2))
+    await pushRows(out, batch.rows, columns, letters, written + 2)
     written += batch.rows.length
     onRows(written)
     if (!next) break
@@ -285,49 +296,115 @@ async function writeTableSheet(
   return written
 }
 
+/**
+ * One table's sheet from `COPY (select ...) TO STDOUT`: the same select list, order and cells as the cursor path,
+ * with the widths fitted to the first 2,000 rows, but no row objects: each line's fields go straight to cells.
+ */
+async function copyTableSheet(
+  db: Kysely<Database>,
+  copyOut: CopyOut,
+  out: SheetOutput,
+  plan: SheetPlan,
+  filter: ExportFilter,
+  onRows: (written: number) => void,
+): Promise<number> {
+  const {table, columns} = plan
+  const query = tableQuery(table, filter)
+  const text = inlineParameters(
+    sql`select ${selectList(table, columns)} ${query.from} order by ${query.order}`.compile(db),
+  )
+  const letters = columns.map((_, i) => columnLetter(i + 1))
+  const encoders = columns.map(copyCellEncoder)
+  let first: string[] | null = []
+  let written = 0
+  const writeLines = async (lines: string[]) => {
+    await pushCopyRows(out, lines, encoders, letters, written + 2, table)
+    written += lines.length
+    onRows(written)
+  }
+  for await (const lines of copyLines(copyOut(text))) {
+    if (first === null) await writeLines(lines)
+    else {
+      for (const line of lines) first.push(line)
+      if (first.length < BATCH_ROWS) continue
+      await out.write(
+        sheetHead({widths: copyWidths(columns, first), frozenHeader: true}) + headerRowXml(columns),
+      )
+      await writeLines(first)
+      first = null
+    }
+  }
+  if (first !== null) {
+    await out.write(
+      sheetHead({widths: copyWidths(columns, first), frozenHeader: true}) + headerRowXml(columns),
+    )
+    await writeLines(first)
+  }
+  await out.write(sheetTail(tailOf(columns, letters, written)))
+  return written
+}
+
+/** Lines of COPY text into the sheet, one row at a time; the first is sheet row `firstRow`. */
+async function pushCopyRows(
+  out: SheetOutput,
+  lines: string[],
+  encoders: Array<(field: string) => string>,
+  letters: string[],
+  firstRow: number,
+  table: string,
+): Promise<void> {
+  for (let r = 0; r < lines.length; r++) {
+    const fields = lines[r]!.split('\t')
+    if (fields.length !== encoders.length)
+      throw new Error(
+        `${table} row ${firstRow + r}: COPY gave ${fields.length} fields, expected ${encoders.length}`,
+      )
+    const xml = rowXml(firstRow + r, letters, (i) => {
+      const field = fields[i]!
+      return field === COPY_NULL ? '' : encoders[i]!(field)
+    })
+    if (out.push(xml)) await out.drain()
+  }
+}
+
+function copyWidths(columns: SheetColumn[], lines: string[]): number[] {
+  const rows = lines.map((line) => {
+    const fields = line.split('\t')
+    return Object.fromEntries(columns.map((c, i) => [c.alias, copyFieldValue(fields[i] ?? COPY_NULL, c)]))
+  })
+  return fitWidths(columns, rows)
+}
+
+/**
+ * A compiled query with its parameters written in as literals, for COPY (which takes none): strings quoted by the
+ * driver's own `escapeLiteral`, finite numbers as they are. The SQL is aedb's own, so `$n` only marks parameters.
+ */
+function inlineParameters(query: CompiledQuery): string {
+  return query.sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = query.parameters[Number(n) - 1]
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+    if (typeof value === 'string') return pg.escapeLiteral(value)
+    throw new Error(`cannot write parameter $${n} (${typeof value}) into a COPY query`)
+  })
+}
+
 function headerRowXml(columns: SheetColumn[]): string {
   const cells = columns.map((c, i) => textCellXml(`${columnLetter(i + 1)}1`, c.header, STYLE.bold))
   return `<row r="1">${cells.join('')}</row>`
 }
 
-/** `CHUNK_ROWS` rows from `start` as XML; the batch's first row is sheet row `firstRow`. */
-function rowsXml(
+/** Rows from the cursor into the sheet, one at a time; the batch's first row is sheet row `firstRow`. */
+async function pushRows(
+  out: SheetOutput,
   rows: Record<string, unknown>[],
-  start: number,
   columns: SheetColumn[],
   letters: string[],
   firstRow: number,
-): string {
-  let xml = ''
-  for (let r = start; r < Math.min(rows.length, start + CHUNK_ROWS); r++) {
+): Promise<void> {
+  for (let r = 0; r < rows.length; r++) {
     const row = rows[r]!
-    const n = firstRow + r
-    xml += `<row r="${n}">`
-    for (let i = 0; i < columns.length; i++) {
-      const column = columns[i]!
-      xml += cellXml(`${letters[i]}${n}`, row[column.alias], column)
-    }
-    xml += '</row>'
-  }
-  return xml
-}
-
-/** A database value as its cell, without building an intermediate value for the common kinds. */
-function cellXml(ref: string, value: unknown, column: SheetColumn): string {
-  if (value === null || value === undefined) return ''
-  switch (column.kind) {
-    case 'number':
-      return numberCellXml(ref, typeof value === 'number' ? value : Number(value))
-    case 'uuid':
-    case 'text':
-      return textCellXml(ref, String(value))
-    case 'bool':
-      return boolCellXml(ref, Boolean(value))
-    case 'timestamp':
-    case 'timestamptz':
-      return dateCellXml(ref, String(value))
-    default:
-      return valueCellXml(ref, toExportValue(value, column))
+    if (out.push(rowXml(firstRow + r, letters, (i) => cellBody(row[columns[i]!.alias], columns[i]!))))
+      await out.drain()
   }
 }
 
@@ -338,34 +415,6 @@ function tailOf(columns: SheetColumn[], letters: string[], written: number): She
       : [],
   )
   return {autoFilter: `A1:${letters[letters.length - 1]}1`, listValidations}
-}
-
-export function toExportValue(value: unknown, column: SheetColumn): ExportValue {
-  if (value === null || value === undefined) return EMPTY
-  switch (column.kind) {
-    case 'number':
-      return {kind: 'number', value: Number(value)}
-    case 'bool':
-      return {kind: 'bool', value: Boolean(value)}
-    case 'timestamp':
-    case 'timestamptz':
-      return {kind: 'date', value: String(value)}
-    case 'array':
-      return {kind: 'text', value: `[${(value as unknown[]).map((n) => String(n)).join(', ')}]`}
-    case 'extra':
-      return fromExtra(value)
-    default:
-      return {kind: 'text', value: String(value)}
-  }
-}
-
-/** A verbatim legacy value: numbers and booleans as such, date texts as dates, nested values as JSON text. */
-function fromExtra(value: unknown): ExportValue {
-  if (typeof value === 'number') return {kind: 'number', value}
-  if (typeof value === 'boolean') return {kind: 'bool', value}
-  if (typeof value === 'string')
-    return isNaiveTimestamp(value) ? {kind: 'date', value} : {kind: 'text', value}
-  return {kind: 'text', value: JSON.stringify(value)}
 }
 
 /** Widths that fit the header and the first batch of rows, at least 8 and at most 60 characters. */

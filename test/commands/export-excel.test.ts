@@ -29,8 +29,8 @@ async function sheetXml(file: string): Promise<Map<string, string>> {
   return out
 }
 
-/** Text XML 1.0 cannot carry raw (controls, CR, U+FFFE), a literal `_x0041_`, markup and an emoji. */
-const AWKWARD = 'a\u0001b\rc\r\nd _x0041_ \uFFFE <&> \u{1F3B5}'
+/** Text XML 1.0 cannot carry raw (controls, CR, U+FFFE), a literal `_x0041_`, markup, an emoji, and the backslashes and tab COPY escapes. */
+const AWKWARD = 'a\u0001b\rc\r\nd _x0041_ \uFFFE <&> \u{1F3B5} C:\\data\\n\tx'
 
 /** Throws on the first well-formedness or namespace error: a strict XML 1.0 parse of one part. */
 function parseStrictly(xml: string, part: string): void {
@@ -225,7 +225,7 @@ describe.each(testBackends())('aedb export-excel on %s', (backend) => {
             planted++
           }
         }
-        for (const match of xml.matchAll(/<c [^>]*><v>-5<\/v><\/c>/g)) {
+        for (const match of xml.matchAll(/<c(?: [^>]*)?><v>-5<\/v><\/c>/g)) {
           expect(match[0]).not.toMatch(/t="(s|str|inlineStr)"/)
           negative++
         }

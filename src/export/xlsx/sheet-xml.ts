@@ -58,45 +58,105 @@ export function sheetTail(props: SheetTailProps = {}): string {
  * `@`, tab, CR), and no shared-strings table that would grow with the export. Empty text is no cell.
  */
 export function textCellXml(ref: string, text: string, style: number = STYLE.plain): string {
+  return withRef(ref, textCellBody(text, style))
+}
+
+/** A cell for a decided value (see `valueCellBody`). */
+export function valueCellXml(ref: string, value: ExportValue): string {
+  return withRef(ref, valueCellBody(value))
+}
+
+function withRef(ref: string, body: string): string {
+  return body === '' ? '' : `<c r="${ref}"${body}`
+}
+
+/*
+ * Cell bodies: a cell's XML after `<c`, without its `r` (a row writes `r` only where a cell does not follow its
+ * left neighbour, which ECMA-376 allows and readers take as the next column); '' for no cell.
+ */
+
+/** A text cell's body (see `textCellXml`). */
+export function textCellBody(text: string, style: number = STYLE.plain): string {
   if (text === '') return ''
   const s = style === STYLE.plain ? '' : ` s="${style}"`
   const space = /^\s|\s$/.test(text) ? ' xml:space="preserve"' : ''
-  return `<c r="${ref}"${s} t="inlineStr"><is><t${space}>${escapeXmlText(text)}</t></is></c>`
+  return `${s} t="inlineStr"><is><t${space}>${escapeXmlText(text)}</t></is></c>`
 }
 
 /**
- * A cell for a decided value: numbers stay numbers (NaN is no cell, infinities their text), booleans `t="b"`,
+ * A decided value's body: numbers stay numbers (NaN is no cell, infinities their text), booleans `t="b"`,
  * dates the Excel serial of their wall-clock text with the visible date format (text when not a date).
  */
-export function valueCellXml(ref: string, value: ExportValue): string {
+export function valueCellBody(value: ExportValue): string {
   switch (value.kind) {
     case 'empty':
       return ''
     case 'text':
-      return textCellXml(ref, value.value)
+      return textCellBody(value.value)
     case 'bool':
-      return boolCellXml(ref, value.value)
+      return boolCellBody(value.value)
     case 'number':
-      return numberCellXml(ref, value.value)
+      return numberCellBody(value.value)
     case 'date':
-      return dateCellXml(ref, value.value)
+      return dateCellBody(value.value)
   }
 }
 
-export function boolCellXml(ref: string, value: boolean): string {
-  return value ? `<c r="${ref}" t="b"><v>1</v></c>` : `<c r="${ref}" t="b"><v>0</v></c>`
+const TRUE_BODY = ' t="b"><v>1</v></c>'
+const FALSE_BODY = ' t="b"><v>0</v></c>'
+
+export function boolCellBody(value: boolean): string {
+  return value ? TRUE_BODY : FALSE_BODY
 }
 
 /** A naive timestamp text as a date cell (its Excel serial with the date format); text when it is no date. */
-export function dateCellXml(ref: string, text: string): string {
+export function dateCellBody(text: string): string {
   const serial = naiveToExcelSerial(text)
-  return serial === null ? textCellXml(ref, text) : `<c r="${ref}" s="${STYLE.date}"><v>${serial}</v></c>`
+  return serial === null ? textCellBody(text) : ` s="${STYLE.date}"><v>${serial}</v></c>`
 }
 
-export function numberCellXml(ref: string, value: number): string {
+export function numberCellBody(value: number): string {
   if (Number.isNaN(value)) return ''
-  if (!Number.isFinite(value)) return textCellXml(ref, value > 0 ? 'inf' : '-inf')
-  return `<c r="${ref}"><v>${value}</v></c>`
+  if (!Number.isFinite(value)) return textCellBody(value > 0 ? 'inf' : '-inf')
+  return `><v>${value}</v></c>`
+}
+
+/**
+ * A number as PostgreSQL prints it (COPY text of int4, int8 or float8 with exact doubles) as a cell body: the text
+ * is already a valid `<v>` (`1.5`, `-2`, `1e-05`), so it is not parsed and printed again. NaN is no cell,
+ * infinities their text, `-0` is 0, as for a parsed number.
+ */
+export function numberTextCellBody(text: string): string {
+  switch (text) {
+    case 'NaN':
+      return ''
+    case 'Infinity':
+      return textCellBody('inf')
+    case '-Infinity':
+      return textCellBody('-inf')
+    case '-0':
+      return '><v>0</v></c>'
+    default:
+      return `><v>${text}</v></c>`
+  }
+}
+
+/**
+ * One row: `r` on the row, and on a cell only where the cell before it is missing (the first one, or after an
+ * empty value); `body(i)` gives column i's cell body.
+ */
+export function rowXml(n: number, letters: readonly string[], body: (i: number) => string): string {
+  let xml = `<row r="${n}">`
+  let gap = true
+  for (let i = 0; i < letters.length; i++) {
+    const cell = body(i)
+    if (cell === '') gap = true
+    else {
+      xml += gap ? `<c r="${letters[i]}${n}"${cell}` : `<c${cell}`
+      gap = false
+    }
+  }
+  return `${xml}</row>`
 }
 
 export function columnLetter(n: number): string {

@@ -1,8 +1,6 @@
-import {createWriteStream, type WriteStream} from 'node:fs'
-import {PassThrough} from 'node:stream'
-import archiver, {type Archiver} from 'archiver'
 import {DATE_FORMAT} from '../excel-cell.js'
 import {escapeXmlText} from './escape-xml-text.js'
+import {ZipWriter} from './zip-writer.js'
 
 /** One sheet of the workbook, in tab order. */
 export interface XlsxSheet {
@@ -15,42 +13,28 @@ export interface XlsxSheet {
 /** Cell style indexes of the workbook's styles.xml. */
 export const STYLE = {plain: 0, bold: 1, date: 2} as const
 
-/** Where a sheet's XML goes: `write` resolves when the chunk is buffered, waiting only when the buffer is full. */
+/**
+ * Where a sheet's XML goes. `push` encodes a piece (a row) into the current block at once and says when to await
+ * `drain` (deflate is behind); `write` is both.
+ */
 export interface SheetOutput {
   write(xml: string): Promise<void>
+  push(xml: string): boolean
+  drain(): Promise<void>
 }
 
-/** Up to this much sheet XML waits for deflate, so building the next chunk overlaps compressing the last one. */
-const BUFFERED_BYTES = 16 * 1024 * 1024
-
 /**
- * Writes an .xlsx as a stream: each sheet's XML goes through a zip (archiver, deflate level 1, compressed in libuv's
- * thread pool while the caller builds the next chunk) straight to `file`, so memory does not grow with the rows.
- * Sheets are declared in tab order first and may be written in any order (the README, first tab, is written last,
- * once every count is known); the package parts (workbook, relationships, content types, styles) at `finish`.
+ * Writes an .xlsx as a stream: each sheet's XML goes through the zip writer (deflate level 1 in libuv's thread
+ * pool, several blocks at once, while the caller builds the next chunk) straight to `file`, so memory does not
+ * grow with the rows. Sheets are declared in tab order first and may be written in any order (the README, first
+ * tab, is written last, once every count is known); the package parts (workbook, relationships, content types,
+ * styles) at `finish`.
  */
 export class XlsxStreamWriter {
-  private readonly archive: Archiver
-  private readonly output: WriteStream
-  private readonly closed: Promise<void>
   private readonly sheets: XlsxSheet[] = []
-  private failure: Error | undefined
+  private zip: ZipWriter | undefined
 
-  constructor(file: string) {
-    // Level 1: about as small as the default for sheet XML at a fraction of the time. A 1 MiB output buffer lets
-    // each thread-pool deflate job take a whole chunk instead of returning to the main thread every 16 KiB.
-    this.archive = archiver('zip', {zlib: {level: 1, chunkSize: 1024 * 1024}})
-    this.output = createWriteStream(file)
-    this.closed = new Promise((resolve, reject) => {
-      this.output.on('close', resolve)
-      this.output.on('error', reject)
-      this.archive.on('error', reject)
-    })
-    this.closed.catch((error: Error) => {
-      this.failure = error
-    })
-    this.archive.pipe(this.output)
-  }
+  constructor(private readonly file: string) {}
 
   /** Adds a sheet to the tab order; returns its index for `writeSheet`. */
   declareSheet(sheet: XlsxSheet): number {
@@ -60,23 +44,15 @@ export class XlsxStreamWriter {
 
   /** Streams one sheet's XML (`xl/worksheets/sheet<n>.xml`) from `produce`. */
   async writeSheet(index: number, produce: (out: SheetOutput) => Promise<void>): Promise<void> {
-    const entry = new PassThrough({highWaterMark: BUFFERED_BYTES})
-    this.archive.append(entry, {name: `xl/worksheets/sheet${index + 1}.xml`})
-    const out: SheetOutput = {
-      write: async (xml) => {
-        if (this.failure) throw this.failure
-        if (!entry.write(xml)) await Promise.race([waitFor(entry, 'drain'), this.closed])
-      },
-    }
-    try {
-      await produce(out)
-    } finally {
-      entry.end()
-    }
+    const zip = await this.open()
+    await zip.startEntry(`xl/worksheets/sheet${index + 1}.xml`)
+    await produce({write: (xml) => zip.write(xml), push: (xml) => zip.push(xml), drain: () => zip.drain()})
+    await zip.endEntry()
   }
 
   /** Writes the package parts and closes the file. */
   async finish(): Promise<void> {
+    const zip = await this.open()
     const parts: Array<[string, string]> = [
       ['[Content_Types].xml', contentTypesXml(this.sheets.length)],
       ['_rels/.rels', ROOT_RELS],
@@ -84,21 +60,19 @@ export class XlsxStreamWriter {
       ['xl/_rels/workbook.xml.rels', workbookRelsXml(this.sheets.length)],
       ['xl/styles.xml', STYLES_XML],
     ]
-    for (const [name, xml] of parts) this.archive.append(xml, {name})
-    await this.archive.finalize()
-    await this.closed
+    for (const [name, xml] of parts) await zip.add(name, xml)
+    await zip.finish()
   }
 
   /** Stops writing after a failure; the caller removes the file. */
   async abort(): Promise<void> {
-    this.archive.abort()
-    this.output.destroy()
-    await this.closed.catch(() => {})
+    await this.zip?.abort()
   }
-}
 
-function waitFor(stream: PassThrough, event: string): Promise<void> {
-  return new Promise((resolve) => stream.once(event, () => resolve()))
+  private async open(): Promise<ZipWriter> {
+    this.zip ??= await ZipWriter.create(this.file)
+    return this.zip
+  }
 }
 
 const XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
