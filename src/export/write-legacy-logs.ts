@@ -1,6 +1,5 @@
 import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
-import ExcelJS from 'exceljs'
 import {type Kysely, sql} from 'kysely'
 import type {Database, TableName} from '../db/schema.js'
 import {pythonIntervalsRepr} from '../importers/excel/cell-value.js'
@@ -302,7 +301,9 @@ function unknownSheets(extra: Record<string, unknown>): SheetData[] {
 
 async function writeWorkbook(file: string, sheets: SheetData[]): Promise<void> {
   await mkdir(path.dirname(file), {recursive: true})
-  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
+  // Loaded for the legacy layout only: the tables layout has its own writer.
+  const {default: exceljs} = await import('exceljs')
+  const workbook = new exceljs.stream.xlsx.WorkbookWriter({
     filename: file,
     useStyles: true,
     useSharedStrings: false,
