@@ -2,7 +2,6 @@ import * as initialSchema from '../../migrations/20261122000000_initial_schema.j
 import * as runOutcomesAndCommands from '../../migrations/20261202000000_run_outcomes_and_commands.js'
 import * as verifyState from '../../migrations/20261202010000_verify_state.js'
 import * as viewsForPeople from '../../migrations/20261202030000_views_for_people.js'
-import * as statementLevelAudit from '../../migrations/20261202060000_statement_level_audit.js'
 import type {NamedMigration} from './migrator.js'
 
 /**
@@ -14,5 +13,4 @@ export const MIGRATIONS: readonly NamedMigration[] = [
   {name: '20261202000000_run_outcomes_and_commands', module: runOutcomesAndCommands},
   {name: '20261202010000_verify_state', module: verifyState},
   {name: '20261202030000_views_for_people', module: viewsForPeople},
-  {name: '20261202060000_statement_level_audit', module: statementLevelAudit},
 ]

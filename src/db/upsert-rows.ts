@@ -128,9 +128,13 @@ export function toArrayLiteral(values: readonly unknown[]): string {
   return `{${values.map(elementLiteral).join(',')}}`
 }
 
+const NEEDS_ESCAPE = /["\\]/
+
 function elementLiteral(value: unknown): string {
   if (value === null || value === undefined) return 'NULL'
-  return `"${textOf(value).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+  const text = textOf(value)
+  // Most values hold neither a quote nor a backslash: skip the two replaceAll passes over them.
+  return NEEDS_ESCAPE.test(text) ? `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"` : `"${text}"`
 }
 
 function textOf(value: unknown): string {

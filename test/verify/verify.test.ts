@@ -296,7 +296,7 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
       [{check: 'schema', code: 'SCHEMA_DRIFT', severity: 'error'}],
       3,
       async () => {
-        await sql`create trigger stems_audit after insert on stems referencing new table as aedb_new_rows for each statement execute function aedb_audit()`.execute(
+        await sql`create trigger stems_audit after insert or update or delete on stems for each row execute function aedb_audit()`.execute(
           s.opened.db,
         )
       },

@@ -40,6 +40,9 @@ interface Owned {
 export async function writeLogBatch(
   ctx: UnitContext,
   logs: readonly BatchedLog[],
+  /** The rows of each workbook once its participant's id is known (the benchmark passes rows built beforehand). */
+  rowsOf: (log: BatchedLog, participantId: string) => LogRows = (l, id) =>
+    buildLogRows(l.parsed, id, l.workbook.id, ctx.runId),
 ): Promise<WriteLogResult[]> {
   const changed = logs.map(() => false)
   await writeFilesOfBatch(ctx, logs)
@@ -52,7 +55,7 @@ export async function writeLogBatch(
   logs.forEach((l, i) => {
     judgeStoredLog(l.parsed, stored, participantIds[i]!, l.participantNumber)
   })
-  const built = logs.map((l, i) => buildLogRows(l.parsed, participantIds[i]!, l.workbook.id, ctx.runId))
+  const built = logs.map((l, i) => rowsOf(l, participantIds[i]!))
   if (new Set(built.map((b) => b.log.id)).size !== built.length)
     throw new BatchSplitError('two workbooks of one batch are the same log')
   for (const table of ['processing_logs', 'knee_logs'] as const) {
@@ -199,7 +202,9 @@ async function upsertOwned(ctx: UnitContext, props: UpsertOwnedProps): Promise<v
   const groups = new Map<string, Owned[]>()
   for (const owned of first) {
     const columns = Object.keys(owned.row).join(',')
-    groups.set(columns, [...(groups.get(columns) ?? []), owned])
+    const group = groups.get(columns)
+    if (group) group.push(owned)
+    else groups.set(columns, [owned])
   }
   for (const group of groups.values()) {
     const outcome = await upsertRowsReporting({
@@ -223,17 +228,19 @@ function firstOfEachKey(
   rows: readonly Owned[],
   conflict: readonly string[],
 ): {first: Owned[]; duplicates: number} {
-  const seen = new Map<string, string>()
+  const seen = new Map<string, Row>()
   const first: Owned[] = []
   let duplicates = 0
   for (const owned of rows) {
-    const key = JSON.stringify(conflict.map((c) => owned.row[c] ?? null))
-    const text = JSON.stringify(owned.row)
+    const key =
+      conflict.length === 1
+        ? String(owned.row[conflict[0]!])
+        : JSON.stringify(conflict.map((c) => owned.row[c] ?? null))
     const earlier = seen.get(key)
     if (earlier === undefined) {
-      seen.set(key, text)
+      seen.set(key, owned.row)
       first.push(owned)
-    } else if (earlier === text) {
+    } else if (JSON.stringify(earlier) === JSON.stringify(owned.row)) {
       duplicates++
     } else {
       throw new BatchSplitError(`two workbooks of one batch give different ${table} rows for ${key}`)

@@ -1,7 +1,6 @@
 import {rm} from 'node:fs/promises'
 import {sql} from 'kysely'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import * as statementLevelAudit from '../../../migrations/20261202060000_statement_level_audit.js'
 import type {OpenDatabase} from '../../../src/db/connection.js'
 import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
 import type {StudyName} from '../../../src/importers/excel/parse-log.js'
@@ -46,14 +45,6 @@ function reported(result: ImportResult) {
   }
 }
 
-/**
- * Today's path, the reference: one transaction and about twenty statements per workbook, audited by the row-level
- * trigger of the initial schema (restored here by the new migration's own down(), the migration still recorded).
- */
-async function sequentialWithRowTriggers(open: OpenDatabase): Promise<void> {
-  await statementLevelAudit.down(open.db)
-}
-
 describe.each(testBackends())('backfill-excel writes in batches (%s)', (backend) => {
   const dbs: TestDatabase[] = []
   const opened: OpenDatabase[] = []
@@ -65,7 +56,6 @@ describe.each(testBackends())('backfill-excel writes in batches (%s)', (backend)
       dbs.push(database)
       const open = await database.open()
       opened.push(open)
-      if (batchWorkbooks === 1) await sequentialWithRowTriggers(open)
       // Each sample tree in turn over the last (v1-v3 per study, as a data manager would): inserts, then updates and
       // deletes of the same logs; then v4 again, all unchanged.
       for (const tree of [...KNEE_SAMPLE_VERSIONS, 'v4-2026-01-29' as const]) {
@@ -102,18 +92,6 @@ describe.each(testBackends())('backfill-excel writes in batches (%s)', (backend)
     const operations = new Set(audit.map((a) => JSON.parse(a)[2]))
     expect([...operations].sort()).toEqual(['delete', 'insert', 'update'])
     expect(await auditEntries(opened[0]!.db)).toEqual(audit)
-  })
-
-  it('audits an update by hand (sql --write) and a cascade the same way as the row-level trigger', async () => {
-    const edit = async (open: OpenDatabase) => {
-      await sql`update movement_cycles set cycle_index = cycle_index + 1000 where cycle_index < 3`.execute(
-        open.db,
-      )
-      await sql`update processing_logs set num_synced_files = num_synced_files where true`.execute(open.db)
-      await sql`delete from synchronizations where sync_file like '%walk%'`.execute(open.db)
-      return auditEntries(open.db)
-    }
-    expect(await edit(opened[0]!)).toEqual(await edit(opened[1]!))
   })
 })
 
