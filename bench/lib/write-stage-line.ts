@@ -5,9 +5,9 @@ import {log, mustRun} from './processes.js'
 export interface WriteStageResult {
   workbooks: number
   rows: number
-  /** Wall seconds of writeLogBatch over every workbook in one transaction (row building included). */
+  /** Wall seconds of writeLogBatch over every workbook in one transaction (rows built beforehand). */
   seconds: number
-  /** Of which building the rows (ids, content hashes), measured apart. */
+  /** Seconds of building the rows (ids, content hashes) beforehand, not timed in `seconds`. */
   buildSeconds: number
   rowsPerSecond: number
   /** rowsPerSecond / the rows per second of `\copy` into bare tables, measured in the same run. */
