@@ -36,6 +36,10 @@ import {
 import {log, mustRun, run} from './lib/processes.js'
 import {fmt, gitState, table} from './lib/report.js'
 import {type Measurement, type Sample, summarise, timed} from './lib/statistics.js'
+import {measureWriteStage, type WriteStageResult} from './lib/write-stage-line.js'
+
+/** Scratch database names start with this (BENCH_DB_PREFIX): benchmarks run side by side on one server must differ. */
+const DB_PREFIX = process.env.BENCH_DB_PREFIX ?? 'aedb_bench'
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options
@@ -170,7 +174,7 @@ async function checkCorpus(opts: Options, corpus: Corpus): Promise<Record<string
   const first = corpus.logs[0]!
   const file = path.join(corpus.dir, first.relPath)
   const useServer = opts.backends.includes('postgres')
-  const checkDb = 'aedb_bench_check'
+  const checkDb = `${DB_PREFIX}_check`
   const checkDir = path.join(BENCH_OUT, 'pglite-check')
   const url = useServer ? serverDb(opts, checkDb) : `pglite:${checkDir}`
   if (useServer) await scratchDatabase(opts, checkDb)
@@ -231,7 +235,7 @@ interface BackendResult {
  * interleaved so that all measurements see the same background load; the \copy CSVs come from round 1's import.
  */
 async function benchPostgres(opts: Options, corpus: Corpus, postmaster: number | null) {
-  const template = await scratchDatabase(opts, 'aedb_bench_template')
+  const template = await scratchDatabase(opts, `${DB_PREFIX}_template`)
   await mustRun(process.execPath, [CLI, 'init', '--database-url', serverDb(opts, template), '--json'])
   const firsts: Sample[] = []
   const reruns: Sample[] = []
@@ -239,7 +243,7 @@ async function benchPostgres(opts: Options, corpus: Corpus, postmaster: number |
   let copy: CopyTarget | null = null
   let rows: Record<string, number> = {}
   for (let r = 1; r <= opts.repeats; r++) {
-    const name = await scratchDatabase(opts, `aedb_bench_pg_${r}`)
+    const name = await scratchDatabase(opts, `${DB_PREFIX}_pg_${r}`)
     await psql(opts, 'postgres', ['-c', `create database ${name} template ${template}`])
     const url = serverDb(opts, name)
     let first: ImportJson | null = null
@@ -415,12 +419,15 @@ async function main(opts: Options): Promise<void> {
   const backends: BackendResult[] = []
   let copy: Awaited<ReturnType<typeof benchPostgres>>['copy'] | null = null
   const profiles: ProfileSummary[] = []
+  let writeStage: WriteStageResult | null = null
   if (opts.backends.includes('postgres')) {
     const pg = await benchPostgres(opts, corpus, postmaster)
     backends.push(pg.result)
     copy = pg.copy
+    const bare = pg.copy.results.find((r) => r.variant === 'bare')?.measurement.median ?? null
+    writeStage = await measureWriteStage(opts, corpus.dir, pg.template, `${DB_PREFIX}_write_stage`, bare)
     if (opts.profile) {
-      const name = await scratchDatabase(opts, 'aedb_bench_profile')
+      const name = await scratchDatabase(opts, `${DB_PREFIX}_profile`)
       await psql(opts, 'postgres', ['-c', `create database ${name} template ${pg.template}`])
       profiles.push(await profileRun(opts, corpus, 'postgres', serverDb(opts, name)))
       await dropDatabase(opts, name)
@@ -532,6 +539,10 @@ async function main(opts: Options): Promise<void> {
       out.push(`Against \\copy into the migrated schema (indexes on, triggers off): ${parts.join('; ')}.`)
     }
   }
+  if (writeStage)
+    out.push(
+      `write stage alone (bench/write-stage.ts: ${writeStage.workbooks} parsed workbooks written as one batch in one transaction; rows built beforehand in ${fmt(writeStage.buildSeconds)} s, untimed): ${fmt(writeStage.seconds)} s, ${fmt(writeStage.rowsPerSecond, 0)} rows/s = ${writeStage.vsCopy === null ? 'n/a' : fmt(writeStage.vsCopy, 2)}x the rows/s of \\copy into bare tables`,
+    )
   out.push(`rows per table: ${JSON.stringify(backends[0]?.rowsWritten ?? {})}`)
   for (const p of profiles) {
     out.push(
@@ -601,6 +612,7 @@ async function main(opts: Options): Promise<void> {
           results: copy.results.map((r) => ({...r, rowsPerSecond: rows / r.measurement.median})),
         }
       : null,
+    writeStage,
     profiles,
     totalSeconds,
   }

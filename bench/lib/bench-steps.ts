@@ -32,6 +32,7 @@ interface BackfillReport {
     csvBytes: number
     results: Array<{variant: string; measurement: {median: number; peakRssMb: number | null}}>
   }
+  writeStage?: {rows: number; seconds: number; peakRssMb: number | null} | null
 }
 
 /** backfill-excel first run and unchanged re-run on both backends, against `psql \copy` of the same rows. */
@@ -73,7 +74,21 @@ export async function backfillLines(count: number, serverUrl: string): Promise<B
       }),
     ),
   )
-  return [...lines, ...copies]
+  const stage = report.writeStage
+  const writeStage: BenchResult[] = stage
+    ? [
+        {
+          name: 'backfill-excel write stage alone (one batch of parsed workbooks)',
+          backend: 'postgres',
+          seconds: stage.seconds,
+          rows: stage.rows,
+          bytes: null,
+          peakRssMb: stage.peakRssMb,
+          ratio: ratioTo(stage.seconds, reference),
+        },
+      ]
+    : []
+  return [...lines, ...writeStage, ...copies]
 }
 
 /** `pd.read_excel(f, sheet_name=None)` of every workbook of the corpus, when a python3 with pandas exists. */

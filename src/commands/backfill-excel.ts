@@ -14,7 +14,7 @@ export default class BackfillExcel extends AedbCommand {
     'Import the legacy Excel processing logs of the knee study, every layout, idempotently.'
 
   static override description =
-    `Finds processing logs (maneuver logs and knee logs) under the given folders or files, detects each workbook's layout (v1-v4, and v5 reports), and imports every cell: typed columns where the schema has them, the rest verbatim in the row's extra jsonb, with provenance back to file, sheet and row. Each workbook is all-or-nothing in its own transaction. Workbooks whose bytes this parser version already imported are skipped, so running again (or after a crash) is cheap and changes nothing.
+    `Finds processing logs (maneuver logs and knee logs) under the given folders or files, detects each workbook's layout (v1-v4, and v5 reports), and imports every cell: typed columns where the schema has them, the rest verbatim in the row's extra jsonb, with provenance back to file, sheet and row. Each workbook is all-or-nothing: many are written per transaction, and a batch the database refuses is written again one workbook per transaction, so a bad workbook is rejected alone. Workbooks whose bytes this parser version already imported are skipped, so running again (or after a crash) is cheap and changes nothing.
 
 Bad workbooks are rejected with every problem listed as file > sheet > row > column, the others go on, and the exit code is 3.`
 

@@ -30,14 +30,51 @@ export interface UpsertRowsProps<T extends TableName> {
 const CHUNK_ROWS = 5000
 const NEVER_UPDATED = new Set(['id', 'created_at'])
 
+/** The outcome of an upsert per row: the ids inserted and the ids updated (the others were unchanged). */
+export interface UpsertOutcome {
+  counts: UpsertCounts
+  inserted: Set<string>
+  updated: Set<string>
+}
+
 /**
  * One batched `INSERT ... SELECT FROM unnest(...) ON CONFLICT (natural key) DO UPDATE ... WHERE changed` per chunk:
  * one bind parameter per column (so no 65,535-parameter ceiling), the same SQL on PGlite and PostgreSQL.
  */
 export async function upsertRows<T extends TableName>(props: UpsertRowsProps<T>): Promise<UpsertCounts> {
-  const counts: UpsertCounts = {inserted: 0, updated: 0, unchanged: 0, deleted: 0}
-  if (props.rows.length === 0) return counts
+  return (await upsertRowsReporting(props)).counts
+}
+
+/** upsertRows, also saying which rows (by id) it inserted and which it updated. */
+export async function upsertRowsReporting<T extends TableName>(
+  props: UpsertRowsProps<T>,
+): Promise<UpsertOutcome> {
+  const outcome: UpsertOutcome = {
+    counts: {inserted: 0, updated: 0, unchanged: 0, deleted: 0},
+    inserted: new Set(),
+    updated: new Set(),
+  }
+  if (props.rows.length === 0) return outcome
   const spec = SCHEMA[props.table] as Record<string, string>
+  const columns = checkedColumns(props, spec)
+  const text = upsertSql(props, spec, columns)
+  const rows = [...props.rows].sort((a, b) => String(a.id ?? '').localeCompare(String(b.id ?? '')))
+  for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+    const chunk = rows.slice(start, start + CHUNK_ROWS)
+    const params = columns.map((column) => toArrayLiteral(chunk.map((row) => row[column])))
+    const result = await props.db.executeQuery<{id: unknown; inserted: boolean}>(
+      CompiledQuery.raw(text, params),
+    )
+    for (const r of result.rows) (r.inserted ? outcome.inserted : outcome.updated).add(String(r.id))
+    const inserted = result.rows.filter((r) => r.inserted).length
+    outcome.counts.inserted += inserted
+    outcome.counts.updated += result.rows.length - inserted
+    outcome.counts.unchanged += chunk.length - result.rows.length
+  }
+  return outcome
+}
+
+function checkedColumns(props: UpsertRowsProps<TableName>, spec: Record<string, string>): string[] {
   const columns = Object.keys(props.rows[0]!)
   for (const column of columns) {
     if (!(column in spec)) throw new Error(`upsertRows: ${props.table} has no column ${column}`)
@@ -47,37 +84,34 @@ export async function upsertRows<T extends TableName>(props: UpsertRowsProps<T>)
       throw new Error(`upsertRows: every row of one batch must have the same columns (${props.table})`)
     }
   }
+  return columns
+}
+
+function upsertSql(
+  props: UpsertRowsProps<TableName>,
+  spec: Record<string, string>,
+  columns: string[],
+): string {
   const compare =
     props.compare ??
     ('content_hash' in spec
       ? ['content_hash']
       : columns.filter((c) => c !== 'run_id' && !props.conflict.includes(c) && c !== 'id'))
   const updates = columns.filter((c) => !NEVER_UPDATED.has(c) && !props.conflict.includes(c))
-  const rows = [...props.rows].sort((a, b) => String(a.id ?? '').localeCompare(String(b.id ?? '')))
-  for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-    const chunk = rows.slice(start, start + CHUNK_ROWS)
-    const params = columns.map((column) => toArrayLiteral(chunk.map((row) => row[column])))
-    const casts = columns.map((column) => `u.${quote(column)}::${castType(spec[column]!)}`)
-    const table = quote(props.table)
-    const text = `insert into ${table} (${columns.map(quote).join(', ')})
+  const casts = columns.map((column) => `u.${quote(column)}::${castType(spec[column]!)}`)
+  const table = quote(props.table)
+  const tuple = (prefix: string) =>
+    `${compare.map((c) => `${prefix}.${quote(c)}`).join(', ')}${compare.length === 1 ? ', null' : ''}`
+  const action =
+    updates.length === 0 || compare.length === 0
+      ? 'nothing'
+      : `update set ${updates.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}
+  where (${tuple(table)}) is distinct from (${tuple('excluded')})`
+  return `insert into ${table} (${columns.map(quote).join(', ')})
 select ${casts.join(', ')}
 from unnest(${columns.map((_, i) => `$${i + 1}::text[]`).join(', ')}) as u(${columns.map(quote).join(', ')})
-on conflict (${props.conflict.map(quote).join(', ')}) do ${
-      updates.length === 0 || compare.length === 0
-        ? 'nothing'
-        : `update set ${updates.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}
-  where (${compare.map((c) => `${table}.${quote(c)}`).join(', ')}${compare.length === 1 ? ', null' : ''}) is distinct from (${compare
-    .map((c) => `excluded.${quote(c)}`)
-    .join(', ')}${compare.length === 1 ? ', null' : ''})`
-    }
-returning (xmax = 0) as inserted`
-    const result = await props.db.executeQuery<{inserted: boolean}>(CompiledQuery.raw(text, params))
-    const inserted = result.rows.filter((r) => r.inserted).length
-    counts.inserted += inserted
-    counts.updated += result.rows.length - inserted
-    counts.unchanged += chunk.length - result.rows.length
-  }
-  return counts
+on conflict (${props.conflict.map(quote).join(', ')}) do ${action}
+returning ${'id' in spec ? 'id' : 'null'} as id, (xmax = 0) as inserted`
 }
 
 function quote(identifier: string): string {
@@ -94,9 +128,13 @@ export function toArrayLiteral(values: readonly unknown[]): string {
   return `{${values.map(elementLiteral).join(',')}}`
 }
 
+const NEEDS_ESCAPE = /["\\]/
+
 function elementLiteral(value: unknown): string {
   if (value === null || value === undefined) return 'NULL'
-  return `"${textOf(value).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+  const text = textOf(value)
+  // Most values hold neither a quote nor a backslash: skip the two replaceAll passes over them.
+  return NEEDS_ESCAPE.test(text) ? `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"` : `"${text}"`
 }
 
 function textOf(value: unknown): string {
@@ -131,4 +169,28 @@ export async function deleteStaleRows(props: DeleteStaleRowsProps): Promise<numb
     CompiledQuery.raw(text, [props.scope.value, toArrayLiteral(props.keepIds)]),
   )
   return Number(result.numAffectedRows ?? 0n)
+}
+
+export interface DeleteStaleRowsOfManyProps {
+  db: Kysely<Database>
+  table: TableName
+  /** The parent column that scopes the rows one import owns, and the parents written (e.g. processing_log_id). */
+  parentColumn: string
+  parents: readonly string[]
+  /** Ids written under any of these parents; every other row under them is deleted (audited). */
+  keepIds: readonly string[]
+}
+
+/** deleteStaleRows for many parents in one statement: how many rows were deleted under each parent. */
+export async function deleteStaleRowsOfMany(props: DeleteStaleRowsOfManyProps): Promise<Map<string, number>> {
+  const removed = new Map<string, number>()
+  if (props.parents.length === 0) return removed
+  const column = quote(props.parentColumn)
+  const text = `delete from ${quote(props.table)} where ${column} = any($1::uuid[]) and not (id = any($2::uuid[]))
+returning ${column} as parent`
+  const result = await props.db.executeQuery<{parent: string}>(
+    CompiledQuery.raw(text, [toArrayLiteral(props.parents), toArrayLiteral(props.keepIds)]),
+  )
+  for (const r of result.rows) removed.set(r.parent, (removed.get(r.parent) ?? 0) + 1)
+  return removed
 }

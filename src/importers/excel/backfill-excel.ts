@@ -18,7 +18,14 @@ import type {RawRows} from './read-and-parse.js'
 import {ReadAndParsePool} from './read-and-parse-pool.js'
 import {peekSheetNames} from './read-workbook.js'
 import {buildReferenceIndex, resolveReference} from './resolve-references.js'
-import {EXCEL_PARSER_VERSION, findKneeLogDisagreements, StaleLogError, writeLog} from './write-log.js'
+import {
+  EXCEL_PARSER_VERSION,
+  findKneeLogDisagreements,
+  StaleLogError,
+  type WriteLogResult,
+  writeLog,
+} from './write-log.js'
+import {type BatchedLog, BatchSplitError, writeLogBatch} from './write-log-batch.js'
 import {type RejectedRow, writeRejectsWorkbook} from './write-rejects.js'
 
 export interface BackfillProgress {
@@ -52,6 +59,8 @@ export interface BackfillExcelProps {
    * core up to --jobs; fewer are not worth a thread's start-up.
    */
   parseThreads?: number
+  /** Most workbooks written in one transaction (default 64; 1: one transaction per workbook, as before 0.2). */
+  batchWorkbooks?: number
 }
 
 export type BackfillExcelResult = ImportResult
@@ -341,41 +350,64 @@ class BackfillRun {
     )
   }
 
-  /** Phase 2: write, one transaction per workbook. */
+  /**
+   * Phase 2: write, many workbooks per transaction and per statement. Batches grow from one workbook (so the first
+   * commit and the progress line come at once) to `batchWorkbooks`; two are written at once, one building its rows
+   * while the server runs the other's statements.
+   */
   async writeAll(toWrite: Candidate[]): Promise<void> {
     let written = 0
     // Workbooks read before a --max-errors stop are still written; a refusal while writing can stop the rest.
     const rejectedBeforeWriting = this.session.files.rejected
-    await mapConcurrent(toWrite, this.jobs, async (candidate) => {
-      if (this.session.stopping) return
+    const stopHere = (candidate: Candidate) => {
+      if (this.session.stopping) return true
       if (this.maxErrorsReached() && this.session.files.rejected > rejectedBeforeWriting) {
         this.stop(candidate.shown)
-        return
+        return true
       }
+      return false
+    }
+    await mapConcurrent(
+      batchesOf(toWrite, this.props.batchWorkbooks ?? 64),
+      Math.min(this.jobs, 2),
+      async (batch) => {
+        if (stopHere(batch[0]!)) return
+        try {
+          await this.writeBatch(batch, stopHere)
+        } finally {
+          written += batch.length
+          this.progress('write', written, toWrite.length)
+        }
+      },
+    )
+  }
+
+  /** One transaction for the whole batch; when the database refuses it, each workbook on its own. */
+  private async writeBatch(batch: Candidate[], stopHere: (c: Candidate) => boolean): Promise<void> {
+    if (batch.length > 1) {
       try {
-        await this.writeCandidate(candidate)
-      } finally {
-        this.progress('write', ++written, toWrite.length)
+        const results = await this.session.unit((ctx) => writeLogBatch(ctx, batch.map(toBatchedLog)))
+        for (const result of results) this.countWritten(result)
+        return
+      } catch (error) {
+        if (!isRefusal(error) && !(error instanceof BatchSplitError)) throw error
       }
-    })
+    }
+    for (const candidate of batch) {
+      if (stopHere(candidate)) return
+      await this.writeCandidate(candidate)
+    }
+  }
+
+  private countWritten(result: WriteLogResult): void {
+    this.participants.add(result.participantId)
+    if (result.changed) this.session.files.imported++
+    else this.session.files.unchanged++
   }
 
   private async writeCandidate(candidate: Candidate): Promise<void> {
     try {
-      const result = await this.session.unit((ctx) =>
-        writeLog({
-          ctx,
-          parsed: candidate.parsed!,
-          study: candidate.study!,
-          participantNumber: candidate.participantNumber!,
-          root: candidate.root,
-          workbook: candidate.workbook!,
-          references: candidate.references ?? [],
-        }),
-      )
-      this.participants.add(result.participantId)
-      if (result.changed) this.session.files.imported++
-      else this.session.files.unchanged++
+      this.countWritten(await this.session.unit((ctx) => writeLog({ctx, ...toBatchedLog(candidate)})))
     } catch (error) {
       // Data the schema refuses (a CHECK, a range) rejects this workbook; anything else is a bug or an outage.
       if (error instanceof StaleLogError) {
@@ -389,7 +421,7 @@ class BackfillRun {
         ])
         return
       }
-      if (!/^(22|23|54)/.test(pgCode(error) ?? '')) throw error
+      if (!isRefusal(error)) throw error
       this.rejectWorkbook(candidate, [
         workbookProblem(
           candidate.shown,
@@ -492,6 +524,42 @@ class BackfillRun {
   private progress(phase: BackfillProgress['phase'], done: number, total: number): void {
     this.props.onProgress?.({phase, done, total, rows: this.rows, bytesHashed: this.bytesHashed})
   }
+}
+
+/** Data the schema refuses (a CHECK, a range), or a newer edition already stored: the workbook's fault, not an outage. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof StaleLogError || /^(22|23|54)/.test(pgCode(error) ?? '')
+}
+
+function toBatchedLog(candidate: Candidate): BatchedLog {
+  return {
+    parsed: candidate.parsed!,
+    study: candidate.study!,
+    participantNumber: candidate.participantNumber!,
+    root: candidate.root,
+    workbook: candidate.workbook!,
+    references: candidate.references ?? [],
+  }
+}
+
+/** Batches of 1, 2, 4, ... workbooks up to `largest`, and never more than about 4,000 rows. */
+function batchesOf(candidates: Candidate[], largest: number): Candidate[][] {
+  const batches: Candidate[][] = []
+  let size = 1
+  let batch: Candidate[] = []
+  let rows = 0
+  for (const c of candidates) {
+    batch.push(c)
+    rows += countRecords(c.parsed!)
+    if (batch.length >= size || rows >= 4000) {
+      batches.push(batch)
+      batch = []
+      rows = 0
+      size = Math.min(Math.max(1, largest), size * 2)
+    }
+  }
+  if (batch.length > 0) batches.push(batch)
+  return batches
 }
 
 function workbookProblem(file: string, code: string, message: string): Rejection {

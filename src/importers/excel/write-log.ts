@@ -4,7 +4,7 @@ import {rowContentHash} from '../../db/row-content-hash.js'
 import type {ImportedTable} from '../../db/schema.js'
 import {deletedCounts, deleteStaleRows, type UpsertCounts, upsertRows} from '../../db/upsert-rows.js'
 import {type FileRecord, upsertFiles} from '../../files/file-catalog.js'
-import type {UnitContext} from '../import-session.js'
+import type {ImportWarning, UnitContext} from '../import-session.js'
 import {naiveToMicros} from './cell-value.js'
 import type {ParsedKneeLog, ParsedLog, ParsedManeuverLog, ParsedRecord, StudyName} from './parse-log.js'
 
@@ -30,7 +30,7 @@ export interface WriteLogResult {
   participantId: string
 }
 
-interface ChildSpec {
+export interface ChildSpec {
   table: ImportedTable
   parentColumn: string
   records: ParsedRecord[]
@@ -39,6 +39,116 @@ interface ChildSpec {
   link?: (r: ParsedRecord) => Record<string, unknown>
 }
 
+type Row = Record<string, unknown> & {id: string}
+
+/** One child table of a log with the rows this workbook gives it. */
+export interface ChildRows {
+  spec: ChildSpec
+  rows: Row[]
+}
+
+/** Every row of a log's own tables that one parsed workbook turns into, once its participant's id is known. */
+export interface LogRows {
+  logTable: 'processing_logs' | 'knee_logs'
+  logConflict: string[]
+  log: Row
+  children: ChildRows[]
+}
+
+/** The study and participant rows of a workbook (the participant's id as computed, before move-participant). */
+export function studyAndParticipantRows(study: StudyName, participantNumber: number, runId: string) {
+  const studyId = deterministicId('study', study)
+  return {
+    study: {id: studyId, name: study, run_id: runId},
+    participant: {
+      id: deterministicId('participant', study, participantNumber),
+      study_id: studyId,
+      participant_number: participantNumber,
+      run_id: runId,
+    },
+  }
+}
+
+/** The source_imports row that marks a workbook's bytes as imported by this parser version. */
+export function sourceImportRow(workbook: FileRecord, runId: string): Row {
+  return {
+    id: deterministicId('source_import', workbook.id, 'excel', EXCEL_PARSER_VERSION, workbook.sha256),
+    file_id: workbook.id,
+    importer: 'excel',
+    parser_version: EXCEL_PARSER_VERSION,
+    sha256: workbook.sha256!,
+    run_id: runId,
+  }
+}
+
+/** The rows of a log and its children, with provenance and content hashes (after judgeStoredLog settled its layout). */
+export function buildLogRows(
+  parsed: ParsedLog,
+  participantId: string,
+  workbookId: string,
+  runId: string,
+): LogRows {
+  const row = (
+    table: ImportedTable,
+    id: string,
+    parent: Record<string, unknown>,
+    r: ParsedRecord,
+    link: Record<string, unknown> = {},
+  ): Row => {
+    const provenance = {
+      source_file_id: workbookId,
+      source_sheet: r.sheet,
+      source_row: r.row,
+      source_path: null,
+    }
+    const body = {...parent, ...r.values, ...link, ...provenance}
+    return {
+      id,
+      ...body,
+      extra: JSON.stringify(r.extra),
+      // The same function verify uses on the values it reads back (ROW_EDITED).
+      content_hash: rowContentHash(table, {...body, extra: r.extra}),
+      run_id: runId,
+    }
+  }
+  const logId = logIdOf(parsed, participantId)
+  const owner = {participant_id: participantId, format_version: parsed.version}
+  const logTable = parsed.kind === 'maneuver' ? 'processing_logs' : 'knee_logs'
+  const values =
+    parsed.kind === 'maneuver'
+      ? {...parsed.log.values, knee: parsed.knee, maneuver: parsed.maneuver}
+      : {...parsed.log.values, knee: parsed.knee}
+  const specs = parsed.kind === 'maneuver' ? maneuverChildren(parsed, logId) : kneeChildren(parsed)
+  return {
+    logTable,
+    logConflict:
+      parsed.kind === 'maneuver' ? ['participant_id', 'knee', 'maneuver'] : ['participant_id', 'knee'],
+    log: row(logTable, logId, owner, {...parsed.log, values}),
+    children: specs.map((spec) => ({
+      spec,
+      rows: spec.records.map((r) =>
+        row(
+          spec.table,
+          deterministicId(spec.table, logId, ...spec.keyColumns.map((c) => v(r, c))),
+          {[spec.parentColumn]: logId},
+          r,
+          spec.link?.(r),
+        ),
+      ),
+    })),
+  }
+}
+
+/** The warning of a log whose workbook no longer has some of the rows stored for it. */
+export function rowsRemovedWarning(file: string, table: string, removed: number): ImportWarning {
+  return {
+    file,
+    code: 'ROWS_REMOVED',
+    message: `${removed} ${table} row(s) of this log are no longer in the workbook and were deleted (see audit_log)`,
+  }
+}
+
+/** Writes one workbook's rows, statement by statement (the path of a single workbook, and of a failed batch's retry). */
 export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
   const {ctx, parsed} = props
   const db = ctx.trx
@@ -49,29 +159,14 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
       changed = true
   }
   track('files', await upsertFiles(db, props.root, [props.workbook, ...props.references], ctx.runId))
-  const studyId = deterministicId('study', props.study)
-  track(
-    'studies',
-    await upsertRows({
-      db,
-      table: 'studies',
-      rows: [{id: studyId, name: props.study, run_id: ctx.runId}],
-      conflict: ['name'],
-    }),
-  )
+  const owner = studyAndParticipantRows(props.study, props.participantNumber, ctx.runId)
+  track('studies', await upsertRows({db, table: 'studies', rows: [owner.study], conflict: ['name']}))
   track(
     'participants',
     await upsertRows({
       db,
       table: 'participants',
-      rows: [
-        {
-          id: deterministicId('participant', props.study, props.participantNumber),
-          study_id: studyId,
-          participant_number: props.participantNumber,
-          run_id: ctx.runId,
-        },
-      ],
+      rows: [owner.participant],
       conflict: ['study_id', 'participant_number'],
     }),
   )
@@ -80,155 +175,92 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
     await db
       .selectFrom('participants')
       .select('id')
-      .where('study_id', '=', studyId)
+      .where('study_id', '=', owner.study.id)
       .where('participant_number', '=', props.participantNumber)
       .executeTakeFirstOrThrow()
   ).id
-  const provenance = (r: ParsedRecord) => ({
-    source_file_id: props.workbook.id,
-    source_sheet: r.sheet,
-    source_row: r.row,
-    source_path: null,
-  })
-  const row = (
-    table: ImportedTable,
-    id: string,
-    parent: Record<string, unknown>,
-    r: ParsedRecord,
-    link: Record<string, unknown> = {},
-  ) => {
-    const body = {...parent, ...r.values, ...link, ...provenance(r)}
-    return {
-      id,
-      ...body,
-      extra: JSON.stringify(r.extra),
-      // The same function verify uses on the values it reads back (ROW_EDITED).
-      content_hash: rowContentHash(table, {...body, extra: r.extra}),
-      run_id: ctx.runId,
-    }
-  }
-  let logId: string
-  let children: ChildSpec[]
-  await checkNotStale(db, parsed, participantId, props.participantNumber)
-  if (parsed.kind === 'maneuver') {
-    logId = deterministicId('processing_log', participantId, parsed.knee, parsed.maneuver)
-    const values = {...parsed.log.values, knee: parsed.knee, maneuver: parsed.maneuver}
-    track(
-      'processing_logs',
-      await upsertRows({
-        db,
-        table: 'processing_logs',
-        rows: [
-          row(
-            'processing_logs',
-            logId,
-            {participant_id: participantId, format_version: parsed.version},
-            {...parsed.log, values},
-          ),
-        ],
-        conflict: ['participant_id', 'knee', 'maneuver'],
-      }),
-    )
-    children = maneuverChildren(parsed, logId)
-  } else {
-    logId = deterministicId('knee_log', participantId, parsed.knee)
-    track(
-      'knee_logs',
-      await upsertRows({
-        db,
-        table: 'knee_logs',
-        rows: [
-          row(
-            'knee_logs',
-            logId,
-            {participant_id: participantId, format_version: parsed.version},
-            {...parsed.log, values: {...parsed.log.values, knee: parsed.knee}},
-          ),
-        ],
-        conflict: ['participant_id', 'knee'],
-      }),
-    )
-    children = kneeChildren(parsed)
-  }
-  for (const child of children) {
-    const rows = child.records.map((r) =>
-      row(
-        child.table,
-        deterministicId(child.table, logId, ...child.keyColumns.map((c) => v(r, c))),
-        {[child.parentColumn]: logId},
-        r,
-        child.link?.(r),
-      ),
-    )
-    track(
-      child.table,
-      await upsertRows({db, table: child.table, rows, conflict: [child.parentColumn, ...child.keyColumns]}),
-    )
+  judgeStoredLog(
+    parsed,
+    await storedLogs(db, [parsed], [participantId]),
+    participantId,
+    props.participantNumber,
+  )
+  const rows = buildLogRows(parsed, participantId, props.workbook.id, ctx.runId)
+  track(
+    rows.logTable,
+    await upsertRows({db, table: rows.logTable, rows: [rows.log], conflict: rows.logConflict}),
+  )
+  for (const {spec, rows: childRows} of rows.children) {
+    const conflict = [spec.parentColumn, ...spec.keyColumns]
+    track(spec.table, await upsertRows({db, table: spec.table, rows: childRows, conflict}))
     const removed = await deleteStaleRows({
       db,
-      table: child.table,
-      scope: {column: child.parentColumn, value: logId},
-      keepIds: rows.map((r) => r.id),
+      table: spec.table,
+      scope: {column: spec.parentColumn, value: rows.log.id},
+      keepIds: childRows.map((r) => r.id),
     })
-    track(child.table, deletedCounts(removed))
+    track(spec.table, deletedCounts(removed))
     if (removed > 0) {
       changed = true
-      ctx.warn({
-        file: parsed.file,
-        code: 'ROWS_REMOVED',
-        message: `${removed} ${child.table} row(s) of this log are no longer in the workbook and were deleted (see audit_log)`,
-      })
+      ctx.warn(rowsRemovedWarning(parsed.file, spec.table, removed))
     }
   }
+  const sourceImport = sourceImportRow(props.workbook, ctx.runId)
   track(
     'source_imports',
     await upsertRows({
       db,
       table: 'source_imports',
-      rows: [
-        {
-          id: deterministicId(
-            'source_import',
-            props.workbook.id,
-            'excel',
-            EXCEL_PARSER_VERSION,
-            props.workbook.sha256,
-          ),
-          file_id: props.workbook.id,
-          importer: 'excel',
-          parser_version: EXCEL_PARSER_VERSION,
-          sha256: props.workbook.sha256!,
-          run_id: ctx.runId,
-        },
-      ],
+      rows: [sourceImport],
       conflict: ['file_id', 'importer', 'parser_version', 'sha256'],
     }),
   )
   return {changed, participantId}
 }
 
-function logIdOf(parsed: ParsedLog, participantId: string): string {
+export function logIdOf(parsed: ParsedLog, participantId: string): string {
   return parsed.kind === 'maneuver'
     ? deterministicId('processing_log', participantId, parsed.knee, parsed.maneuver)
     : deterministicId('knee_log', participantId, parsed.knee)
+}
+
+/** The stored edition (log_updated, layout) of these logs, by log id. */
+export async function storedLogs(
+  db: UnitContext['trx'],
+  logs: readonly ParsedLog[],
+  participantIds: readonly string[],
+): Promise<Map<string, StoredLog>> {
+  const stored = new Map<string, StoredLog>()
+  for (const table of ['processing_logs', 'knee_logs'] as const) {
+    const kind = table === 'processing_logs' ? 'maneuver' : 'knee'
+    const ids = logs.flatMap((p, i) => (p.kind === kind ? [logIdOf(p, participantIds[i]!)] : []))
+    if (ids.length === 0) continue
+    const rows = await db
+      .selectFrom(table)
+      .select(['id', 'log_updated', 'format_version'])
+      .where('id', 'in', ids)
+      .execute()
+    for (const r of rows) stored.set(r.id, r)
+  }
+  return stored
+}
+
+export interface StoredLog {
+  log_updated: string | null
+  format_version: string
 }
 
 /**
  * Refuses to replace a stored log by an older edition of it (an earlier copy of the study found later), and keeps
  * the stored layout label when this workbook's layout is one the stored one cannot be told apart from.
  */
-async function checkNotStale(
-  db: UnitContext['trx'],
+export function judgeStoredLog(
   parsed: ParsedLog,
+  storedById: ReadonlyMap<string, StoredLog>,
   participantId: string,
   number: number,
-) {
-  const table = parsed.kind === 'maneuver' ? 'processing_logs' : 'knee_logs'
-  const stored = await db
-    .selectFrom(table)
-    .select(['log_updated', 'format_version'])
-    .where('id', '=', logIdOf(parsed, participantId))
-    .executeTakeFirst()
+): void {
+  const stored = storedById.get(logIdOf(parsed, participantId))
   if (!stored) return
   const incoming = parsed.log.values.log_updated
   if (
