@@ -77,7 +77,7 @@ interface Seen {
 /** Files read from the database per step: memory stays at one page whatever the archive's size. */
 const PAGE_ROWS = 5000
 /** A batch handed to one thread: small enough that a deadline is kept, large enough to amortise the hand-over. */
-const BATCH_FILES = 256
+const BATCH_FILES = 1024
 const BATCH_BYTES = 64 * 1024 * 1024
 
 interface CheckContext {
