@@ -5,6 +5,7 @@
  *
  *   npm run bench:backup                                   # 1,000 and 4,000 logs, 3 rounds each
  *   npm run bench:backup -- --sizes 1000 --repeats 5
+ *   npm run bench:backup -- --prefix rs_bench                # scratch databases rs_bench_<N>, rs_bench_<N>_restored
  *
  * The database is filled by SQL with the shape of an import of the v4 sample logs (per maneuver log: its workbook
  * file and source_imports row, the log, audio processing with QC arrays, biomechanics, 2 synchronizations, 2 cycle
@@ -30,6 +31,8 @@ interface Options {
   sizes: number[]
   repeats: number
   server: string
+  /** Prefix of the scratch database names, so benchmarks run side by side on one server do not collide. */
+  prefix: string
 }
 
 function options(): Options {
@@ -42,6 +45,7 @@ function options(): Options {
     sizes: (flag('sizes') ?? process.env.BENCH_SIZES ?? '1000,4000').split(',').map(Number),
     repeats: Number(flag('repeats') ?? process.env.BENCH_REPEATS ?? 3),
     server: flag('server') ?? process.env.BENCH_SERVER_URL ?? 'postgresql://postgres@127.0.0.1:5432',
+    prefix: flag('prefix') ?? process.env.BENCH_DB_PREFIX ?? 'aedb_bench_backup',
   }
 }
 
@@ -129,7 +133,7 @@ analyze;
 `
 
 async function createFilledDatabase(opts: Options, logs: number): Promise<{name: string; rows: number}> {
-  const name = `aedb_bench_backup_${logs}`
+  const name = `${opts.prefix}_${logs}`
   await admin(opts.server, `drop database if exists ${name} with (force)`)
   await admin(opts.server, `create database ${name}`)
   const url = `${opts.server}/${name}`
