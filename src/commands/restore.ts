@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {type RestoreResult, restoreBackup} from '../backup/restore-backup.js'
+import {describeRestoreProgress, type RestoreResult, restoreBackup} from '../backup/restore-backup.js'
 import {AedbCommand} from '../base-command.js'
 import {MIGRATIONS} from '../db/migrations.js'
 import {createProgressLine} from '../progress-line.js'
@@ -48,9 +48,12 @@ export default class Restore extends AedbCommand {
       onProgress: (p) => {
         if (p.phase === 'load' && !announced) {
           announced = true
-          this.note(flags.quiet, `loading ${p.totalRows} rows into ${target.redacted}`)
+          this.note(
+            flags.quiet,
+            `loading rows from ${(p.fileBytes / 1048576).toFixed(1)} MiB of backup into ${target.redacted}`,
+          )
         }
-        progress.update(`restore: ${p.phase}${p.table ? ` ${p.table}` : ''} ${p.rows}/${p.totalRows} rows`)
+        progress.update(describeRestoreProgress(p))
       },
       onWarning: (message) => progress.interrupt(`warning: ${message}`),
     })

@@ -5,6 +5,7 @@ import type {PGlite} from '@electric-sql/pglite'
 import {Kysely, PostgresDialect} from 'kysely'
 import pg from 'pg'
 import {AedbError, EXIT} from '../errors.js'
+import {type CopySession, withPgliteCopySession, withPostgresCopySession} from './copy-session.js'
 import type {DatabaseTarget} from './database-url.js'
 import {redactSecrets} from './database-url.js'
 import {PGliteDialect} from './pglite-dialect.js'
@@ -23,6 +24,8 @@ export interface OpenDatabase {
   close(): Promise<void>
   /** One connection of its own for statements a person wrote (`aedb sql`), held until `fn` settles. */
   withSession<T>(fn: (session: RawSession) => Promise<T>): Promise<T>
+  /** One connection of its own for a bulk load (Kysely plus `COPY ... FROM`), held until `fn` settles. */
+  withCopySession<T>(fn: (session: CopySession) => Promise<T>): Promise<T>
 }
 
 export interface RawField {
@@ -164,6 +167,7 @@ async function openPglite(
           },
         }),
       ),
+    withCopySession: (fn) => withPgliteCopySession(db, pglite, fn),
     backend: 'pglite',
     location: target.redacted,
     created: created || dataDir === null,
@@ -228,6 +232,15 @@ async function openPostgres(
         client.release(failed)
       }
     },
+    withCopySession: (fn) =>
+      withPostgresCopySession(
+        {
+          connectionString: url,
+          application_name: options.applicationName ?? applicationName(),
+          types: {getTypeParser: getTypeParser as never},
+        },
+        fn,
+      ),
     backend: 'postgres',
     location: redacted,
     created,
