@@ -5,6 +5,8 @@
  *
  *   npm run bench:backup                                   # 1,000 and 4,000 logs, 3 rounds each
  *   npm run bench:backup -- --sizes 1000 --repeats 5
+ *   npm run bench:backup -- --prefix rs_bench                # scratch databases rs_bench_<N>, rs_bench_<N>_restored
+ *   npm run bench:backup -- --build bench/out/before         # measure a saved build (a copy of build/) instead
  *
  * The database is filled by SQL with the shape of an import of the v4 sample logs (per maneuver log: its workbook
  * file and source_imports row, the log, audio processing with QC arrays, biomechanics, 2 synchronizations, 2 cycle
@@ -30,6 +32,10 @@ interface Options {
   sizes: number[]
   repeats: number
   server: string
+  /** Prefix of the scratch database names, so benchmarks run side by side on one server do not collide. */
+  prefix: string
+  /** An existing build to measure instead of building this checkout (e.g. a copy of an earlier run's build). */
+  build: string | undefined
 }
 
 function options(): Options {
@@ -42,6 +48,8 @@ function options(): Options {
     sizes: (flag('sizes') ?? process.env.BENCH_SIZES ?? '1000,4000').split(',').map(Number),
     repeats: Number(flag('repeats') ?? process.env.BENCH_REPEATS ?? 3),
     server: flag('server') ?? process.env.BENCH_SERVER_URL ?? 'postgresql://postgres@127.0.0.1:5432',
+    prefix: flag('prefix') ?? process.env.BENCH_DB_PREFIX ?? 'aedb_bench_backup',
+    build: flag('build'),
   }
 }
 
@@ -129,7 +137,7 @@ analyze;
 `
 
 async function createFilledDatabase(opts: Options, logs: number): Promise<{name: string; rows: number}> {
-  const name = `aedb_bench_backup_${logs}`
+  const name = `${opts.prefix}_${logs}`
   await admin(opts.server, `drop database if exists ${name} with (force)`)
   await admin(opts.server, `create database ${name}`)
   const url = `${opts.server}/${name}`
@@ -183,7 +191,9 @@ async function benchSize(opts: Options, logs: number): Promise<SizeResult> {
   const dumpFile = path.join(OUT, `${name}.dump`)
   const target = `${name}_restored`
   const cli = path.join(REPO_ROOT, 'bench', 'run-built-cli.mjs')
-  const env = {AEDB_BENCH_COMMANDS: './bench/out/backup/build/dist/src/commands'}
+  const env = {
+    AEDB_BENCH_COMMANDS: path.join(path.resolve(REPO_ROOT, opts.build ?? BUILD), 'dist', 'src', 'commands'),
+  }
   const samples: SizeResult['samples'] = {
     aedbStartup: [],
     aedbBackup: [],
@@ -244,8 +254,10 @@ function report(results: SizeResult[]): string {
 async function main(): Promise<void> {
   const opts = options()
   await mkdir(OUT, {recursive: true})
-  process.stderr.write('[bench] building the CLI into bench/out/backup/build\n')
-  await buildCli()
+  if (opts.build === undefined) {
+    process.stderr.write('[bench] building the CLI into bench/out/backup/build\n')
+    await buildCli()
+  }
   const results: SizeResult[] = []
   for (const logs of opts.sizes) results.push(await benchSize(opts, logs))
   const table = report(results)

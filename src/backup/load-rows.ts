@@ -1,14 +1,9 @@
-import {CompiledQuery, type Kysely, sql} from 'kysely'
+import {type Kysely, sql} from 'kysely'
 import {quoteIdent} from '../db/connection.js'
-import {AedbError, EXIT} from '../errors.js'
-import type {TableHeader} from './backup-format.js'
 import type {OwnedTable} from './owned-tables.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: tables are read from the catalog, not from today's types.
 type AnyDb = Kysely<any>
-
-/** Rows per INSERT: one jsonb parameter each, so no bind-parameter limit; big enough to amortise the round trip. */
-export const LOAD_BATCH_ROWS = 5000
 
 /**
  * Turns triggers off for the rest of the transaction, so the audit trigger adds no rows and `updated_at` keeps its
@@ -33,33 +28,6 @@ export async function enableTriggers(trx: AnyDb, tables: OwnedTable[], mode: 're
     return
   }
   for (const t of tables) await sql.raw(`alter table ${quoteIdent(t.name)} enable trigger user`).execute(trx)
-}
-
-/**
- * The INSERT for one backed-up table: each line is a JSON array of text values, cast by the target's own column
- * types; identity values are kept (OVERRIDING SYSTEM VALUE).
- */
-export function insertStatement(header: TableHeader, target: OwnedTable | undefined, file: string): string {
-  const types = new Map(target?.columns.map((c) => [c.name, c.type]))
-  const missing = header.columns.filter((c) => !types.has(c.name)).map((c) => c.name)
-  if (!target || missing.length > 0) {
-    throw new AedbError(
-      `${file} does not fit the schema it names: ${target ? `table ${header.table} has no column(s) ${missing.join(', ')}` : `there is no table ${header.table}`}.`,
-      {
-        code: 'BACKUP_SCHEMA_MISMATCH',
-        exit: EXIT.PROBLEMS,
-        suggestions: ['The backup was edited or written by a modified aedb; use another backup.'],
-      },
-    )
-  }
-  const columns = header.columns.map((c) => quoteIdent(c.name)).join(', ')
-  const values = header.columns.map((c, i) => `(e->>${i})::${types.get(c.name)}`).join(', ')
-  return `insert into ${quoteIdent(header.table)} (${columns}) overriding system value select ${values} from jsonb_array_elements($1::jsonb) as e`
-}
-
-export async function insertLines(trx: AnyDb, statement: string, lines: string[]): Promise<void> {
-  if (lines.length === 0) return
-  await trx.executeQuery(CompiledQuery.raw(statement, [`[${lines.join(',')}]`]))
 }
 
 /** Sets each identity sequence past the restored values, so the next audit row does not collide. */

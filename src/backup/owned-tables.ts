@@ -126,15 +126,24 @@ export function orderByDependencies(tables: OwnedTable[]): OwnedTable[] {
  * key (byte order for text keys, so PGlite and a server with another collation order them alike).
  */
 export function rowLinesQuery(table: OwnedTable): string {
-  const values = table.columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ')
+  return `select ${rowLineExpression(table)} as line from ${quoteIdent(table.name)} order by ${rowOrder(table)}`
+}
+
+/** The order of a table's backup lines: its primary key (all columns without one), text in byte order. */
+export function rowOrder(table: OwnedTable): string {
   const keyColumns = table.primaryKey.length > 0 ? table.primaryKey : table.columns.map((c) => c.name)
-  const order = keyColumns
+  return keyColumns
     .map((name) => {
       const column = table.columns.find((c) => c.name === name)
       return `${quoteIdent(name)}${column?.collatable ? ' collate "C"' : ''}`
     })
     .join(', ')
-  return `select array_to_json(array[${values}]::text[])::text as line from ${quoteIdent(table.name)} order by ${order}`
+}
+
+/** One row of the table as its backup line: a JSON array of each column's text (null for NULL). */
+export function rowLineExpression(table: Pick<OwnedTable, 'columns'>): string {
+  const values = table.columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ')
+  return `array_to_json(array[${values}]::text[])::text`
 }
 
 function groupBy<R, V>(rows: R[], key: (row: R) => string, value: (row: R) => V): Map<string, V[]> {

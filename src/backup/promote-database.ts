@@ -56,9 +56,10 @@ export async function promoteDatabase(props: PromoteDatabaseProps): Promise<Prom
     const file = path.join(folder, 'promote.aedb-backup.gz')
     const backup = await withDatabase(
       props.source,
-      ({db, backend}) =>
+      ({db, backend, withCopySession}) =>
         writeBackup({
           db,
+          withCopySession,
           backend,
           file,
           migrations: props.migrations,

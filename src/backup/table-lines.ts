@@ -1,4 +1,3 @@
-import {createHash} from 'node:crypto'
 import {type Kysely, sql} from 'kysely'
 import {BACKUP_SESSION_SETTINGS} from './backup-format.js'
 import {type OwnedTable, rowLinesQuery} from './owned-tables.js'
@@ -29,15 +28,4 @@ export async function* tableLines(trx: AnyDb, table: OwnedTable, batchSize = 200
   } finally {
     await sql.raw(`close ${CURSOR}`).execute(trx)
   }
-}
-
-/** Row count and SHA-256 of a table's lines as they stand in the database (to compare with a backup's manifest). */
-export async function tableChecksum(trx: AnyDb, table: OwnedTable): Promise<{rows: number; sha256: string}> {
-  const hash = createHash('sha256')
-  let rows = 0
-  for await (const batch of tableLines(trx, table)) {
-    for (const line of batch) hash.update(`${line}\n`)
-    rows += batch.length
-  }
-  return {rows, sha256: hash.digest('hex')}
 }

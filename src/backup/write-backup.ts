@@ -7,7 +7,8 @@ import {Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createGzip, type Gzip} from 'node:zlib'
 import type {Kysely} from 'kysely'
-import type {Backend} from '../db/connection.js'
+import type {Backend, OpenDatabase} from '../db/connection.js'
+import type {CopySession} from '../db/copy-session.js'
 import {getMigrationStatus, type NamedMigration} from '../db/migrator.js'
 import type {Database} from '../db/schema.js'
 import {AedbError, EXIT} from '../errors.js'
@@ -19,7 +20,7 @@ import {
   sidecarPath,
   type TableManifest,
 } from './backup-format.js'
-import {readOwnedTables} from './owned-tables.js'
+import {type OwnedTable, readOwnedTables, rowLinesQuery} from './owned-tables.js'
 import {applyBackupSession, tableLines} from './table-lines.js'
 
 export interface BackupProgress {
@@ -31,6 +32,8 @@ export interface BackupProgress {
 
 export interface WriteBackupProps {
   db: Kysely<Database>
+  /** A connection of its own with COPY (OpenDatabase.withCopySession): rows are then read as bytes on a server. */
+  withCopySession?: OpenDatabase['withCopySession']
   backend: Backend
   file: string
   migrations: readonly NamedMigration[]
@@ -126,13 +129,17 @@ async function writeSnapshot(props: WriteBackupProps, temp: string): Promise<Sna
   const written = pipeline(gzip, hashingPassThrough(fileHash), createWriteStream(temp))
   // A failure in the pipeline must surface even while rows are still being produced.
   written.catch(() => {})
-  const snapshot = await props.db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .execute(async (trx) => {
-      await applyBackupSession(trx)
-      return writeLines(props, trx, gzip)
-    })
+  const inSnapshot = (db: Kysely<Database>, copyOut?: CopySession['copyOut']) =>
+    db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (trx) => {
+        await applyBackupSession(trx)
+        return writeLines(props, trx, gzip, copyOut)
+      })
+  const snapshot = props.withCopySession
+    ? await props.withCopySession((session) => inSnapshot(session.db, session.copyOut))
+    : await inSnapshot(props.db)
   gzip.end()
   await written
   return {...snapshot, sha256: fileHash.digest('hex')}
@@ -142,6 +149,7 @@ async function writeLines(
   props: WriteBackupProps,
   trx: Kysely<Database>,
   gzip: Gzip,
+  copyOut: CopySession['copyOut'],
 ): Promise<Omit<Snapshot, 'sha256'>> {
   const status = await getMigrationStatus(trx, props.migrations)
   const schemaVersion = status.applied.at(-1)?.name
@@ -155,7 +163,7 @@ async function writeLines(
   const {tables, ignored} = await readOwnedTables(trx)
   for (const name of ignored) props.onWarning?.(`Table ${name} is not aedb's and is not in the backup.`)
   const content = createHash('sha256')
-  const emit = async (text: string, hashed = true) => {
+  const emit = async (text: string | Buffer, hashed = true) => {
     if (hashed) content.update(text)
     if (!gzip.write(text)) await once(gzip, 'drain')
   }
@@ -177,11 +185,10 @@ async function writeLines(
     await emit(`${JSON.stringify({table: table.name, columns, primaryKey: table.primaryKey})}\n`)
     const tableHash = createHash('sha256')
     let rows = 0
-    for await (const batch of tableLines(trx, table)) {
-      const text = `${batch.join('\n')}\n`
-      tableHash.update(text)
-      await emit(text)
-      rows += batch.length
+    for await (const piece of tableRowText(trx, table, copyOut)) {
+      tableHash.update(piece.text)
+      await emit(piece.text)
+      rows += piece.rows
       props.onProgress?.({table: table.name, tableIndex, tableCount: tables.length, rows})
     }
     manifest[table.name] = {rows, sha256: tableHash.digest('hex')}
@@ -194,6 +201,33 @@ async function writeLines(
     createdAt,
     tables: tables.map((t) => ({name: t.name, ...manifest[t.name]!})),
   }
+}
+
+/**
+ * One table's backup lines, each with its "\n", in pieces: as bytes straight from `COPY ... TO STDOUT` on a server
+ * (no string per row is ever made, which keeps backups fast and their memory flat), else through a cursor.
+ */
+async function* tableRowText(
+  trx: Kysely<Database>,
+  table: OwnedTable,
+  copyOut: CopySession['copyOut'],
+): AsyncGenerator<{text: string | Buffer; rows: number}> {
+  if (!copyOut) {
+    for await (const batch of tableLines(trx, table))
+      yield {text: `${batch.join('\n')}\n`, rows: batch.length}
+    return
+  }
+  for await (const bytes of copyOut(rowLinesQuery(table))) {
+    // CSV quoting would wrap a line in \x01: JSON text never holds that byte raw, so this never happens.
+    if (bytes.includes(0x01)) throw new Error(`COPY quoted a backup line of table ${table.name}`)
+    yield {text: bytes, rows: countLines(bytes)}
+  }
+}
+
+function countLines(bytes: Buffer): number {
+  let count = 0
+  for (let at = bytes.indexOf(0x0a); at !== -1; at = bytes.indexOf(0x0a, at + 1)) count += 1
+  return count
 }
 
 function hashingPassThrough(hash: Hash): Transform {

@@ -43,9 +43,10 @@ export default class Backup extends AedbCommand {
     const progress = createProgressLine({enabled: !flags.quiet && !this.jsonEnabled()})
     const result = await withDatabase(
       target,
-      async ({db, backend}) => {
+      async ({db, backend, withCopySession}) => {
         const written = await writeBackup({
           db,
+          withCopySession,
           backend,
           file: args.file,
           migrations: MIGRATIONS,

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {type PromoteResult, promoteDatabase} from '../backup/promote-database.js'
+import {describeRestoreProgress} from '../backup/restore-backup.js'
 import {AedbCommand} from '../base-command.js'
 import {parseDatabaseUrl} from '../db/database-url.js'
 import {MIGRATIONS} from '../db/migrations.js'
@@ -41,8 +42,7 @@ export default class Promote extends AedbCommand {
       argv: this.argv,
       force: flags.force,
       onBackupProgress: (p) => progress.update(`backup: ${p.table} ${p.rows} rows`),
-      onRestoreProgress: (p) =>
-        progress.update(`restore: ${p.phase}${p.table ? ` ${p.table}` : ''} ${p.rows}/${p.totalRows}`),
+      onRestoreProgress: (p) => progress.update(describeRestoreProgress(p)),
       onWarning: (message) => progress.interrupt(`warning: ${message}`),
     })
     progress.done()

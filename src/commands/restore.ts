@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {type RestoreResult, restoreBackup} from '../backup/restore-backup.js'
+import {describeRestoreProgress, type RestoreResult, restoreBackup} from '../backup/restore-backup.js'
 import {AedbCommand} from '../base-command.js'
 import {MIGRATIONS} from '../db/migrations.js'
 import {createProgressLine} from '../progress-line.js'
@@ -9,7 +9,7 @@ export default class Restore extends AedbCommand {
     'Restore a backup written by `aedb backup` into an empty database, all or nothing.'
 
   static override description =
-    `Checks the file first (its SHA-256 against FILE.sha256, the format, every table's checksum) and writes nothing if anything is wrong (exit 3). Then, in one transaction: creates the schema at the backup's version, loads every row with triggers off (the audit log and updated_at are restored as they were, not rewritten), compares every table with the backup's manifest, and migrates an older backup to this aedb's schema. A database that already holds data is refused (exit 2) unless --force, which replaces everything in it, also all or nothing. A backup newer than this aedb is refused (exit 2) naming the aedb version to use. Works into the embedded database or a server, from a backup of either.`
+    `Checks the file's SHA-256 against FILE.sha256 and its format and version first. Then, in one transaction: creates the schema at the backup's version, reads the file once, checking every line and table checksum as it loads the rows with triggers off (the audit log and updated_at are restored as they were, not rewritten), compares every table with the backup, and migrates an older backup to this aedb's schema. A damaged, truncated or edited file is refused (exit 3) with nothing written: the transaction is rolled back, and a database the restore created is removed. A database that already holds data is refused (exit 2) unless --force, which replaces everything in it, also all or nothing. A backup newer than this aedb is refused (exit 2) naming the aedb version to use. Works into the embedded database or a server, from a backup of either.`
 
   static override examples = [
     {
@@ -48,9 +48,12 @@ export default class Restore extends AedbCommand {
       onProgress: (p) => {
         if (p.phase === 'load' && !announced) {
           announced = true
-          this.note(flags.quiet, `loading ${p.totalRows} rows into ${target.redacted}`)
+          this.note(
+            flags.quiet,
+            `loading rows from ${(p.fileBytes / 1048576).toFixed(1)} MiB of backup into ${target.redacted}`,
+          )
         }
-        progress.update(`restore: ${p.phase}${p.table ? ` ${p.table}` : ''} ${p.rows}/${p.totalRows} rows`)
+        progress.update(describeRestoreProgress(p))
       },
       onWarning: (message) => progress.interrupt(`warning: ${message}`),
     })

@@ -6,6 +6,7 @@ import {Kysely, PostgresDialect} from 'kysely'
 import pg from 'pg'
 import {to as copyTo} from 'pg-copy-streams'
 import {AedbError, EXIT} from '../errors.js'
+import {type CopySession, withPgliteCopySession, withPostgresCopySession} from './copy-session.js'
 import type {DatabaseTarget} from './database-url.js'
 import {redactSecrets} from './database-url.js'
 import {PGliteDialect} from './pglite-dialect.js'
@@ -26,6 +27,8 @@ export interface OpenDatabase {
   withSession<T>(fn: (session: RawSession) => Promise<T>): Promise<T>
   /** On a server only: the rows of a query as `COPY ... TO STDOUT` text, on a connection of its own. */
   copyOut?: CopyOut
+  /** One connection of its own for a bulk load (Kysely plus `COPY ... FROM`), held until `fn` settles. */
+  withCopySession<T>(fn: (session: CopySession) => Promise<T>): Promise<T>
 }
 
 /**
@@ -173,6 +176,7 @@ async function openPglite(
           },
         }),
       ),
+    withCopySession: (fn) => withPgliteCopySession(db, pglite, fn),
     backend: 'pglite',
     location: target.redacted,
     created: created || dataDir === null,
@@ -238,6 +242,15 @@ async function openPostgres(
       }
     },
     copyOut: (query) => copyOutOf(pool, query),
+    withCopySession: (fn) =>
+      withPostgresCopySession(
+        {
+          connectionString: url,
+          application_name: options.applicationName ?? applicationName(),
+          types: {getTypeParser: getTypeParser as never},
+        },
+        fn,
+      ),
     backend: 'postgres',
     location: redacted,
     created,

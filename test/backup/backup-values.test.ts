@@ -11,6 +11,9 @@ import {createTestDatabase, type TestDatabase, testBackends} from '../support/ba
 import {dumpAllTables} from '../support/db-dump.js'
 
 const HASH = 'ab'.repeat(32)
+/** What COPY's text format escapes: tab, backslash, newline, carriage return; and `\N`, its NULL, as a value. */
+const ODD_PATH = 'odd/tab\there\\back\nline\rcr.wav'
+const BACKSLASH_N = '\\N'
 
 /**
  * Values that lose something on a careless round trip (NaN and infinities in float8 and float8[], microseconds,
@@ -33,8 +36,12 @@ async function seedAwkwardValues(source: TestDatabase): Promise<void> {
         insert into audio_processing (id, processing_log_id, sample_rate_hz, duration_s, file_size_mb, qc_fail_segments, content_hash)
         select gen_random_uuid(), id, 'NaN', 'Infinity', '-Infinity', '{NaN,Infinity,-Infinity,0.1,1e-320}', ${HASH}
         from log returning id)
-      insert into files (id, root_id, rel_path, kind, present, size_bytes, mtime, duration_s)
-      select gen_random_uuid(), id, 'a/b.wav', 'audio', true, 9007199254740993, '2026-01-02 03:04:05.123456+05:30', 0.30000000000000004
+      insert into files (id, root_id, rel_path, kind, present, size_bytes, mtime, duration_s, codec, probe_error)
+      select gen_random_uuid(), id, 'a/b.wav', 'audio', true, 9007199254740993,
+        '2026-01-02 03:04:05.123456+05:30'::timestamptz, 0.30000000000000004::float8, null, null
+      from root
+      union all
+      select gen_random_uuid(), id, ${ODD_PATH}, 'other', false, null, null, null, '', ${BACKSLASH_N}
       from root`.execute(opened.db)
   } finally {
     await opened.close()
@@ -111,11 +118,27 @@ describe.each(testBackends())(
       const after = await dump(target)
       // The target was migrated past the backup's schema: its newer tables are compared by their own tests.
       expect(Object.fromEntries(Object.keys(before).map((t) => [t, after[t]]))).toEqual(before)
-      expect(after.files![0]).toContain('9007199254740993')
-      expect(after.files![0]).toContain('2026-01-01 21:34:05.123456+00')
+      const files = after.files!.join('\n')
+      expect(files).toContain('9007199254740993')
+      expect(files).toContain('2026-01-01 21:34:05.123456+00')
+
       expect(after.audio_processing![0]).toContain('"{NaN,Infinity,-Infinity,0.1,1e-320}"')
       expect(after.processing_logs![0]).toContain('m/s²')
-      expect(after.audit_log).toHaveLength(6)
+      expect(after.audit_log).toHaveLength(7)
+    })
+
+    it('keeps NULL, the empty string and the text \\N apart, and tabs, newlines and backslashes as they were', async () => {
+      const opened = await target.open()
+      try {
+        const {rows} = await sql<{rel_path: string; codec: string | null; probe_error: string | null}>`
+          select rel_path, codec, probe_error from files order by kind`.execute(opened.db)
+        expect(rows).toEqual([
+          {rel_path: 'a/b.wav', codec: null, probe_error: null},
+          {rel_path: ODD_PATH, codec: '', probe_error: BACKSLASH_N},
+        ])
+      } finally {
+        await opened.close()
+      }
     })
   },
 )

@@ -201,10 +201,10 @@ describe.each(testBackends())('aedb restore into %s', (backend) => {
 
     it('killed part-way through loading, is left exactly as it was', async () => {
       const run = await runCli(['restore', big, '--force', '--database-url', target.url], {
-        killWhen: ({stderr}) => /loading \d+ rows/.test(stderr),
+        killWhen: ({stderr}) => /loading rows/.test(stderr),
       })
       expect(run.exitCode).toBe(137)
-      expect(run.stderr).toMatch(/loading \d+ rows/)
+      expect(run.stderr).toMatch(/loading rows/)
       expect(await dump(target)).toEqual(restored)
     })
 
