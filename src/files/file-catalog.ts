@@ -246,6 +246,20 @@ function matchesCache(cached: CachedFile, info: Stats): boolean {
   )
 }
 
+/** What makes a file row changed when it is written again (every column the importers describe a file with). */
+export const FILE_COMPARE_COLUMNS = [
+  'kind',
+  'present',
+  'size_bytes',
+  'mtime',
+  'sha256',
+  'duration_s',
+  'sample_rate_hz',
+  'channels',
+  'codec',
+  'probe_error',
+] as const
+
 /** Writes the import root and file rows (batched upsert on (root_id, rel_path)). */
 export async function upsertFiles(
   db: Kysely<Database>,
@@ -267,17 +281,6 @@ export async function upsertFiles(
     table: 'files',
     rows,
     conflict: ['root_id', 'rel_path'],
-    compare: [
-      'kind',
-      'present',
-      'size_bytes',
-      'mtime',
-      'sha256',
-      'duration_s',
-      'sample_rate_hz',
-      'channels',
-      'codec',
-      'probe_error',
-    ],
+    compare: FILE_COMPARE_COLUMNS,
   })
 }

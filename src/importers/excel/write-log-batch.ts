@@ -1,7 +1,7 @@
 import path from 'node:path'
 import type {TableName} from '../../db/schema.js'
 import {deletedCounts, deleteStaleRowsOfMany, upsertRows, upsertRowsReporting} from '../../db/upsert-rows.js'
-import {importRootId} from '../../files/file-catalog.js'
+import {FILE_COMPARE_COLUMNS, importRootId} from '../../files/file-catalog.js'
 import type {UnitContext} from '../import-session.js'
 import {
   buildLogRows,
@@ -90,18 +90,7 @@ async function writeFilesOfBatch(ctx: UnitContext, logs: readonly BatchedLog[]):
     table: 'files',
     rows,
     conflict: ['root_id', 'rel_path'],
-    compare: [
-      'kind',
-      'present',
-      'size_bytes',
-      'mtime',
-      'sha256',
-      'duration_s',
-      'sample_rate_hz',
-      'channels',
-      'codec',
-      'probe_error',
-    ],
+    compare: FILE_COMPARE_COLUMNS,
   })
 }
 
