@@ -1,5 +1,5 @@
 import {execFile} from 'node:child_process'
-import {cp, mkdir, mkdtemp, readFile, rm, symlink} from 'node:fs/promises'
+import {cp, mkdtemp, readFile, rm, symlink} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {promisify} from 'node:util'
@@ -24,8 +24,8 @@ describe('the built CLI (npm run build, ./bin/run.js)', () => {
 
   beforeAll(async () => {
     project = await mkdtemp(path.join(os.tmpdir(), 'aedb-built-'))
-    await mkdir(path.join(project, 'bin'))
-    await cp(path.join(PROJECT_ROOT, 'bin', 'run.js'), path.join(project, 'bin', 'run.js'))
+    // The whole bin/ folder, as the package ships it (`files` in package.json): run.js imports its neighbours.
+    await cp(path.join(PROJECT_ROOT, 'bin'), path.join(project, 'bin'), {recursive: true})
     await cp(path.join(PROJECT_ROOT, 'package.json'), path.join(project, 'package.json'))
     await symlink(path.join(PROJECT_ROOT, 'node_modules'), path.join(project, 'node_modules'))
     const dist = path.join(project, 'dist')
