@@ -14,7 +14,7 @@
  * so the audit log holds one row per row written, as after a real import.
  */
 import {spawn} from 'node:child_process'
-import {mkdir, rm, stat, writeFile} from 'node:fs/promises'
+import {mkdir, stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import pg from 'pg'
@@ -22,6 +22,7 @@ import {withDatabase} from '../src/db/connection.js'
 import {parseDatabaseUrl} from '../src/db/database-url.js'
 import {MIGRATIONS} from '../src/db/migrations.js'
 import {migrateUp} from '../src/db/migrator.js'
+import {buildCliInto} from './lib/build-cli.js'
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 const OUT = path.join(REPO_ROOT, 'bench', 'out', 'backup')
@@ -157,22 +158,9 @@ async function createFilledDatabase(opts: Options, logs: number): Promise<{name:
   }
 }
 
+/** The CLI as `npm run build` makes it, into bench/out/backup/build/dist. */
 async function buildCli(): Promise<void> {
-  await rm(BUILD, {recursive: true, force: true})
-  const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-  await measure(process.execPath, [
-    tsc,
-    '-p',
-    'tsconfig.build.json',
-    '--outDir',
-    path.join(BUILD, 'dist'),
-  ]).catch(() => undefined)
-  await stat(path.join(BUILD, 'dist', 'src', 'commands', 'backup.js'))
-  // The oclif manifest, as `npm run build` writes it: the CLI then loads only the command it runs.
-  await measure(process.execPath, [
-    path.join(REPO_ROOT, 'scripts', 'write-oclif-manifest.mjs'),
-    path.join(BUILD, 'dist'),
-  ])
+  await buildCliInto(BUILD)
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!

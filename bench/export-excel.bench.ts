@@ -6,7 +6,7 @@
  *   --server URL  BENCH_SERVER_URL  PostgreSQL server (default postgresql://postgres@127.0.0.1:5432)
  *   --keep        BENCH_KEEP=1      keep the benchmark database and the written files
  *
- * The CLI runs as a child process on a private tsc build (bench/out/build-export/dist) under /usr/bin/time, which
+ * The CLI runs as a child process on a private build (bench/out/build-export/dist, made as `npm run build` makes dist/) under /usr/bin/time, which
  * reports its peak RSS; psql runs the same way. Prints a table, writes bench/out/export-excel.json. No assertions.
  */
 import {spawn} from 'node:child_process'
@@ -15,6 +15,7 @@ import {mkdir, rm, stat, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {buildCliInto} from './lib/build-cli.js'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const OUT = path.join(REPO_ROOT, 'bench', 'out')
@@ -105,13 +106,7 @@ async function main(): Promise<void> {
   await rm(work, {recursive: true, force: true})
   await mkdir(work, {recursive: true})
   console.error(`building the CLI into ${path.relative(REPO_ROOT, BUILD)}`)
-  await run(process.execPath, [
-    path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
-    '-p',
-    'tsconfig.build.json',
-    '--outDir',
-    BUILD,
-  ])
+  await buildCliInto(path.dirname(BUILD))
   const cliEnv = {AEDB_BENCH_COMMANDS: './bench/out/build-export/dist/src/commands'}
   const cli = path.join(REPO_ROOT, 'bench', 'run-built-cli.mjs')
   await psql(`${server}/postgres`, `create database ${name}`)

@@ -1,4 +1,4 @@
-import {rm, stat} from 'node:fs/promises'
+import {stat} from 'node:fs/promises'
 import path from 'node:path'
 import {BENCH_OUT, REPO_ROOT} from '../generate-corpus.js'
 import {log, run} from './processes.js'
@@ -7,29 +7,27 @@ export const BUILD_DIR = path.join(BENCH_OUT, 'build')
 export const CLI = path.join(REPO_ROOT, 'bench', 'run-built-cli.mjs')
 
 /**
- * tsc of src/ into bench/out/build/dist (the shared dist/ is never touched). With `reuse` (the umbrella `npm run
+ * The CLI as `npm run build` makes it (scripts/build-cli.mjs: tsc, each command bundled into one file, the oclif
+ * manifest), into bench/out/build/dist (the shared dist/ is never touched). With `reuse` (the umbrella `npm run
  * bench` builds once for all its steps), an existing build is kept.
  */
 export async function buildCli(reuse = false): Promise<{seconds: number; typeErrors: boolean}> {
-  const entry = path.join(BUILD_DIR, 'dist', 'src', 'commands', 'backfill-excel.js')
+  return buildCliInto(BUILD_DIR, reuse)
+}
+
+/** The same into DIR/dist, for a bench that keeps its own build. */
+export async function buildCliInto(
+  dir: string,
+  reuse = false,
+): Promise<{seconds: number; typeErrors: boolean}> {
+  const entry = path.join(dir, 'dist', 'src', 'commands', 'backfill-excel.js')
   if (reuse && (await stat(entry).catch(() => null))) return {seconds: 0, typeErrors: false}
-  await rm(BUILD_DIR, {recursive: true, force: true})
-  const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-  // tsc emits even when the shared working tree has type errors elsewhere; say so rather than stop.
-  const result = await run(process.execPath, [
-    tsc,
-    '-p',
-    'tsconfig.build.json',
-    '--outDir',
-    path.join(BUILD_DIR, 'dist'),
-  ])
-  if (result.code !== 0)
-    log(`tsc reported errors (the build was still emitted):\n${result.stdout.slice(0, 2000)}`)
+  const script = path.join(REPO_ROOT, 'scripts', 'build-cli.mjs')
+  // The build is still made when the working tree has type errors elsewhere; say so rather than stop.
+  const result = await run(process.execPath, [script, path.join(dir, 'dist'), '--allow-type-errors'])
+  if (result.code !== 0) throw new Error(`building the CLI failed:\n${result.stderr.slice(-3000)}`)
+  const typeErrors = result.stderr.includes('tsc reported errors')
+  if (typeErrors) log(result.stderr.slice(0, 2000))
   await stat(entry)
-  // The oclif manifest, as `npm run build` writes it: the CLI then loads only the command it runs.
-  await run(process.execPath, [
-    path.join(REPO_ROOT, 'scripts', 'write-oclif-manifest.mjs'),
-    path.join(BUILD_DIR, 'dist'),
-  ])
-  return {seconds: result.seconds, typeErrors: result.code !== 0}
+  return {seconds: result.seconds, typeErrors}
 }

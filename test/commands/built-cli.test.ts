@@ -14,8 +14,8 @@ function runBuilt(cli: string, args: string[], cwd: string): Promise<CliResult> 
 }
 
 /**
- * The README's quick start on the built CLI, in a copy of the project's entry point: `npm run build` (tsc, then
- * the oclif manifest) and `./bin/run.js init && ./bin/run.js backfill-excel fixtures/knee-ae/v4-2026-01-29`.
+ * The README's quick start on the built CLI, in a copy of the project's entry point: `npm run build` (tsc, each
+ * command bundled, the oclif manifest) and `./bin/run.js init && ./bin/run.js backfill-excel fixtures/knee-ae/v4-2026-01-29`.
  * The built CLI finds its commands through dist/oclif.manifest.json; bin/dev.js (every other test) never does.
  */
 describe('the built CLI (npm run build, ./bin/run.js)', () => {
@@ -28,19 +28,10 @@ describe('the built CLI (npm run build, ./bin/run.js)', () => {
     await cp(path.join(PROJECT_ROOT, 'bin'), path.join(project, 'bin'), {recursive: true})
     await cp(path.join(PROJECT_ROOT, 'package.json'), path.join(project, 'package.json'))
     await symlink(path.join(PROJECT_ROOT, 'node_modules'), path.join(project, 'node_modules'))
-    const dist = path.join(project, 'dist')
-    const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-    // tsc prints nothing on a clean build; execFile rejects (failing set-up) on a non-zero exit.
-    const built = await execFileAsync(
-      process.execPath,
-      [tsc, '-p', 'tsconfig.build.json', '--outDir', dist],
-      {
-        cwd: PROJECT_ROOT,
-      },
-    )
-    expect(built.stdout + built.stderr).toBe('')
-    const manifest = path.join(PROJECT_ROOT, 'scripts', 'write-oclif-manifest.mjs')
-    await execFileAsync(process.execPath, [manifest, dist], {cwd: PROJECT_ROOT})
+    // `npm run build` into the copy: tsc, each command bundled into one file, the oclif manifest. execFile rejects
+    // (failing set-up) on a non-zero exit, which tsc errors give.
+    const build = path.join(PROJECT_ROOT, 'scripts', 'build-cli.mjs')
+    await execFileAsync(process.execPath, [build, path.join(project, 'dist')], {cwd: PROJECT_ROOT})
     cli = path.join(project, 'bin', 'run.js')
   })
 
@@ -81,6 +72,37 @@ describe('the built CLI (npm run build, ./bin/run.js)', () => {
       expect(summary.files.imported).toBeGreaterThan(0)
       const again = await runBuilt(cli, ['backfill-excel', fixtures, '--json'], cwd)
       expect(JSON.parse(again.stdout).files.imported).toBe(0)
+    } finally {
+      await rm(cwd, {recursive: true, force: true})
+    }
+  })
+
+  it('bundles each command: libraries that load at every start are inside the file, not imported', async () => {
+    const verify = await readFile(path.join(project, 'dist', 'src', 'commands', 'verify.js'), 'utf8')
+    const imported = [...verify.matchAll(/^import\b[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? '')
+    for (const library of ['kysely', 'pg', 'zod']) expect(imported).not.toContain(library)
+    expect(imported.filter((specifier) => specifier.startsWith('.'))).toEqual([])
+    expect(imported).toContain('@oclif/core')
+  })
+
+  it('runs import-json, verify and export-excel from their bundles (worker threads, lazily loaded libraries)', async () => {
+    const cwd = await mkdtemp(path.join(os.tmpdir(), 'aedb-built-run-'))
+    try {
+      const media = path.join(PROJECT_ROOT, 'fixtures', 'stemset')
+      expect((await runBuilt(cli, ['init', '--quiet'], cwd)).exitCode).toBe(0)
+      const imported = await runBuilt(cli, ['import-json', media, '--json'], cwd)
+      expect(imported.exitCode, imported.stderr).toBe(0)
+      expect(JSON.parse(imported.stdout).files.imported).toBeGreaterThan(0)
+      const verify = await runBuilt(cli, ['verify', '--rehash', '--json'], cwd)
+      expect(verify.exitCode, verify.stderr).toBe(0)
+      const report = JSON.parse(verify.stdout)
+      expect(report.checked.files).toBeGreaterThan(0)
+      expect(report.checked.bytesHashed).toBeGreaterThan(0)
+      expect(report.findings.filter((f: {severity: string}) => f.severity === 'error')).toEqual([])
+      const out = path.join(cwd, 'media.xlsx')
+      const exported = await runBuilt(cli, ['export-excel', out, '--json'], cwd)
+      expect(exported.exitCode, exported.stderr).toBe(0)
+      expect(JSON.parse(exported.stdout).sheets.stems).toBeGreaterThan(0)
     } finally {
       await rm(cwd, {recursive: true, force: true})
     }
