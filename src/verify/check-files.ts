@@ -37,9 +37,9 @@ export interface CheckFilesProps {
 
 export interface CheckFilesResult {
   findings: CheckFinding[]
-  /** Files checked by this run (their findings can be resolved). */
-  checkedIds: Set<string>
-  /** The last file checked, in id order: every file in scope after `after` up to it was checked. */
+  /** Files checked by this run: every file in scope after `after` up to `lastId`, in id order. */
+  checked: number
+  /** The last file checked: the findings of the files checked (after `after`, up to it) can be resolved. */
   lastId: string | null
   /** Files in scope after `after` (due in this run), and in the whole database. */
   due: number
@@ -109,7 +109,7 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
   const due = props.after === null ? total : await countInScope(props, props.after)
   const result: CheckFilesResult = {
     findings: [],
-    checkedIds: new Set(),
+    checked: 0,
     lastId: null,
     due,
     total,
@@ -122,7 +122,7 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
     prober,
     moved: new Map(),
     result,
-    stopped: () => props.deadline !== null && Date.now() >= props.deadline && result.checkedIds.size > 0,
+    stopped: () => props.deadline !== null && Date.now() >= props.deadline && result.checked > 0,
     onBytes: (bytes) => {
       result.bytesHashed += bytes
     },
@@ -138,12 +138,13 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
 /** Page after page, each page's checks overlapping the read of the next and the write of the previous. */
 async function checkPages(context: CheckContext): Promise<void> {
   const {props} = context
-  let next = quietly(readPage(props, props.after))
+  const roots = await readRoots(props)
+  let next = quietly(readPage(props, roots, props.after))
   let writing: Promise<void> = Promise.resolve()
   while (!context.stopped()) {
     const page = await next
     if (page.length === 0) break
-    next = quietly(readPage(props, page.at(-1)!.id))
+    next = quietly(readPage(props, roots, page.at(-1)!.id))
     const {handedOut, checked} = await checkPage(page, context)
     await writing
     writing = quietly(writeSeen(props, checked))
@@ -181,7 +182,7 @@ async function checkPage(
       context.prober.release(worker)
       break
     }
-    for (const file of batch) context.result.checkedIds.add(file.id)
+    context.result.checked += batch.length
     handedOut += batch.length
     const probing = context.prober.probe(worker, probeBatch(batch, context.props))
     pending.push(probing.then((reply) => judgeBatch(batch, reply, context)))
@@ -244,7 +245,7 @@ async function judgeBatch(
     checked.push({file, seen: outcome.seen})
   }
   context.props.onProgress?.({
-    done: context.result.checkedIds.size,
+    done: context.result.checked,
     total: context.result.due,
     bytesHashed: context.result.bytesHashed,
   })
@@ -372,28 +373,31 @@ async function countInScope(props: CheckFilesProps, after: string | null): Promi
   return (props.include.files ? files - sources : 0) + (props.include.sources ? sources : 0)
 }
 
+/** Every import root's path and where --root-map puts it, by id: read once, not once per file. */
+type Roots = Map<string, {root: string; mappedRoot: string}>
+
+async function readRoots(props: CheckFilesProps): Promise<Roots> {
+  const rows = await props.db.selectFrom('import_roots').select(['id', 'path']).execute()
+  return new Map(rows.map((r) => [r.id, {root: r.path, mappedRoot: mapRoot(r.path, props.rootMap)}]))
+}
+
 /** The next page of files in scope after `after`, in id order, with what the last verify remembered of them. */
-async function readPage(props: CheckFilesProps, after: string | null): Promise<FileToCheck[]> {
-  const {rows} = await sql<Omit<FileToCheck, 'mappedRoot' | 'absolute'>>`
-    select f.id, r.path as root, f.rel_path, f.present, f.size_bytes, f.sha256,
+async function readPage(props: CheckFilesProps, roots: Roots, after: string | null): Promise<FileToCheck[]> {
+  const {rows} = await sql<Omit<FileToCheck, 'root' | 'mappedRoot' | 'absolute'> & {root_id: string}>`
+    select f.id, f.root_id, f.rel_path, f.present, f.size_bytes, f.sha256,
       floor(extract(epoch from f.mtime) * 1000)::float8 as mtime_ms,
       (select min(si.importer) from source_imports si where si.file_id = f.id) as importer,
       vf.present as seen_present, vf.size_bytes as seen_size, vf.sha256 as seen_sha256,
       floor(extract(epoch from vf.mtime) * 1000)::float8 as seen_mtime_ms
     from files f
-    join import_roots r on r.id = f.root_id
     left join verify_files vf on vf.file_id = f.id
     where (${after}::uuid is null or f.id > ${after}::uuid) and ${inScope(props)}
     order by f.id
     limit ${PAGE_ROWS}`.execute(props.db)
-  const mapped = new Map<string, string>()
   return rows.map((row) => {
-    let mappedRoot = mapped.get(row.root)
-    if (mappedRoot === undefined) {
-      mappedRoot = mapRoot(row.root, props.rootMap)
-      mapped.set(row.root, mappedRoot)
-    }
-    return toCheck(row, mappedRoot, underRoot(mappedRoot, row.rel_path))
+    // files.root_id references import_roots, which a verify's read-only run cannot see change.
+    const {root, mappedRoot} = roots.get(row.root_id)!
+    return toCheck(row, root, mappedRoot)
   })
 }
 
@@ -420,13 +424,13 @@ function underRoot(root: string, rel: string): string {
  * later read of them (hundreds of thousands per night) paid for it.
  */
 function toCheck(
-  row: Omit<FileToCheck, 'mappedRoot' | 'absolute'>,
+  row: Omit<FileToCheck, 'root' | 'mappedRoot' | 'absolute'>,
+  root: string,
   mappedRoot: string,
-  absolute: string,
 ): FileToCheck {
   return {
     id: row.id,
-    root: row.root,
+    root,
     rel_path: row.rel_path,
     present: row.present,
     size_bytes: row.size_bytes,
@@ -438,7 +442,7 @@ function toCheck(
     seen_mtime_ms: row.seen_mtime_ms,
     seen_sha256: row.seen_sha256,
     mappedRoot,
-    absolute,
+    absolute: underRoot(mappedRoot, row.rel_path),
   }
 }
 

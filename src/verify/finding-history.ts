@@ -9,8 +9,11 @@ export interface RecordFindingsProps {
   findings: readonly CheckFinding[]
   /** Checks that ran over everything they cover (a finding of theirs not seen again is resolved). */
   fullChecks: ReadonlySet<VerifyCheck>
-  /** Files checked by this run: their files/sources findings not seen again are resolved. */
-  checkedFileIds: ReadonlySet<string>
+  /**
+   * The files this run checked, for the checks that ran over them: every file id after `after` up to `lastId`
+   * (files are checked in id order); their files/sources findings not seen again are resolved.
+   */
+  checkedFiles: {checks: ReadonlySet<VerifyCheck>; after: string | null; lastId: string | null} | null
 }
 
 export interface RecordedFindings {
@@ -85,9 +88,20 @@ function reported(f: CheckFinding, isNew: boolean): Finding {
 function covered(before: Row<'verify_findings'>, props: RecordFindingsProps): boolean {
   const check = before.check_name as VerifyCheck
   if (check === 'files' || check === 'sources') {
-    return props.fullChecks.has(check) || (before.row_id !== null && props.checkedFileIds.has(before.row_id))
+    return props.fullChecks.has(check) || checkedFile(before.row_id, check, props.checkedFiles)
   }
   return props.fullChecks.has(check)
+}
+
+/** Whether the run checked this file for this check: uuids compare as their lowercase text does in PostgreSQL. */
+function checkedFile(
+  id: string | null,
+  check: VerifyCheck,
+  checked: RecordFindingsProps['checkedFiles'],
+): boolean {
+  if (id === null || checked === null || checked.lastId === null || !checked.checks.has(check)) return false
+  const key = id.toLowerCase()
+  return (checked.after === null || key > checked.after.toLowerCase()) && key <= checked.lastId.toLowerCase()
 }
 
 function fromRow(r: Row<'verify_findings'>): CheckFinding {

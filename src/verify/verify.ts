@@ -103,22 +103,28 @@ async function runChecks(
         })
       : null
   found.push(...(files?.findings ?? []))
-  const complete = files === null || files.checkedIds.size >= files.due
+  const complete = files === null || files.checked >= files.due
   const fullChecks = new Set([...checks].filter((c) => (c !== 'files' && c !== 'sources') || limit === null))
   const recorded = await recordFindings({
     db: props.db,
     runId,
     findings: sortFindings(found),
     fullChecks,
-    checkedFileIds: files?.checkedIds ?? new Set(),
+    checkedFiles: files
+      ? {
+          checks: new Set([...checks].filter((c) => c === 'files' || c === 'sources')),
+          after: pass.after,
+          lastId: files.lastId,
+        }
+      : null,
   })
   const total = files?.total ?? 0
-  const verified = files ? Math.min(total, pass.verified + files.checkedIds.size) : 0
+  const verified = files ? Math.min(total, pass.verified + files.checked) : 0
   return {
     runId,
     ok: !recorded.findings.some((f) => fails(f, props.failOn ?? 'error')),
     complete,
-    checked: {files: files?.checkedIds.size ?? 0, bytesHashed: files?.bytesHashed ?? 0, rows},
+    checked: {files: files?.checked ?? 0, bytesHashed: files?.bytesHashed ?? 0, rows},
     coverage: {
       files: total,
       verified,
