@@ -13,7 +13,10 @@ import {writeOclifManifest} from './write-oclif-manifest.mjs'
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-/** Builds into DIST (emptied first); returns tsc's output when it reported errors and they are allowed. */
+/**
+ * Builds into DIST (emptied first); returns tsc's output when it reported errors and they are allowed, and how many
+ * files were bundled and commands listed.
+ */
 export async function buildCli(distDir, {allowTypeErrors = false} = {}) {
   const dist = path.resolve(distDir)
   await rm(dist, {recursive: true, force: true})
@@ -28,9 +31,9 @@ export async function buildCli(distDir, {allowTypeErrors = false} = {}) {
     if (!allowTypeErrors) throw new Error(`tsc failed:\n${error.stdout ?? ''}${error.stderr ?? error}`)
     typeErrors = String(error.stdout ?? error)
   }
-  await bundleCommands(dist)
-  await writeOclifManifest(dist)
-  return {typeErrors}
+  const bundles = await bundleCommands(dist)
+  const commands = await writeOclifManifest(dist)
+  return {typeErrors, bundles, commands}
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
