@@ -39,7 +39,10 @@ export async function buildCli(distDir, {allowTypeErrors = false} = {}) {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2)
   const dist = args.find((a) => !a.startsWith('--')) ?? path.join(REPO_ROOT, 'dist')
-  const {typeErrors} = await buildCli(dist, {allowTypeErrors: args.includes('--allow-type-errors')})
-  if (typeErrors)
-    console.error(`tsc reported errors (the build was still made):\n${typeErrors.slice(0, 4000)}`)
+  const built = await buildCli(dist, {allowTypeErrors: args.includes('--allow-type-errors')})
+  if (built.typeErrors)
+    console.error(`tsc reported errors (the build was still made):\n${built.typeErrors.slice(0, 4000)}`)
+  console.log(
+    `built ${path.relative(process.cwd(), dist) || '.'}: ${built.bundles} bundles, ${built.commands} commands`,
+  )
 }

@@ -10,6 +10,8 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {build} from 'esbuild'
 
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
+
 /** Imported from node_modules at run time, not bundled. */
 const EXTERNAL = [
   '@oclif/*',
@@ -63,6 +65,8 @@ async function bundleOne(dist, staging, entry) {
     format: 'esm',
     target: 'node20',
     external: EXTERNAL,
+    // Libraries come from this project's node_modules wherever DIST is.
+    nodePaths: [path.join(REPO_ROOT, 'node_modules')],
     sourcemap: 'linked',
     logLevel: 'warning',
     plugins: [keepModuleUrls(dist, entry)],
