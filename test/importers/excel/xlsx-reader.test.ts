@@ -5,10 +5,13 @@ import path from 'node:path'
 import ExcelJS from 'exceljs'
 import JSZip from 'jszip'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {exportExcel} from '../../../src/export/export-excel.js'
+import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
 import {markAedbWorkbook} from '../../../src/importers/excel/is-aedb-written-workbook.js'
 import {readWorkbook} from '../../../src/importers/excel/read-workbook.js'
 import {readWorkbookWithExceljs} from '../../../src/importers/excel/read-workbook-exceljs.js'
 import {readXlsx} from '../../../src/importers/excel/xlsx-reader/read-xlsx.js'
+import {createTestDatabase} from '../../support/backends.js'
 import {addBadWorkbooks, copyV4Participants, editWorkbookXml, walkLogPath} from '../../support/knee-trees.js'
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../fixtures')
@@ -127,6 +130,30 @@ describe('aedb xlsx reader', () => {
       readXlsx(await readFile(file))
       await expectSameAsExceljs(file)
     } finally {
+      await rm(root, {recursive: true, force: true})
+    }
+  })
+
+  it("reads aedb's own legacy-layout exports (and the tables export) as exceljs does", async () => {
+    const root = await copyV4Participants(['1019', '2037'])
+    const testDb = await createTestDatabase('pglite')
+    const open = await testDb.open()
+    try {
+      const imported = await backfillExcel({db: open.db, paths: [root], version: 'test'})
+      expect(imported.rejected).toEqual([])
+      const legacy = path.join(scratch, 'legacy-export')
+      await exportExcel({db: open.db, output: legacy, layout: 'legacy'})
+      const tables = path.join(scratch, 'tables-export.xlsx')
+      await exportExcel({db: open.db, output: tables, layout: 'tables'})
+      const files = [...xlsxUnder(legacy), tables]
+      expect(files.length).toBeGreaterThan(8)
+      for (const file of files) {
+        readXlsx(await readFile(file))
+        await expectSameAsExceljs(file)
+      }
+    } finally {
+      await open.close()
+      await testDb.drop()
       await rm(root, {recursive: true, force: true})
     }
   })

@@ -184,3 +184,29 @@ export function readDateStyles(xml: string): Array<boolean | null> | null {
     return id ? isDateFormat(formats[id] || builtInFormat(id)) : false
   })
 }
+
+/** Elements exceljs reads from `docProps/core.xml`; it fails on any other (or on one holding elements). */
+const CORE_PROPERTIES = new Set(
+  'dc:creator dc:title dc:subject dc:description dc:identifier dc:language cp:keywords cp:category cp:lastModifiedBy cp:lastPrinted cp:revision cp:version cp:contentStatus cp:contentType dcterms:created dcterms:modified'.split(
+    ' ',
+  ),
+)
+
+/** Checks `docProps/core.xml` holds only what exceljs reads without failing. */
+export function checkCoreProperties(xml: string): void {
+  let depth = 0
+  scanXml(xml, {
+    open(name) {
+      depth++
+      const fine =
+        depth === 1
+          ? name === 'cp:coreProperties' || name === 'coreProperties'
+          : depth === 2 && CORE_PROPERTIES.has(name)
+      if (!fine) throw new UnsupportedWorkbook('core properties')
+    },
+    close() {
+      depth--
+    },
+    text() {},
+  })
+}

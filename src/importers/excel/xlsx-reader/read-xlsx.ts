@@ -4,6 +4,7 @@ import type {RawSheet, RawWorkbook} from '../read-workbook.js'
 import {assertSheetWithinLimits, sheetPartsOf} from '../sheet-limits.js'
 import {readSheetCells, type SheetCells, type SheetContext} from './read-sheet-cells.js'
 import {
+  checkCoreProperties,
   readDateStyles,
   readRelationships,
   readSharedStrings,
@@ -75,10 +76,10 @@ function readParts(
   workbookXml: string | undefined,
   relsXml: string | undefined,
 ): RawWorkbook {
-  for (const part of ['docProps/app.xml', 'docProps/core.xml']) {
-    const xml = texts.get(part)
-    if (xml !== undefined) scanXml(xml, IGNORE_CONTENT)
-  }
+  const appXml = texts.get('docProps/app.xml')
+  if (appXml !== undefined) scanXml(appXml, IGNORE_CONTENT)
+  const coreXml = texts.get('docProps/core.xml')
+  if (coreXml !== undefined) checkCoreProperties(coreXml)
   const rootRels = texts.get('_rels/.rels')
   if (rootRels !== undefined) readRelationships(rootRels)
   const stylesXml = texts.get('xl/styles.xml')

@@ -16,7 +16,6 @@ const LEFT_TO_EXCELJS = /[\0-\x08\x0B\x0C\x0E-\x1F\r\uFFFE\uFFFF\uFFFD\uFEFF]|<!
 const DECLARATION = /^<\?xml[ \t\n][^?<>]*\?>/
 const TAG =
   /<([A-Za-z_][\w.:-]*)((?:[ \t\n]+[A-Za-z_][\w.:-]*[ \t\n]*=[ \t\n]*(?:"[^"<]*"|'[^'<]*'))*)[ \t\n]*(\/?)>/y
-const ATTRIBUTE = /([A-Za-z_][\w.:-]*)[ \t\n]*=[ \t\n]*(?:"([^"<]*)"|'([^'<]*)')/g
 const CLOSE = /<\/([A-Za-z_][\w.:-]*)[ \t\n]*>/y
 const ENTITY = /&(?:(lt|gt|amp|quot|apos)|#(\d{1,7})|#x([0-9A-Fa-f]{1,6}));/g
 const NAMED: Record<string, string> = {lt: '<', gt: '>', amp: '&', quot: '"', apos: "'"}
@@ -65,16 +64,24 @@ function scanText(raw: string, inElement: boolean, handler: XmlHandler): void {
   handler.text(decodeReferences(raw))
 }
 
+/** The attributes of a tag TAG matched (so well-formed: `name="value"` pairs separated by white space). */
 function parseAttributes(text: string): Record<string, string> {
   const attributes: Record<string, string> = {}
-  for (const match of text.matchAll(ATTRIBUTE)) {
-    const name = match[1]!
-    const raw = match[2] ?? match[3]!
+  let at = 0
+  while (true) {
+    const equals = text.indexOf('=', at)
+    if (equals === -1) return attributes
+    const name = text.slice(at, equals).trim()
+    let open = equals + 1
+    while (text.charCodeAt(open) !== 34 && text.charCodeAt(open) !== 39) open++
+    const close = text.indexOf(text[open]!, open + 1)
+    const raw = text.slice(open + 1, close)
     // saxes normalises white space in attribute values and refuses repeated attributes: left to exceljs.
-    if (name in attributes || /[\t\n]/.test(raw)) throw new UnsupportedWorkbook('XML attribute')
-    attributes[name] = decodeReferences(raw)
+    if (name in attributes || raw.includes('\t') || raw.includes('\n'))
+      throw new UnsupportedWorkbook('XML attribute')
+    attributes[name] = raw.includes('&') ? decodeReferences(raw) : raw
+    at = close + 1
   }
-  return attributes
 }
 
 /** Text with its character references replaced; any other `&` is UnsupportedWorkbook. */
