@@ -9,9 +9,14 @@ import {readWorkbook} from '../src/importers/excel/read-workbook.js'
 import {readWorkbookWithExceljs} from '../src/importers/excel/read-workbook-exceljs.js'
 import {generateCorpus} from './generate-corpus.js'
 
-const {values} = parseArgs({options: {count: {type: 'string', default: '1000'}, reader: {type: 'string', default: 'both'}}})
+const {values} = parseArgs({
+  options: {count: {type: 'string', default: '1000'}, reader: {type: 'string', default: 'both'}},
+})
 const corpus = await generateCorpus({count: Number(values.count)})
-const files = execFileSync('find', [corpus.dir, '-name', '*.xlsx'], {encoding: 'utf8'}).split('\n').filter(Boolean).sort()
+const files = execFileSync('find', [corpus.dir, '-name', '*.xlsx'], {encoding: 'utf8'})
+  .split('\n')
+  .filter(Boolean)
+  .sort()
 
 async function timeReader(name: string, read: (file: string) => Promise<unknown>): Promise<unknown[]> {
   await read(files[0]!) // loads the reader's modules outside the measurement
