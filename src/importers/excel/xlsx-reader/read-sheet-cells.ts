@@ -31,6 +31,8 @@ const PLAIN_ELEMENTS = new Set([
   'cols',
   'col',
   'pageMargins',
+  // A filter range without filter columns (export-excel's tables layout writes one per sheet).
+  'autoFilter',
   'pageSetup',
   'printOptions',
   'headerFooter',

@@ -13,6 +13,8 @@ export interface WorkbookPart {
   date1904: boolean
 }
 
+const PRINT_NAMES = new Set(['_xlnm.Print_Area', '_xlnm.Print_Titles'])
+
 /** `xl/workbook.xml`: the sheets in order and the date system (exceljs: `date1904="1"` only). */
 export function readWorkbookPart(xml: string): WorkbookPart {
   const sheets: SheetEntry[] = []
@@ -32,8 +34,9 @@ export function readWorkbookPart(xml: string): WorkbookPart {
           relationshipId: attributes['r:id'],
         })
       } else if (name === 'workbookPr') date1904 = attributes.date1904 === '1'
-      // Print areas and titles are reconciled by exceljs (and can fail there): left to it.
-      else if (name === 'definedName') throw new UnsupportedWorkbook('defined names')
+      // Print areas and titles are reconciled by exceljs with the sheets (and can fail there): left to it.
+      else if (name === 'definedName' && PRINT_NAMES.has(attributes.name ?? ''))
+        throw new UnsupportedWorkbook('print area or titles')
       path.push(name)
     },
     close() {
