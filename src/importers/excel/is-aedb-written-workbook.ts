@@ -1,6 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import type JSZip from 'jszip'
 import {loadZip} from './load-zip.js'
+import {inflateEntry, readZipEntries, UnsupportedWorkbook} from './xlsx-reader/read-zip-entries.js'
 
 /**
  * Workbooks aedb writes carry a marker saying so and what they are, so no importer ever takes aedb's own output for
@@ -50,15 +51,38 @@ const MARKER = /aedb:([a-z]+)/
 /**
  * What aedb wrote this workbook as, or null when it is not aedb's (or not a readable .xlsx: the importer's own
  * reading then says why). A marker sheet without a recognisable kind is `unknown`, which importers refuse.
+ * The parts are read with aedb's zip reader (this runs on the main thread for every new workbook), or with jszip
+ * when that reader leaves the file aside.
  */
 export async function isAedbWrittenWorkbook(file: string): Promise<AedbWorkbookKind | 'unknown' | null> {
-  let zip: JSZip
+  let bytes: Buffer
   try {
-    zip = await loadZip(await readFile(file))
+    bytes = await readFile(file)
   } catch {
     return null
   }
-  const text = async (part: string) => (await zip.file(part)?.async('string')) ?? ''
+  try {
+    const entries = readZipEntries(bytes)
+    return await kindFromParts(async (part) => {
+      const entry = entries.get(part)
+      return entry ? inflateEntry(bytes, entry).toString('utf8') : ''
+    })
+  } catch (error) {
+    if (!(error instanceof UnsupportedWorkbook)) throw error
+  }
+  let zip: JSZip
+  try {
+    zip = await loadZip(bytes)
+  } catch {
+    return null
+  }
+  return kindFromParts(async (part) => (await zip.file(part)?.async('string')) ?? '')
+}
+
+/** A zip part's text, '' when there is no such part. */
+type PartText = (part: string) => Promise<string>
+
+async function kindFromParts(text: PartText): Promise<AedbWorkbookKind | 'unknown' | null> {
   const fromProperties =
     kindOf(
       /<property\b[^>]*\bname="aedb"[^>]*>([\s\S]*?)<\/property>/.exec(
@@ -66,7 +90,7 @@ export async function isAedbWrittenWorkbook(file: string): Promise<AedbWorkbookK
       )?.[1],
     ) ?? kindOf(/<Company>([^<]*)<\/Company>/.exec(await text('docProps/app.xml'))?.[1])
   if (fromProperties) return fromProperties
-  const sheetPart = await markerSheetPart(zip, await text('xl/workbook.xml'))
+  const sheetPart = await markerSheetPart(text, await text('xl/workbook.xml'))
   if (sheetPart === null) return null
   return kindOf(await text(sheetPart)) ?? kindOf(await text('xl/sharedStrings.xml')) ?? 'unknown'
 }
@@ -77,13 +101,13 @@ function kindOf(text: string | undefined): AedbWorkbookKind | null {
 }
 
 /** The zip path of the `_aedb` sheet, from workbook.xml and its relationships; null when there is none. */
-async function markerSheetPart(zip: JSZip, workbookXml: string): Promise<string | null> {
+async function markerSheetPart(text: PartText, workbookXml: string): Promise<string | null> {
   const tag = [...workbookXml.matchAll(/<(?:\w+:)?sheet\b[^>]*>/g)]
     .map((m) => m[0])
     .find((t) => /\bname="_aedb"/.test(t))
   if (!tag) return null
   const relId = /\br:id="([^"]+)"/.exec(tag)?.[1] ?? /\b\w+:id="([^"]+)"/.exec(tag)?.[1]
-  const rels = (await zip.file('xl/_rels/workbook.xml.rels')?.async('string')) ?? ''
+  const rels = await text('xl/_rels/workbook.xml.rels')
   const rel = [...rels.matchAll(/<Relationship\b[^>]*>/g)]
     .map((m) => m[0])
     .find((r) => relId !== undefined && r.includes(`Id="${relId}"`))
