@@ -13,7 +13,7 @@ export interface OutputTarget {
 }
 
 /**
- * Claims an output path: refuses an existing file or a non-empty folder unless `force`, and hands out a temporary
+ * Claims an output path: refuses an existing file or a non-empty folder unless `force` (or `dryRun`), and hands out a temporary
  * sibling name (same folder, so the final rename is atomic on one filesystem). An interrupted export leaves at
  * most a `.aedb-tmp-…` file or folder next to the target, never a half-written file under the final name.
  */
@@ -36,7 +36,8 @@ export async function claimOutput(
         'Give the name of a new or empty folder.',
       ])
     const occupied = isDir ? (await readdir(final)).length > 0 : true
-    if (occupied && !force)
+    // A dry run writes nothing, so it counts what would be written even where the real run needs --force.
+    if (occupied && !force && !dryRun)
       throw new AedbError(
         `${target} already exists${isDir ? ' and is not empty' : ''}; nothing was written`,
         {

@@ -145,6 +145,11 @@ describe.each(testBackends())('aedb export-excel on %s', (backend) => {
     expect(refused.exitCode).toBe(2)
     expect(JSON.parse(refused.stdout).error.code).toBe('OUTPUT_EXISTS')
     expect(await readFile(file, 'utf8')).toBe('precious')
+    // A dry run on the taken name counts what would be written and leaves the file as it was.
+    const dryOnTaken = await cli([file, '--tables', 'studies', '--dry-run', '--json'])
+    expect(dryOnTaken.exitCode, dryOnTaken.stderr).toBe(0)
+    expect(Object.keys(JSON.parse(dryOnTaken.stdout).sheets)).toEqual(['studies'])
+    expect(await readFile(file, 'utf8')).toBe('precious')
     const folder = path.join(work, 'taken-folder')
     await mkdir(folder)
     await writeFile(path.join(folder, 'keep.txt'), 'x')
