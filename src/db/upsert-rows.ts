@@ -1,6 +1,5 @@
 import {CompiledQuery, type Kysely} from 'kysely'
 import {type Database, SCHEMA, type TableName} from './schema.js'
-import {quiet, type Sent, StatementQueue} from './statement-queue.js'
 
 export interface UpsertCounts {
   inserted: number
@@ -50,55 +49,28 @@ export async function upsertRows<T extends TableName>(props: UpsertRowsProps<T>)
 export async function upsertRowsReporting<T extends TableName>(
   props: UpsertRowsProps<T>,
 ): Promise<UpsertOutcome> {
-  return new StatementQueue().around(async (queue) => {
-    const sent = await sendUpsertRows(props, queue)
-    await queue.finish()
-    return sent.result
-  })
-}
-
-/**
- * upsertRowsReporting on a queue of statements: resolves once its statements are sent, to the promise of its
- * outcome (as Sent), so the caller can send the next statements before the server is done with these.
- */
-export async function sendUpsertRows<T extends TableName>(
-  props: UpsertRowsProps<T>,
-  queue: StatementQueue,
-): Promise<Sent<UpsertOutcome>> {
-  if (props.rows.length === 0) return {result: Promise.resolve(emptyOutcome())}
+  const outcome: UpsertOutcome = {
+    counts: {inserted: 0, updated: 0, unchanged: 0, deleted: 0},
+    inserted: new Set(),
+    updated: new Set(),
+  }
+  if (props.rows.length === 0) return outcome
   const spec = SCHEMA[props.table] as Record<string, string>
   const columns = checkedColumns(props, spec)
   const text = upsertSql(props, spec, columns)
   // Code-unit order, the order of the ids' locale collation too (lowercase uuids), at a fraction of its cost.
   const rows = [...props.rows].sort((a, b) => compareIds(String(a.id ?? ''), String(b.id ?? '')))
-  const sent: Array<Promise<{chunk: number; rows: Array<{id: unknown; inserted: boolean}>}>> = []
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
     const chunk = rows.slice(start, start + CHUNK_ROWS)
-    const {result} = await queue.send(() => {
-      const params = columns.map((column) => toArrayLiteral(chunk.map((row) => row[column])))
-      return props.db.executeQuery<{id: unknown; inserted: boolean}>(CompiledQuery.raw(text, params))
-    })
-    sent.push(result.then((r) => ({chunk: chunk.length, rows: r.rows})))
-  }
-  return {result: quiet(Promise.all(sent).then(outcomeOf))}
-}
-
-function emptyOutcome(): UpsertOutcome {
-  return {
-    counts: {inserted: 0, updated: 0, unchanged: 0, deleted: 0},
-    inserted: new Set(),
-    updated: new Set(),
-  }
-}
-
-function outcomeOf(results: ReadonlyArray<{chunk: number; rows: Array<{id: unknown; inserted: boolean}>}>) {
-  const outcome = emptyOutcome()
-  for (const result of results) {
+    const params = columns.map((column) => toArrayLiteral(chunk.map((row) => row[column])))
+    const result = await props.db.executeQuery<{id: unknown; inserted: boolean}>(
+      CompiledQuery.raw(text, params),
+    )
     for (const r of result.rows) (r.inserted ? outcome.inserted : outcome.updated).add(String(r.id))
     const inserted = result.rows.filter((r) => r.inserted).length
     outcome.counts.inserted += inserted
     outcome.counts.updated += result.rows.length - inserted
-    outcome.counts.unchanged += result.chunk - result.rows.length
+    outcome.counts.unchanged += chunk.length - result.rows.length
   }
   return outcome
 }
@@ -158,7 +130,7 @@ function castType(columnSpec: string): string {
 
 /** A PostgreSQL array literal of text elements: every value sent as text and cast server-side. */
 export function toArrayLiteral(values: readonly unknown[]): string {
-  // One string grown in place: no array of element strings to join, a fraction of the garbage.
+  // One string grown in place: no array of element strings to join, less garbage.
   let out = '{'
   for (let i = 0; i < values.length; i++) {
     if (i > 0) out += ','
@@ -224,34 +196,14 @@ export interface DeleteStaleRowsOfManyProps {
 
 /** deleteStaleRows for many parents in one statement: how many rows were deleted under each parent. */
 export async function deleteStaleRowsOfMany(props: DeleteStaleRowsOfManyProps): Promise<Map<string, number>> {
-  return new StatementQueue().around(async (queue) => {
-    const sent = await sendDeleteStaleRowsOfMany(props, queue)
-    await queue.finish()
-    return sent.result
-  })
-}
-
-/** deleteStaleRowsOfMany on a queue of statements: resolves once sent, to the promise of its result. */
-export async function sendDeleteStaleRowsOfMany(
-  props: DeleteStaleRowsOfManyProps,
-  queue: StatementQueue,
-): Promise<Sent<Map<string, number>>> {
-  if (props.parents.length === 0) return {result: Promise.resolve(new Map())}
+  const removed = new Map<string, number>()
+  if (props.parents.length === 0) return removed
   const column = quote(props.parentColumn)
   const text = `delete from ${quote(props.table)} where ${column} = any($1::uuid[]) and not (id = any($2::uuid[]))
 returning ${column} as parent`
-  const {result} = await queue.send(() =>
-    props.db.executeQuery<{parent: string}>(
-      CompiledQuery.raw(text, [toArrayLiteral(props.parents), toArrayLiteral(props.keepIds)]),
-    ),
+  const result = await props.db.executeQuery<{parent: string}>(
+    CompiledQuery.raw(text, [toArrayLiteral(props.parents), toArrayLiteral(props.keepIds)]),
   )
-  return {
-    result: quiet(
-      result.then(({rows}) => {
-        const removed = new Map<string, number>()
-        for (const r of rows) removed.set(r.parent, (removed.get(r.parent) ?? 0) + 1)
-        return removed
-      }),
-    ),
-  }
+  for (const r of result.rows) removed.set(r.parent, (removed.get(r.parent) ?? 0) + 1)
+  return removed
 }

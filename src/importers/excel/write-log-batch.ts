@@ -1,12 +1,6 @@
 import path from 'node:path'
 import type {TableName} from '../../db/schema.js'
-import {quiet, type Sent, StatementQueue} from '../../db/statement-queue.js'
-import {
-  deletedCounts,
-  sendDeleteStaleRowsOfMany,
-  sendUpsertRows,
-  type UpsertOutcome,
-} from '../../db/upsert-rows.js'
+import {deletedCounts, deleteStaleRowsOfMany, upsertRows, upsertRowsReporting} from '../../db/upsert-rows.js'
 import {FILE_COMPARE_COLUMNS, importRootId} from '../../files/file-catalog.js'
 import type {UnitContext} from '../import-session.js'
 import {
@@ -50,17 +44,9 @@ export async function writeLogBatch(
   rowsOf: (log: BatchedLog, participantId: string) => LogRows = (l, id) =>
     buildLogRows(l.parsed, id, l.workbook.id, ctx.runId),
 ): Promise<WriteLogResult[]> {
-  return new StatementQueue().around((queue) => writeInTurn(ctx, logs, rowsOf, queue))
-}
-
-async function writeInTurn(
-  ctx: UnitContext,
-  logs: readonly BatchedLog[],
-  rowsOf: (log: BatchedLog, participantId: string) => LogRows,
-  queue: StatementQueue,
-): Promise<WriteLogResult[]> {
   const changed = logs.map(() => false)
-  const participantIds = await writeParticipantsOfBatch(ctx, logs, changed, queue)
+  await writeFilesOfBatch(ctx, logs)
+  const participantIds = await writeParticipantsOfBatch(ctx, logs, changed)
   const stored = await storedLogs(
     ctx.trx,
     logs.map((l) => l.parsed),
@@ -69,60 +55,43 @@ async function writeInTurn(
   logs.forEach((l, i) => {
     judgeStoredLog(l.parsed, stored, participantIds[i]!, l.participantNumber)
   })
-  // From here on each statement is sent while the server runs the one before; the rows are built during the files'.
-  const done = [await sendFilesOfBatch(ctx, logs, queue)]
   const built = logs.map((l, i) => rowsOf(l, participantIds[i]!))
   if (new Set(built.map((b) => b.log.id)).size !== built.length)
     throw new BatchSplitError('two workbooks of one batch are the same log')
   for (const table of ['processing_logs', 'knee_logs'] as const) {
     const rows = built.flatMap((b, owner) => (b.logTable === table ? [{owner, row: b.log}] : []))
     const conflict = built.find((b) => b.logTable === table)?.logConflict ?? []
-    done.push(await sendOwned(ctx, {table, rows, conflict, changed}, queue))
+    await upsertOwned(ctx, {table, rows, conflict, changed})
   }
-  done.push(await sendChildrenOfBatch(ctx, {logs, built, changed}, queue))
-  done.push(
-    await sendOwned(
-      ctx,
-      {
-        table: 'source_imports',
-        rows: logs.map((l, owner) => ({owner, row: sourceImportRow(l.workbook, ctx.runId)})),
-        conflict: ['file_id', 'importer', 'parser_version', 'sha256'],
-      },
-      queue,
-    ),
-  )
-  await queue.finish()
-  for (const sent of done) await sent.result
+  await writeChildrenOfBatch(ctx, logs, built, changed)
+  await upsertOwned(ctx, {
+    table: 'source_imports',
+    rows: logs.map((l, owner) => ({owner, row: sourceImportRow(l.workbook, ctx.runId)})),
+    conflict: ['file_id', 'importer', 'parser_version', 'sha256'],
+  })
   return logs.map((_, i) => ({changed: changed[i]!, participantId: participantIds[i]!}))
 }
 
 /** The workbooks and the files they reference, as upsertFiles writes them for each workbook. */
-async function sendFilesOfBatch(
-  ctx: UnitContext,
-  logs: readonly BatchedLog[],
-  queue: StatementQueue,
-): Promise<Sent<void>> {
+async function writeFilesOfBatch(ctx: UnitContext, logs: readonly BatchedLog[]): Promise<void> {
   const roots = new Map(logs.map((l) => [path.resolve(l.root), importRootId(path.resolve(l.root))]))
-  const rootsSent = await sendUpsertRows(
-    {
-      db: ctx.trx,
-      table: 'import_roots',
-      rows: [...roots].map(([root, id]) => ({id, path: root})),
-      conflict: ['path'],
-    },
-    queue,
-  )
+  await upsertRows({
+    db: ctx.trx,
+    table: 'import_roots',
+    rows: [...roots].map(([root, id]) => ({id, path: root})),
+    conflict: ['path'],
+  })
   const rows = logs.flatMap((l, owner) => {
     // Within one workbook a file named twice is written once, as upsertFiles does.
     const unique = new Map([l.workbook, ...l.references].map((r) => [r.rel_path, r]))
     return [...unique.values()].map((r) => ({owner, row: {...r, run_id: ctx.runId} as Row}))
   })
-  const filesSent = await sendOwned(
-    ctx,
-    {table: 'files', rows, conflict: ['root_id', 'rel_path'], compare: FILE_COMPARE_COLUMNS},
-    queue,
-  )
-  return {result: quiet(Promise.all([rootsSent.result, filesSent.result]).then(() => {}))}
+  await upsertOwned(ctx, {
+    table: 'files',
+    rows,
+    conflict: ['root_id', 'rel_path'],
+    compare: FILE_COMPARE_COLUMNS,
+  })
 }
 
 /** Studies and participants, then the participants' stored ids (move-participant keeps an id across studies). */
@@ -130,21 +99,17 @@ async function writeParticipantsOfBatch(
   ctx: UnitContext,
   logs: readonly BatchedLog[],
   changed: boolean[],
-  queue: StatementQueue,
 ): Promise<string[]> {
   const owners = logs.map((l) => studyAndParticipantRows(l.study, l.participantNumber, ctx.runId))
   const studies = owners.map((o, owner) => ({owner, row: o.study}))
-  const sent = [await sendOwned(ctx, {table: 'studies', rows: studies, conflict: ['name'], changed}, queue)]
+  await upsertOwned(ctx, {table: 'studies', rows: studies, conflict: ['name'], changed})
   const participants = owners.map((o, owner) => ({owner, row: o.participant}))
-  sent.push(
-    await sendOwned(
-      ctx,
-      {table: 'participants', rows: participants, conflict: ['study_id', 'participant_number'], changed},
-      queue,
-    ),
-  )
-  await queue.finish()
-  for (const s of sent) await s.result
+  await upsertOwned(ctx, {
+    table: 'participants',
+    rows: participants,
+    conflict: ['study_id', 'participant_number'],
+    changed,
+  })
   const stored = await ctx.trx
     .selectFrom('participants')
     .select(['id', 'study_id', 'participant_number'])
@@ -158,19 +123,13 @@ async function writeParticipantsOfBatch(
   })
 }
 
-interface BatchRows {
-  logs: readonly BatchedLog[]
-  built: readonly LogRows[]
-  changed: boolean[]
-}
-
 /** Every child table of the batch's logs: one upsert per table, then one delete of the rows no longer there. */
-async function sendChildrenOfBatch(
+async function writeChildrenOfBatch(
   ctx: UnitContext,
-  batch: BatchRows,
-  queue: StatementQueue,
-): Promise<Sent<void>> {
-  const {logs, built, changed} = batch
+  logs: readonly BatchedLog[],
+  built: readonly LogRows[],
+  changed: boolean[],
+): Promise<void> {
   const tables = new Map<
     TableName,
     {parentColumn: string; conflict: string[]; owners: number[]; rows: Owned[]}
@@ -188,43 +147,29 @@ async function sendChildrenOfBatch(
       for (const row of rows) entry.rows.push({owner, row})
     }
   })
-  const sent: Array<Promise<unknown>> = []
-  const deletes: Array<Promise<Map<string, number>>> = []
+  const removedBy = logs.map(() => [] as Array<[TableName, number]>)
   for (const [table, entry] of tables) {
-    sent.push(
-      (await sendOwned(ctx, {table, rows: entry.rows, conflict: entry.conflict, changed}, queue)).result,
-    )
-    const removed = await sendDeleteStaleRowsOfMany(
-      {
-        db: ctx.trx,
-        table,
-        parentColumn: entry.parentColumn,
-        parents: entry.owners.map((owner) => built[owner]!.log.id),
-        keepIds: entry.rows.map((r) => r.row.id),
-      },
-      queue,
-    )
-    deletes.push(removed.result)
+    await upsertOwned(ctx, {table, rows: entry.rows, conflict: entry.conflict, changed})
+    const removed = await deleteStaleRowsOfMany({
+      db: ctx.trx,
+      table,
+      parentColumn: entry.parentColumn,
+      parents: entry.owners.map((owner) => built[owner]!.log.id),
+      keepIds: entry.rows.map((r) => r.row.id),
+    })
+    ctx.count(table, deletedCounts([...removed.values()].reduce((a, b) => a + b, 0)))
+    for (const owner of entry.owners) {
+      const n = removed.get(built[owner]!.log.id) ?? 0
+      if (n > 0) removedBy[owner]!.push([table, n])
+    }
   }
-  const counted = Promise.all([Promise.all(sent), Promise.all(deletes)]).then(([, removedOf]) => {
-    const removedBy = logs.map(() => [] as Array<[TableName, number]>)
-    ;[...tables].forEach(([table, entry], i) => {
-      const removed = removedOf[i]!
-      ctx.count(table, deletedCounts([...removed.values()].reduce((a, b) => a + b, 0)))
-      for (const owner of entry.owners) {
-        const n = removed.get(built[owner]!.log.id) ?? 0
-        if (n > 0) removedBy[owner]!.push([table, n])
-      }
-    })
-    // Warnings in the order writeLog gives them: workbook by workbook, table by table.
-    removedBy.forEach((list, owner) => {
-      for (const [table, n] of list) {
-        changed[owner] = true
-        ctx.warn(rowsRemovedWarning(logs[owner]!.parsed.file, table, n))
-      }
-    })
+  // Warnings in the order writeLog gives them: workbook by workbook, table by table.
+  removedBy.forEach((list, owner) => {
+    for (const [table, n] of list) {
+      changed[owner] = true
+      ctx.warn(rowsRemovedWarning(logs[owner]!.parsed.file, table, n))
+    }
   })
-  return {result: quiet(counted)}
 }
 
 interface UpsertOwnedProps {
@@ -239,14 +184,9 @@ interface UpsertOwnedProps {
 /**
  * Upserts the rows of many workbooks: a row two workbooks both give (their study, a file both reference) is written
  * once and counted unchanged for the later one, as writing them in turn would; rows of different column sets (logs of
- * different layouts) go in separate statements, so that a column a layout lacks is left as it is. Resolves once its
- * statements are sent; the counts are taken when their results come.
+ * different layouts) go in separate statements, so that a column a layout lacks is left as it is.
  */
-async function sendOwned(
-  ctx: UnitContext,
-  props: UpsertOwnedProps,
-  queue: StatementQueue,
-): Promise<Sent<void>> {
+async function upsertOwned(ctx: UnitContext, props: UpsertOwnedProps): Promise<void> {
   const {first, duplicates} = firstOfEachKey(props.table, props.rows, props.conflict)
   const groups = new Map<string, Owned[]>()
   for (const owned of first) {
@@ -255,35 +195,21 @@ async function sendOwned(
     if (group) group.push(owned)
     else groups.set(columns, [owned])
   }
-  const counted: Array<Promise<void>> = []
   for (const group of groups.values()) {
-    const sent = await sendUpsertRows(
-      {
-        db: ctx.trx,
-        table: props.table,
-        rows: group.map((o) => o.row),
-        conflict: props.conflict,
-        ...(props.compare ? {compare: props.compare} : {}),
-      },
-      queue,
-    )
-    counted.push(sent.result.then((outcome) => countOwned(ctx, props, group, outcome)))
+    const outcome = await upsertRowsReporting({
+      db: ctx.trx,
+      table: props.table,
+      rows: group.map((o) => o.row),
+      conflict: props.conflict,
+      ...(props.compare ? {compare: props.compare} : {}),
+    })
+    ctx.count(props.table, outcome.counts)
+    if (!props.changed) continue
+    for (const o of group) {
+      if (outcome.inserted.has(o.row.id) || outcome.updated.has(o.row.id)) props.changed[o.owner] = true
+    }
   }
   if (duplicates > 0) ctx.count(props.table, {inserted: 0, updated: 0, unchanged: duplicates, deleted: 0})
-  return {result: quiet(Promise.all(counted).then(() => {}))}
-}
-
-function countOwned(
-  ctx: UnitContext,
-  props: UpsertOwnedProps,
-  group: readonly Owned[],
-  outcome: UpsertOutcome,
-) {
-  ctx.count(props.table, outcome.counts)
-  if (!props.changed) return
-  for (const o of group) {
-    if (outcome.inserted.has(o.row.id) || outcome.updated.has(o.row.id)) props.changed[o.owner] = true
-  }
 }
 
 function firstOfEachKey(
