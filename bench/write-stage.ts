@@ -99,6 +99,7 @@ async function main(corpus: string, url: string, mode: string): Promise<void> {
     })
     const serverBefore = target.backend === 'postgres' ? await backendCpu(open.db) : null
     const started = performance.now()
+    const cpuBefore = process.cpuUsage()
     if (mode === 'sequential') {
       for (const l of logs) await session.unit((ctx) => writeLog({ctx, ...l}))
     } else {
@@ -112,12 +113,14 @@ async function main(corpus: string, url: string, mode: string): Promise<void> {
       )
     }
     const seconds = (performance.now() - started) / 1000
+    const cpu = process.cpuUsage(cpuBefore)
+    const clientCpu = (cpu.user + cpu.system) / 1e6
     const serverAfter = serverBefore === null ? null : await backendCpu(open.db)
     const serverCpu = serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore
     const result = await session.finish()
     const rows = COPY_TABLES.reduce((n, t) => n + (result.tables[t]?.inserted ?? 0), 0)
     process.stdout.write(
-      `${JSON.stringify({mode, workbooks: logs.length, rows, seconds, buildSeconds, serverCpu})}\n`,
+      `${JSON.stringify({mode, workbooks: logs.length, rows, seconds, buildSeconds, clientCpu, serverCpu})}\n`,
     )
   } finally {
     await open.close()

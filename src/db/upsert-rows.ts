@@ -58,7 +58,8 @@ export async function upsertRowsReporting<T extends TableName>(
   const spec = SCHEMA[props.table] as Record<string, string>
   const columns = checkedColumns(props, spec)
   const text = upsertSql(props, spec, columns)
-  const rows = [...props.rows].sort((a, b) => String(a.id ?? '').localeCompare(String(b.id ?? '')))
+  // Code-unit order, the order of the ids' locale collation too (lowercase uuids), at a fraction of its cost.
+  const rows = [...props.rows].sort((a, b) => compareIds(String(a.id ?? ''), String(b.id ?? '')))
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
     const chunk = rows.slice(start, start + CHUNK_ROWS)
     const params = columns.map((column) => toArrayLiteral(chunk.map((row) => row[column])))
@@ -72,6 +73,10 @@ export async function upsertRowsReporting<T extends TableName>(
     outcome.counts.unchanged += chunk.length - result.rows.length
   }
   return outcome
+}
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 function checkedColumns(props: UpsertRowsProps<TableName>, spec: Record<string, string>): string[] {
@@ -125,13 +130,21 @@ function castType(columnSpec: string): string {
 
 /** A PostgreSQL array literal of text elements: every value sent as text and cast server-side. */
 export function toArrayLiteral(values: readonly unknown[]): string {
-  return `{${values.map(elementLiteral).join(',')}}`
+  // One string grown in place: no array of element strings to join, less garbage.
+  let out = '{'
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ','
+    out += elementLiteral(values[i])
+  }
+  return `${out}}`
 }
 
 const NEEDS_ESCAPE = /["\\]/
 
 function elementLiteral(value: unknown): string {
   if (value === null || value === undefined) return 'NULL'
+  // A number's text (digits, '.', 'e', signs, NaN, Infinity) needs no quotes: array_in reads it back unchanged.
+  if (typeof value === 'number') return numberText(value)
   const text = textOf(value)
   // Most values hold neither a quote nor a backslash: skip the two replaceAll passes over them.
   return NEEDS_ESCAPE.test(text) ? `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"` : `"${text}"`
