@@ -27,6 +27,11 @@ export function rowHashInput(
   return out
 }
 
+/** The columns of a table the content hash covers. */
+export function contentColumns(table: ImportedTable): string[] {
+  return Object.keys(SCHEMA[table]).filter((column) => !NOT_CONTENT.has(column))
+}
+
 export function rowContentHash(table: ImportedTable, row: Readonly<Record<string, unknown>>): string {
   return contentHash(rowHashInput(table, row))
 }

@@ -5,6 +5,7 @@ import type {OpenDatabase} from '../../../src/db/connection.js'
 import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
 import type {StudyName} from '../../../src/importers/excel/parse-log.js'
 import type {ImportResult} from '../../../src/importers/import-session.js'
+import {checkRows} from '../../../src/verify/check-rows.js'
 import {createTestDatabase, type TestDatabase, testBackends} from '../../support/backends.js'
 import {snapshotData} from '../../support/db-snapshot.js'
 import {KNEE_SAMPLE_VERSIONS, kneeSampleDir, participantFoldersByStudy} from '../../support/knee-samples.js'
@@ -92,6 +93,17 @@ describe.each(testBackends())('backfill-excel writes in batches (%s)', (backend)
     const operations = new Set(audit.map((a) => JSON.parse(a)[2]))
     expect([...operations].sort()).toEqual(['delete', 'insert', 'update'])
     expect(await auditEntries(opened[0]!.db)).toEqual(audit)
+  })
+
+  it('stores content hashes of the rows as kept: columns v4 lacks keep their v1-v3 values and verify finds no edit', async () => {
+    for (const open of opened) {
+      // v4 has no acoustic threshold: the v1-v3 values stay, and the hash must cover them.
+      const {rows} = await sql<{kept: number}>`select count(*)::int as kept from cycle_extraction_summaries
+        where acoustic_threshold is not null`.execute(open.db)
+      expect(rows[0]!.kept).toBeGreaterThan(0)
+      const {findings} = await checkRows(open.db)
+      expect(findings.filter((f) => f.code === 'ROW_EDITED')).toEqual([])
+    }
   })
 })
 
