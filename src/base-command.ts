@@ -63,7 +63,11 @@ export abstract class AedbCommand extends Command {
     argv: string[] = this.argv,
   ): Promise<Interfaces.ParserOutput<F, B, A>> {
     const flags = {...(options?.baseFlags ?? {}), ...(options?.flags ?? {})}
-    return super.parse(options, canonicalOptionValues(argv, flags, options?.args ?? {}))
+    try {
+      return await super.parse(options, canonicalOptionValues(argv, flags, options?.args ?? {}))
+    } catch (error) {
+      throw asUsageError(error)
+    }
   }
 
   /** The database this invocation targets, resolved from the flag, the environment and `.env` files. */
@@ -154,6 +158,19 @@ function unknownFlagError(error: Error, known: string[]): AedbError | undefined 
     code: 'UNKNOWN_FLAG',
     exit: EXIT.USAGE,
     suggestions: ['`--help` lists the flags of a command.'],
+  })
+}
+
+/**
+ * An argument or flag value oclif's parser refused with a plain Error (`Args.integer` given `abc`, `Flags.file`
+ * naming no file): the user's input, not a bug, so exit 2 with its message.
+ */
+function asUsageError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof Errors.CLIError || isAedbError(error)) return error
+  return new AedbError(error.message, {
+    code: 'USAGE',
+    exit: EXIT.USAGE,
+    suggestions: ['`--help` shows what each argument and flag expects.'],
   })
 }
 

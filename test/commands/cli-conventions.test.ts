@@ -61,6 +61,29 @@ describe('the conventions CLI users expect', () => {
     })
   })
 
+  it('an argument or flag value the parser refuses is a usage error (exit 2), not an internal one', async () => {
+    const arg = await runCli([
+      'move-participant',
+      'abc',
+      '--to',
+      'preOA',
+      '--json',
+      '--database-url',
+      UNREACHABLE,
+    ])
+    expect(arg.exitCode).toBe(2)
+    expect(JSON.parse(arg.stdout).error).toMatchObject({
+      code: 'USAGE',
+      message: 'Expected an integer but received: abc',
+      exit: 2,
+    })
+    const missing = path.join(tmpdir(), 'aedb-no-such-file.sql')
+    const file = await runCli(['sql', '-f', missing, '--database-url', UNREACHABLE])
+    expect(file.exitCode).toBe(2)
+    expect(file.stderr).toContain(`No file found at ${missing}`)
+    expect(file.stderr).not.toMatch(/internal error|bug in aedb/i)
+  })
+
   it('option values are accepted in any case; an unknown one is still refused', async () => {
     // Were `smock` refused, this would be exit 2 before the path is looked at; the path check says exit 2 too,
     // so the message tells the two apart.
