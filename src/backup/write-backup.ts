@@ -102,14 +102,20 @@ async function assertWritable(file: string, overwrite: boolean): Promise<void> {
       suggestions: ['Choose another file name, or pass --force to replace it.'],
     })
   }
-  try {
-    await access(path.dirname(file))
-  } catch (error) {
-    throw new AedbError(`The folder ${path.dirname(file)} does not exist.`, {
+  const folder = path.dirname(file)
+  const info = await stat(folder).catch((error: unknown) => {
+    throw new AedbError(`The folder ${folder} does not exist.`, {
       code: 'BACKUP_FOLDER_MISSING',
       exit: EXIT.USAGE,
       suggestions: ['Create it first, or write the backup somewhere else.'],
       cause: error,
+    })
+  })
+  if (!info.isDirectory()) {
+    throw new AedbError(`${folder} is a file, not a folder; the backup cannot be written under it.`, {
+      code: 'BACKUP_FOLDER_MISSING',
+      exit: EXIT.USAGE,
+      suggestions: ['Give a path in an existing folder.'],
     })
   }
 }

@@ -163,3 +163,20 @@ describe.each(directions)('aedb backup on %s, aedb restore into %s', (from, to) 
     expect(after.ok).toBe(sourceVerify.ok)
   })
 })
+
+describe('aedb backup into a folder that is not one', () => {
+  it('refuses a missing folder and a file used as a folder at once (exit 2), before reading the database', async () => {
+    const work = await mkdtemp(path.join(tmpdir(), 'aedb-backup-folder-'))
+    try {
+      const file = path.join(work, 'afile')
+      await cp(path.join(PROJECT_ROOT, 'package.json'), file)
+      for (const target of [path.join(work, 'missing', 'b.aedb.gz'), path.join(file, 'b.aedb.gz')]) {
+        const run = await runCli(['backup', target, '--json', '--database-url', 'memory:'])
+        expect(run.exitCode, run.stderr).toBe(2)
+        expect(JSON.parse(run.stdout).error.code).toBe('BACKUP_FOLDER_MISSING')
+      }
+    } finally {
+      await rm(work, {recursive: true, force: true})
+    }
+  })
+})
