@@ -37,3 +37,31 @@ export class AedbError extends Error {
 export function isAedbError(error: unknown): error is AedbError {
   return error instanceof AedbError
 }
+
+/** What a filesystem error on a path the user gave means, by its code. */
+const PATH_PROBLEMS: Record<string, string> = {
+  EEXIST: 'a file is in the way of a folder it needs',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EACCES: 'permission denied',
+  EPERM: 'the operation is not permitted there',
+  EROFS: 'the filesystem is read-only',
+}
+
+/**
+ * A filesystem error on a path the user chose (a file where a folder must go, no permission) as an AedbError naming
+ * the path: the user's to fix, not a bug in aedb. Any other error is returned as it is.
+ */
+export function userPathError(
+  error: unknown,
+  where: string,
+  options: {code: string; exit: ExitCode},
+): unknown {
+  const fsCode = (error as {code?: unknown} | null)?.code
+  const problem = typeof fsCode === 'string' ? PATH_PROBLEMS[fsCode] : undefined
+  if (problem === undefined) return error
+  return new AedbError(`Cannot write at ${where}: ${problem} (${fsCode}).`, {
+    ...options,
+    suggestions: ['Choose a path in a folder you can write to.'],
+    cause: error,
+  })
+}

@@ -5,7 +5,7 @@ import type {PGlite} from '@electric-sql/pglite'
 import {Kysely, PostgresDialect} from 'kysely'
 import pg from 'pg'
 import {to as copyTo} from 'pg-copy-streams'
-import {AedbError, EXIT} from '../errors.js'
+import {AedbError, EXIT, userPathError} from '../errors.js'
 import {type CopySession, withPgliteCopySession, withPostgresCopySession} from './copy-session.js'
 import type {DatabaseTarget} from './database-url.js'
 import {redactSecrets} from './database-url.js'
@@ -132,13 +132,17 @@ async function openPglite(
         suggestions: ['Run `aedb init` to create it.'],
       })
     }
-    await mkdir(path.dirname(dataDir), {recursive: true})
     const onWait = options.onLockWait ?? defaultLockWaitListener
-    releaseLock = await lockPgliteFolder({
-      dataDir,
-      timeoutMs: options.pgliteLockTimeoutMs ?? 60_000,
-      ...(onWait ? {onWait: (owner) => onWait(dataDir, owner)} : {}),
-    })
+    try {
+      await mkdir(path.dirname(dataDir), {recursive: true})
+      releaseLock = await lockPgliteFolder({
+        dataDir,
+        timeoutMs: options.pgliteLockTimeoutMs ?? 60_000,
+        ...(onWait ? {onWait: (owner) => onWait(dataDir, owner)} : {}),
+      })
+    } catch (error) {
+      throw userPathError(error, dataDir, {code: 'DATABASE_FOLDER_UNUSABLE', exit: EXIT.DATABASE})
+    }
   }
   let pglite: PGlite
   try {

@@ -4,6 +4,7 @@ import {MIGRATIONS} from '../db/migrations.js'
 import {assertSchemaCurrent} from '../db/migrator.js'
 import {finishRun, startRun} from '../db/runs.js'
 import type {Database, JsonObject} from '../db/schema.js'
+import {EXIT, userPathError} from '../errors.js'
 import type {ExportFilter, ExportProgress, SheetCounts} from './export-types.js'
 import type {LegacyVersion} from './legacy-headers.js'
 import {claimOutput} from './output-target.js'
@@ -79,7 +80,9 @@ export async function exportExcel(props: ExportExcelProps): Promise<ExportExcelR
   } catch (error) {
     await target.discard()
     if (runId) await finishRun(props.db, runId, 'failed', {layout: props.layout}).catch(() => {})
-    throw error
+    // The output's folder refused the file (permissions, a read-only disk): the path is the user's to change.
+    const onOutput = String((error as {path?: unknown}).path ?? '').startsWith(target.temp)
+    throw onOutput ? userPathError(error, props.output, {code: 'OUTPUT_INVALID', exit: EXIT.USAGE}) : error
   }
 }
 

@@ -1,7 +1,8 @@
 import {randomBytes} from 'node:crypto'
-import {mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
+import {constants} from 'node:fs'
+import {access, mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
 import path from 'node:path'
-import {AedbError, EXIT} from '../errors.js'
+import {AedbError, EXIT, userPathError} from '../errors.js'
 
 export interface OutputTarget {
   /** The final path (absolute). */
@@ -47,12 +48,20 @@ export async function claimOutput(
         },
       )
   }
-  if (!dryRun) await mkdir(path.dirname(final), {recursive: true})
   const temp = path.join(
     path.dirname(final),
     `.${path.basename(final)}.aedb-tmp-${randomBytes(4).toString('hex')}`,
   )
-  if (kind === 'folder' && !dryRun) await mkdir(temp)
+  try {
+    if (!dryRun) {
+      await mkdir(path.dirname(final), {recursive: true})
+      // The temporary file is opened later, by the writer: a folder it may not write in is refused now.
+      await access(path.dirname(final), constants.W_OK)
+    }
+    if (kind === 'folder' && !dryRun) await mkdir(temp)
+  } catch (error) {
+    throw userPathError(error, target, {code: 'OUTPUT_INVALID', exit: EXIT.USAGE})
+  }
   return {
     final,
     temp,

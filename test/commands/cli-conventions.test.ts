@@ -1,4 +1,4 @@
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -82,6 +82,25 @@ describe('the conventions CLI users expect', () => {
     expect(file.exitCode).toBe(2)
     expect(file.stderr).toContain(`No file found at ${missing}`)
     expect(file.stderr).not.toMatch(/internal error|bug in aedb/i)
+  })
+
+  it('a path the user gave that cannot be written is named, with exit 2 (output) or 4 (database), not a bug', async () => {
+    const work = await mkdtemp(path.join(tmpdir(), 'aedb-paths-'))
+    try {
+      const file = path.join(work, 'afile')
+      await writeFile(file, 'in the way')
+      const db = await runCli(['init', '--json', '--database-url', `pglite:${path.join(file, 'db')}`])
+      expect(db.exitCode, db.stderr).toBe(4)
+      expect(JSON.parse(db.stdout).error).toMatchObject({code: 'DATABASE_FOLDER_UNUSABLE', exit: 4})
+      expect(JSON.parse(db.stdout).error.message).toContain(path.join(file, 'db'))
+      const url = `pglite:${path.join(work, 'db')}`
+      expect((await runCli(['init', '--quiet', '--database-url', url])).exitCode).toBe(0)
+      const out = await runCli(['export-excel', path.join(file, 'x.xlsx'), '--json', '--database-url', url])
+      expect(out.exitCode, out.stderr).toBe(2)
+      expect(JSON.parse(out.stdout).error).toMatchObject({code: 'OUTPUT_INVALID', exit: 2})
+    } finally {
+      await rm(work, {recursive: true, force: true})
+    }
   })
 
   it('option values are accepted in any case; an unknown one is still refused', async () => {
