@@ -104,9 +104,14 @@ function argDescription(arg: CachedArg): string {
   return parts.filter((p) => p !== '').join(' ')
 }
 
+/** A command's id as it is typed (oclif's topic separator is a space: `runs show`, not `runs:show`). */
+function typedId(command: Command.Loadable): string {
+  return command.id.replaceAll(':', ' ')
+}
+
 function usage(command: Command.Loadable): string {
   const args = Object.values(command.args ?? {})
-  const words = [BIN, command.id]
+  const words = [BIN, typedId(command)]
   args.forEach((arg, index) => {
     const last = index === args.length - 1
     const name = `${arg.name.toUpperCase()}${last && command.strict === false ? '...' : ''}`
@@ -126,7 +131,7 @@ function flagTable(flags: CachedFlag[], all: Record<string, CachedFlag>): string
 }
 
 function renderCommand(command: Command.Loadable): string[] {
-  const id = command.id
+  const id = typedId(command)
   const lines = [`### \`${BIN} ${id}\``, '']
   if (command.summary) lines.push(prose(renderTemplate(command.summary, id)), '')
   lines.push('```', usage(command), '```', '')
@@ -187,8 +192,9 @@ export function renderCommandReference(
   plugins: readonly Command.Loadable[] = [],
 ): string {
   const rows = commands.map((command) => {
-    const anchor = `${BIN}-${command.id}`.replaceAll(/[^a-z0-9-]/g, '')
-    return [`[\`${BIN} ${command.id}\`](#${anchor})`, cell(renderTemplate(command.summary ?? '', command.id))]
+    const id = typedId(command)
+    const anchor = `${BIN}-${id}`.replaceAll(' ', '-').replaceAll(/[^a-z0-9-]/g, '')
+    return [`[\`${BIN} ${id}\`](#${anchor})`, cell(renderTemplate(command.summary ?? '', id))]
   })
   const lines = [...markdownTable(['Command', 'What it does'], rows), '']
   const first = commands[0]
