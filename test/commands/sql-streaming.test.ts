@@ -92,10 +92,12 @@ describe.each(testBackends())('aedb sql streams a large result on %s', (backend)
     expect(large.lines).toBe(100_001)
     expect(large.lastLine).toMatch(/^100000,[0-9a-f]{1024}$/)
     expect(large.bytes).toBeGreaterThan(100_000 * 1024)
-    // Flat memory: far less growth than the ~100 MB printed (held as rows it would be several times that).
+    // Flat memory: less growth than the ~100 MB printed (held as rows it would be several times that). The bound is
+    // 80 MiB, not tighter: on PGlite the peak of the same run varied from +6 MiB (quiet) to +56 MiB (a full CI
+    // run, another test file beside it), the embedded database's own memory growing with the work, not rows held.
     console.log(
       `${backend}: peak RSS ${small.peakMiB.toFixed(0)} MiB for 1,000 rows, ${large.peakMiB.toFixed(0)} MiB for 100,000`,
     )
-    expect(large.peakMiB - small.peakMiB).toBeLessThan(48)
+    expect(large.peakMiB - small.peakMiB).toBeLessThan(80)
   })
 })
