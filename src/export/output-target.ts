@@ -1,6 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {constants} from 'node:fs'
-import {access, mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
+import {mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {AedbError, EXIT, userPathError} from '../errors.js'
 
@@ -14,8 +13,8 @@ export interface OutputTarget {
 }
 
 /**
- * Claims an output path: refuses an existing file or a non-empty folder unless `force` (or `dryRun`), and hands out a temporary
- * sibling name (same folder, so the final rename is atomic on one filesystem). An interrupted export leaves at
+ * Claims an output path: refuses an existing file or a non-empty folder unless `force` (or `dryRun`), and hands
+ * out a temporary sibling name (same folder, so the final rename is atomic on one filesystem). An interrupted export leaves at
  * most a `.aedb-tmp-…` file or folder next to the target, never a half-written file under the final name.
  */
 export async function claimOutput(
@@ -53,11 +52,7 @@ export async function claimOutput(
     `.${path.basename(final)}.aedb-tmp-${randomBytes(4).toString('hex')}`,
   )
   try {
-    if (!dryRun) {
-      await mkdir(path.dirname(final), {recursive: true})
-      // The temporary file is opened later, by the writer: a folder it may not write in is refused now.
-      await access(path.dirname(final), constants.W_OK)
-    }
+    if (!dryRun) await mkdir(path.dirname(final), {recursive: true})
     if (kind === 'folder' && !dryRun) await mkdir(temp)
   } catch (error) {
     throw userPathError(error, target, {code: 'OUTPUT_INVALID', exit: EXIT.USAGE})
