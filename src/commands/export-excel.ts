@@ -1,6 +1,8 @@
+import path from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {AedbCommand} from '../base-command.js'
 import {withDatabase} from '../db/connection.js'
+import {AedbError, EXIT} from '../errors.js'
 import {type ExportExcelResult, type ExportLayout, exportExcel} from '../export/export-excel.js'
 import {LEGACY_VERSIONS, type LegacyVersion} from '../export/legacy-headers.js'
 import {EXPORTABLE_TABLES} from '../export/table-queries.js'
@@ -46,8 +48,8 @@ Text is never written as a formula. An existing file or non-empty folder is refu
     layout: Flags.string({summary: 'What to write.', options: ['tables', 'legacy'], default: 'tables'}),
     'legacy-version': Flags.string({
       summary: 'Layout of the legacy logs.',
+      description: 'v4 when not given. Only with --layout legacy.',
       options: [...LEGACY_VERSIONS],
-      default: 'v4',
     }),
     study: Flags.string({
       summary: 'Only this study (repeatable).',
@@ -71,6 +73,7 @@ Text is never written as a formula. An existing file or non-empty folder is refu
 
   async run(): Promise<ExportExcelResult> {
     const {args, flags} = await this.parse(ExportExcel)
+    checkLayoutOptions(args.output, flags)
     const progress = createProgressLine({enabled: !flags.quiet && !this.jsonEnabled()})
     const result = await withDatabase(
       this.databaseTarget(flags['database-url']),
@@ -80,7 +83,7 @@ Text is never written as a formula. An existing file or non-empty folder is refu
           ...(copyOut ? {copyOut} : {}),
           output: args.output,
           layout: flags.layout as ExportLayout,
-          legacyVersion: flags['legacy-version'] as LegacyVersion,
+          legacyVersion: (flags['legacy-version'] ?? 'v4') as LegacyVersion,
           filter: {
             studies: flags.study as StudyName[],
             participants: flags.participant,
@@ -99,4 +102,45 @@ Text is never written as a formula. An existing file or non-empty folder is refu
     if (!this.jsonEnabled() && !flags.quiet) this.log(renderExportSummary(result, flags['dry-run']))
     return result
   }
+}
+
+interface LayoutOptions {
+  layout: string
+  'legacy-version'?: string | undefined
+  profile?: string[] | undefined
+  tables?: string[] | undefined
+}
+
+/**
+ * Flags that mean nothing for the chosen layout, and an output name that promises another format, are refused
+ * (exit 2) rather than silently ignored: the user would otherwise get a file other than the one asked for.
+ */
+function checkLayoutOptions(output: string, flags: LayoutOptions): void {
+  const other = flags.layout === 'legacy' ? 'tables' : 'legacy'
+  const misplaced =
+    flags.layout === 'legacy'
+      ? [flags.tables && '--tables', flags.profile && '--profile']
+      : [flags['legacy-version'] && '--legacy-version']
+  const named = misplaced.filter((flag): flag is string => typeof flag === 'string')
+  if (named.length > 0)
+    throw usageError(
+      `${named.join(' and ')} ${named.length > 1 ? 'apply' : 'applies'} to --layout ${other} only; this export is --layout ${flags.layout}.`,
+      [`Drop ${named.join(' and ')}, or add --layout ${other}.`],
+    )
+  const extension = path.extname(output).toLowerCase()
+  if (flags.layout === 'tables' && extension !== '.xlsx')
+    throw usageError(
+      `--layout tables writes one Excel workbook, so the output must end in .xlsx; got ${output}.`,
+      [
+        `Name it ${path.basename(output, path.extname(output))}.xlsx, or add --layout legacy to write a folder of logs.`,
+      ],
+    )
+  if (flags.layout === 'legacy' && extension === '.xlsx')
+    throw usageError(`--layout legacy writes a folder of workbooks, not one file; got ${output}.`, [
+      `Name a folder (logs/), or drop --layout legacy to write one workbook.`,
+    ])
+}
+
+function usageError(message: string, suggestions: string[]): AedbError {
+  return new AedbError(message, {code: 'USAGE', exit: EXIT.USAGE, suggestions})
 }

@@ -166,6 +166,26 @@ describe.each(testBackends())('aedb export-excel on %s', (backend) => {
     expect(await readdir(work)).not.toContain('dry')
   })
 
+  it('refuses flags of the other layout and an output name of another format (exit 2), writing nothing', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['odd.csv'], /must end in \.xlsx; got .*odd\.csv/],
+      [['logs', '--tables', 'studies', '--layout', 'legacy'], /--tables applies to --layout tables only/],
+      [['logs', '--profile', 'h4n', '--layout', 'legacy'], /--profile applies to --layout tables only/],
+      [['v3.xlsx', '--legacy-version', 'v3'], /--legacy-version applies to --layout legacy only/],
+      [['logs.xlsx', '--layout', 'legacy'], /writes a folder of workbooks, not one file/],
+    ]
+    const results = await Promise.all(
+      cases.map(([args]) => cli([path.join(work, 'refused', args[0]!), ...args.slice(1), '--json'])),
+    )
+    for (const [i, result] of results.entries()) {
+      expect(result.exitCode, result.stderr).toBe(2)
+      const error = JSON.parse(result.stdout).error
+      expect(error.code).toBe('USAGE')
+      expect(error.message).toMatch(cases[i]![1])
+    }
+    expect(await readdir(work)).not.toContain('refused')
+  })
+
   it('writes the same wall-clock dates under TZ=America/Los_Angeles and TZ=Asia/Kolkata', async () => {
     const files: string[] = []
     for (const tz of ['America/Los_Angeles', 'Asia/Kolkata']) {
