@@ -45,6 +45,7 @@ const PATH_PROBLEMS: Record<string, string> = {
   EACCES: 'permission denied',
   EPERM: 'the operation is not permitted there',
   EROFS: 'the filesystem is read-only',
+  ENOENT: 'a folder cannot be created there',
 }
 
 /**

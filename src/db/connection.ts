@@ -1,4 +1,4 @@
-import {mkdir, readFile} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import path from 'node:path'
 import type {PGlite} from '@electric-sql/pglite'
@@ -6,6 +6,7 @@ import {Kysely, PostgresDialect} from 'kysely'
 import pg from 'pg'
 import {to as copyTo} from 'pg-copy-streams'
 import {AedbError, EXIT, userPathError} from '../errors.js'
+import {makeFolder} from '../make-folder.js'
 import {type CopySession, withPgliteCopySession, withPostgresCopySession} from './copy-session.js'
 import type {DatabaseTarget} from './database-url.js'
 import {redactSecrets} from './database-url.js'
@@ -134,7 +135,7 @@ async function openPglite(
     }
     const onWait = options.onLockWait ?? defaultLockWaitListener
     try {
-      await mkdir(path.dirname(dataDir), {recursive: true})
+      await makeFolder(path.dirname(dataDir))
       releaseLock = await lockPgliteFolder({
         dataDir,
         timeoutMs: options.pgliteLockTimeoutMs ?? 60_000,

@@ -1,8 +1,9 @@
 import {randomBytes} from 'node:crypto'
-import {link, mkdir, readdir, readFile, rm, stat, unlink, writeFile} from 'node:fs/promises'
+import {link, readdir, readFile, rm, stat, unlink, writeFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import path from 'node:path'
 import {AedbError, EXIT} from '../errors.js'
+import {makeFolder} from '../make-folder.js'
 import {redactSecrets} from './database-url.js'
 
 /** Who holds an embedded database folder, as recorded in its lock. */
@@ -45,7 +46,7 @@ const TEMP_MAX_AGE_MS = 60_000
  */
 export async function lockPgliteFolder(props: LockPgliteFolderProps): Promise<ReleaseLock> {
   const lockDir = `${props.dataDir}.locks`
-  await mkdir(lockDir, {recursive: true})
+  await makeFolder(lockDir)
   const me: LockOwner = {
     pid: process.pid,
     hostname: hostname(),

@@ -2,6 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {AedbError, EXIT, userPathError} from '../errors.js'
+import {makeFolder} from '../make-folder.js'
 
 export interface OutputTarget {
   /** The final path (absolute). */
@@ -52,7 +53,7 @@ export async function claimOutput(
     `.${path.basename(final)}.aedb-tmp-${randomBytes(4).toString('hex')}`,
   )
   try {
-    if (!dryRun) await mkdir(path.dirname(final), {recursive: true})
+    if (!dryRun) await makeFolder(path.dirname(final))
     if (kind === 'folder' && !dryRun) await mkdir(temp)
   } catch (error) {
     throw userPathError(error, target, {code: 'OUTPUT_INVALID', exit: EXIT.USAGE})

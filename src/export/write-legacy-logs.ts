@@ -1,9 +1,9 @@
-import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
 import {type Kysely, sql} from 'kysely'
 import type {Database, TableName} from '../db/schema.js'
 import {pythonIntervalsRepr} from '../importers/excel/cell-value.js'
 import {type FieldMap, PLACEHOLDER_HEADER} from '../importers/excel/field-maps.js'
+import {makeFolder} from '../make-folder.js'
 import {EMPTY, type ExportValue, isNaiveTimestamp, writeCell} from './excel-cell.js'
 import type {ExportFilter, ExportProgress, SheetCounts} from './export-types.js'
 import {LEGACY_HEADERS, type LegacyVersion} from './legacy-headers.js'
@@ -300,7 +300,7 @@ function unknownSheets(extra: Record<string, unknown>): SheetData[] {
 }
 
 async function writeWorkbook(file: string, sheets: SheetData[]): Promise<void> {
-  await mkdir(path.dirname(file), {recursive: true})
+  await makeFolder(path.dirname(file))
   // Loaded for the legacy layout only: the tables layout has its own writer.
   const {default: exceljs} = await import('exceljs')
   const workbook = new exceljs.stream.xlsx.WorkbookWriter({

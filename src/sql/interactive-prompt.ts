@@ -1,10 +1,11 @@
-import {mkdir, readFile, writeFile} from 'node:fs/promises'
+import {readFile, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {createInterface} from 'node:readline'
 import type {Kysely} from 'kysely'
 import type {RawSession} from '../db/connection.js'
 import type {Database} from '../db/schema.js'
 import {isAedbError} from '../errors.js'
+import {makeFolder} from '../make-folder.js'
 import {createResultWriter, streamWriter} from './result-writer.js'
 import {runSql} from './run-sql.js'
 import {splitStatements} from './split-statements.js'
@@ -104,6 +105,6 @@ async function readHistory(file: string | null): Promise<string[]> {
 
 async function writeHistory(file: string | null, lines: string[]): Promise<void> {
   if (!file) return
-  await mkdir(path.dirname(file), {recursive: true})
+  await makeFolder(path.dirname(file))
   await writeFile(file, `${[...lines].reverse().join('\n')}\n`)
 }

@@ -1,6 +1,6 @@
-import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
 import {EXIT, userPathError} from '../../errors.js'
+import {makeFolder} from '../../make-folder.js'
 import type {Rejection} from '../import-session.js'
 import {markAedbWorkbook} from './is-aedb-written-workbook.js'
 
@@ -14,7 +14,7 @@ export interface RejectedRow extends Rejection {
  * and the reason, plus a `Workbooks` sheet for problems not tied to a row. Streams, and never writes a formula.
  */
 export async function writeRejectsWorkbook(file: string, rejected: readonly RejectedRow[]): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), {recursive: true}).catch((error: unknown) => {
+  await makeFolder(path.dirname(path.resolve(file))).catch((error: unknown) => {
     throw userPathError(error, file, {code: 'REJECTS_PATH_INVALID', exit: EXIT.USAGE})
   })
   const {default: exceljs} = await import('exceljs')
