@@ -154,6 +154,44 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
       ])
     })
 
+    it('refuses a --rejects path that cannot take the workbook at once (exit 2), importing nothing', async () => {
+      const inTheWay = path.join(root, 'in-the-way.txt')
+      await writeFile(inTheWay, 'x')
+      const cases: Array<[string, RegExp]> = [
+        [path.join(root, 'rejects.csv'), /must end in \.xlsx/],
+        [path.join(root, 'a-folder.xlsx'), /is a folder/],
+        [path.join(inTheWay, 'rejects.xlsx'), /a file is in the way/],
+      ]
+      await mkdir(cases[1]![0])
+      const fresh = await createTestDatabase(backend)
+      try {
+        for (const [file, message] of cases) {
+          const run = await runCli([
+            'backfill-excel',
+            root,
+            '--json',
+            '--rejects',
+            file,
+            '--database-url',
+            fresh.url,
+          ])
+          expect(run.exitCode, run.stderr).toBe(2)
+          expect(JSON.parse(run.stdout).error).toMatchObject({
+            code: 'REJECTS_PATH_INVALID',
+            message: expect.stringMatching(message),
+          })
+        }
+        const open = await fresh.open()
+        try {
+          expect(await open.db.selectFrom('processing_logs').select('id').execute()).toEqual([])
+        } finally {
+          await open.close()
+        }
+      } finally {
+        await fresh.drop()
+      }
+    })
+
     it('with --coerce-invalid stores NULL, keeps the text in extra and warns; --study in any case', async () => {
       const run = await runCli([
         'backfill-excel',

@@ -26,7 +26,7 @@ import {
   writeLog,
 } from './write-log.js'
 import {type BatchedLog, BatchSplitError, writeLogBatch} from './write-log-batch.js'
-import {type RejectedRow, writeRejectsWorkbook} from './write-rejects.js'
+import {prepareRejectsPath, type RejectedRow, writeRejectsWorkbook} from './write-rejects.js'
 
 export interface BackfillProgress {
   phase: 'read' | 'write'
@@ -87,6 +87,7 @@ interface Candidate {
 /** Imports every legacy processing log under `paths`: each workbook all-or-nothing, idempotently. */
 export async function backfillExcel(props: BackfillExcelProps): Promise<BackfillExcelResult> {
   await assertSchemaCurrent(props.db, MIGRATIONS)
+  if (props.rejectsFile && !props.dryRun) await prepareRejectsPath(props.rejectsFile)
   const knownRoots = (await props.db.selectFrom('import_roots').select('path').execute()).map((r) => r.path)
   const roots = await discoverWorkbooks(props.paths, knownRoots)
   if (roots.every((r) => r.workbooks.length === 0 && r.skipped.length === 0))

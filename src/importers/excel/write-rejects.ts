@@ -1,5 +1,6 @@
+import {stat} from 'node:fs/promises'
 import path from 'node:path'
-import {EXIT, userPathError} from '../../errors.js'
+import {AedbError, EXIT, userPathError} from '../../errors.js'
 import {makeFolder} from '../../make-folder.js'
 import type {Rejection} from '../import-session.js'
 import {markAedbWorkbook} from './is-aedb-written-workbook.js'
@@ -10,13 +11,35 @@ export interface RejectedRow extends Rejection {
 }
 
 /**
+ * Checks the `--rejects` path before anything is imported, so that a path that cannot take the workbook is a usage
+ * error (exit 2) at once, not a failure after the whole run: it must name an .xlsx file, not a folder, in a folder
+ * that exists or can be made.
+ */
+export async function prepareRejectsPath(file: string): Promise<void> {
+  const refuse = (problem: string, fix: string) =>
+    new AedbError(`--rejects ${file}: ${problem}.`, {
+      code: 'REJECTS_PATH_INVALID',
+      exit: EXIT.USAGE,
+      suggestions: [fix],
+    })
+  if (path.extname(file).toLowerCase() !== '.xlsx')
+    throw refuse(
+      'the rejects file is an Excel workbook, so its name must end in .xlsx',
+      'Name it rejects.xlsx, for example.',
+    )
+  if ((await stat(file).catch(() => null))?.isDirectory())
+    throw refuse('is a folder', `Name a file in it: ${path.join(file, 'rejects.xlsx')}.`)
+  await makeFolder(path.dirname(path.resolve(file))).catch((error: unknown) => {
+    throw userPathError(error, file, {code: 'REJECTS_PATH_INVALID', exit: EXIT.USAGE})
+  })
+}
+
+/**
  * A workbook of everything rejected: one sheet per source sheet with the original cells of each rejected row
  * and the reason, plus a `Workbooks` sheet for problems not tied to a row. Streams, and never writes a formula.
  */
 export async function writeRejectsWorkbook(file: string, rejected: readonly RejectedRow[]): Promise<void> {
-  await makeFolder(path.dirname(path.resolve(file))).catch((error: unknown) => {
-    throw userPathError(error, file, {code: 'REJECTS_PATH_INVALID', exit: EXIT.USAGE})
-  })
+  await prepareRejectsPath(file)
   const {default: exceljs} = await import('exceljs')
   const writer = new exceljs.stream.xlsx.WorkbookWriter({
     filename: file,
