@@ -9,7 +9,10 @@ import type {DatabaseTarget} from './database-url.js'
  */
 export async function dropCreatedDatabase(target: DatabaseTarget): Promise<void> {
   if (target.backend === 'pglite') {
-    if (target.dataDir !== null) await rm(target.dataDir, {recursive: true, force: true}).catch(() => {})
+    if (target.dataDir === null) return
+    // The lock folder beside it too (the lock is released by now): nothing of the refused restore is left.
+    for (const folder of [target.dataDir, `${target.dataDir}.locks`])
+      await rm(folder, {recursive: true, force: true}).catch(() => {})
     return
   }
   const parsed = new URL(target.url)

@@ -32,7 +32,10 @@ async function backupTo(file: string): Promise<void> {
 
 /** Whether restoring created anything at all: the PGlite folder, or the server database. */
 async function targetExists(target: TestDatabase): Promise<boolean> {
-  if (target.backend === 'pglite') return existsSync(target.url.slice('pglite:'.length))
+  if (target.backend === 'pglite') {
+    const folder = target.url.slice('pglite:'.length)
+    return existsSync(folder) || existsSync(`${folder}.locks`)
+  }
   const client = new pg.Client({connectionString: inject('postgresUrl')!})
   await client.connect()
   try {
