@@ -57,11 +57,11 @@ export function renderVerifyReport(result: VerifyResult): string {
   }
   if (result.findings.length > 0) {
     lines.push('', `Findings (${result.findings.length}):`)
-    for (const f of result.findings) lines.push(`  ${renderFinding(f)}`)
+    for (const line of capPerCode(result.findings, false)) lines.push(`  ${line}`)
   }
   if (result.resolved.length > 0) {
     lines.push('', `Resolved since the last run (${result.resolved.length}):`)
-    for (const f of result.resolved) lines.push(`  ${renderFinding(f, true)}`)
+    for (const line of capPerCode(result.resolved, true)) lines.push(`  ${line}`)
   }
   lines.push('', `${result.ok ? 'OK' : 'PROBLEMS'}: run ${result.runId}`)
   return lines.join('\n')
@@ -73,7 +73,35 @@ export function renderVerifyReport(result: VerifyResult): string {
  */
 export function renderQuietReport(result: VerifyResult): string {
   return [
-    ...result.findings.filter((f) => f.severity === 'error' || f.new).map((f) => renderFinding(f)),
-    ...result.resolved.map((f) => renderFinding(f, true)),
+    ...capPerCode(
+      result.findings.filter((f) => f.severity === 'error' || f.new),
+      false,
+    ),
+    ...capPerCode(result.resolved, true),
   ].join('\n')
+}
+
+/** Findings of one code and kind shown one a line, before the rest are counted on one line. */
+export const LINES_PER_CODE = 10
+
+/**
+ * One line per finding, but at most LINES_PER_CODE of one code, severity and newness: a first night over a tree
+ * whose referenced files were never there (hundreds of FILE_ABSENT_AT_IMPORT) or an unmounted disk (every file
+ * FILE_MISSING) gives a report a person reads, and one line says how many more there are and where to see them.
+ */
+function capPerCode(findings: readonly Finding[], resolved: boolean): string[] {
+  const groups = new Map<string, {lines: string[]; more: number; last: Finding}>()
+  for (const f of findings) {
+    const key = `${f.code}|${f.check}|${f.severity}|${f.new}`
+    const group = groups.get(key) ?? {lines: [], more: 0, last: f}
+    groups.set(key, group)
+    if (group.lines.length < LINES_PER_CODE) group.lines.push(renderFinding(f, resolved))
+    else group.more++
+  }
+  return [...groups.values()].flatMap(({lines, more, last: f}) => {
+    if (more === 0) return lines
+    const mark = resolved ? ' (resolved)' : f.new ? ' (new)' : ''
+    const tail = `${f.severity.padEnd(7)} ${f.code} [${f.check}]${mark} … and ${more} more like these (\`aedb verify --json\` lists every one)`
+    return [...lines, tail]
+  })
 }
