@@ -355,7 +355,7 @@ function blockedError(problems: MigrationProblem[]): AedbError {
     code: 'MIGRATION_DRIFT',
     exit: EXIT.DATABASE,
     suggestions: [
-      'Restore the original migration files (git checkout migrations/), or use the aedb version that applied them.',
+      'Restore the original migration files (`git checkout migrations/` in a clone of aedb; reinstall the aedb package otherwise), or use the aedb version that applied them.',
       'See `aedb migrate status` for the full list.',
     ],
   })

@@ -16,7 +16,8 @@ const MIGRATION_CODES = {
 } as const
 
 const MIGRATION_FIX = {
-  edited: 'Restore the original file (git checkout migrations/) or run the aedb version that applied it.',
+  edited:
+    'Restore the original file (`git checkout migrations/` in a clone of aedb; reinstall the aedb package otherwise) or run the aedb version that applied it.',
   missing: 'Run the aedb version that applied it, or restore the migration file.',
   'out-of-order': 'Run `aedb migrate status`; an older migration arrived after newer ones were applied.',
 } as const
