@@ -18,13 +18,23 @@ export function rowHashInput(
   table: ImportedTable,
   row: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
-  const spec = SCHEMA[table] as Record<string, string>
   const out: Record<string, unknown> = {}
-  for (const [column, columnSpec] of Object.entries(spec)) {
-    if (NOT_CONTENT.has(column)) continue
-    out[column] = canonicalValue(columnSpec.replace(/[?=]/g, ''), row[column])
-  }
+  for (const [column, udt] of hashedColumns(table)) out[column] = canonicalValue(udt, row[column])
   return out
+}
+
+const HASHED_COLUMNS = new Map<ImportedTable, ReadonlyArray<readonly [string, string]>>()
+
+/** Each content column of a table with its type name, worked out once per table rather than once per row. */
+function hashedColumns(table: ImportedTable): ReadonlyArray<readonly [string, string]> {
+  let columns = HASHED_COLUMNS.get(table)
+  if (!columns) {
+    columns = Object.entries(SCHEMA[table] as Record<string, string>)
+      .filter(([column]) => !NOT_CONTENT.has(column))
+      .map(([column, spec]) => [column, spec.replace(/[?=]/g, '')] as const)
+    HASHED_COLUMNS.set(table, columns)
+  }
+  return columns
 }
 
 /** The columns of a table the content hash covers. */

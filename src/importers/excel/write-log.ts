@@ -95,21 +95,24 @@ export function buildLogRows(
     r: ParsedRecord,
     link: Record<string, unknown> = {},
   ): Row => {
-    const provenance = {
+    // One object, built once (a row is spread into no other): hashed with `extra` as the object, then written
+    // with it as JSON text. Keys in the order id, content, provenance, extra, content_hash, run_id.
+    const out: Row = {
+      id,
+      ...parent,
+      ...r.values,
+      ...link,
       source_file_id: workbookId,
       source_sheet: r.sheet,
       source_row: r.row,
       source_path: null,
+      extra: r.extra,
     }
-    const body = {...parent, ...r.values, ...link, ...provenance}
-    return {
-      id,
-      ...body,
-      extra: JSON.stringify(r.extra),
-      // The same function verify uses on the values it reads back (ROW_EDITED).
-      content_hash: rowContentHash(table, {...body, extra: r.extra}),
-      run_id: runId,
-    }
+    // The same function verify uses on the values it reads back (ROW_EDITED).
+    out.content_hash = rowContentHash(table, out)
+    out.extra = JSON.stringify(r.extra)
+    out.run_id = runId
+    return out
   }
   const logId = logIdOf(parsed, participantId)
   const owner = {participant_id: participantId, format_version: parsed.version}
