@@ -18,6 +18,7 @@ import {parseDatabaseUrl} from '../src/db/database-url.js'
 import {deterministicId} from '../src/db/deterministic-id.js'
 import {FileCatalog, type FileRecord} from '../src/files/file-catalog.js'
 import {discoverWorkbooks} from '../src/importers/excel/discover-workbooks.js'
+import {unpackRecords} from '../src/importers/excel/packed-records.js'
 import type {ParsedLog} from '../src/importers/excel/parse-log.js'
 import {readAndParse} from '../src/importers/excel/read-and-parse.js'
 import {buildReferenceIndex, resolveReference} from '../src/importers/excel/resolve-references.js'
@@ -41,6 +42,7 @@ async function prepare(corpus: string, db: Parameters<typeof FileCatalog.prototy
     })
     if (outcome.kind !== 'parsed' || !outcome.result.parsed) throw new Error(`${file} did not parse`)
     const parsed: ParsedLog = outcome.result.parsed
+    if (outcome.packed) unpackRecords(parsed, outcome.packed)
     const references: FileRecord[] = []
     for (const ref of parsed.references) {
       const resolved = resolveReference(ref.value, path.posix.dirname(file), index, ref.defaultDir)

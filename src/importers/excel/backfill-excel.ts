@@ -13,6 +13,7 @@ import {rootLabel} from '../root-label.js'
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
 import {isAedbWrittenWorkbook, NEVER_IMPORTED_KINDS} from './is-aedb-written-workbook.js'
+import {type PackedRecords, releaseRecords, unpackRecords} from './packed-records.js'
 import {type ParsedLog, STUDY_NAMES, type StudyName} from './parse-log.js'
 import type {RawRows} from './read-and-parse.js'
 import {ReadAndParsePool} from './read-and-parse-pool.js'
@@ -79,6 +80,8 @@ interface Candidate {
   /** A rejected workbook as far as it could be read: its study is checked too, so one run lists every problem. */
   draft?: ParsedLog
   references?: FileRecord[]
+  /** The row records of `parsed` while it waits to be written (its lists are empty until then). */
+  packed?: PackedRecords
   rawRows?: RawRows
   participantNumber?: number
   study?: StudyName
@@ -265,7 +268,8 @@ class BackfillRun {
       return
     }
     candidate.parsed = result.parsed
-    this.rows += countRecords(result.parsed)
+    if (outcome.packed) candidate.packed = outcome.packed
+    this.rows += rowsOf(candidate)
     candidate.references = await this.describeReferences(candidate, result.parsed)
   }
 
@@ -389,6 +393,7 @@ class BackfillRun {
       try {
         const results = await this.session.unit((ctx) => writeLogBatch(ctx, batch.map(toBatchedLog)))
         for (const result of results) this.countWritten(result)
+        for (const candidate of batch) releaseRecords(candidate.parsed!)
         return
       } catch (error) {
         if (!isRefusal(error) && !(error instanceof BatchSplitError)) throw error
@@ -409,6 +414,7 @@ class BackfillRun {
   private async writeCandidate(candidate: Candidate): Promise<void> {
     try {
       this.countWritten(await this.session.unit((ctx) => writeLog({ctx, ...toBatchedLog(candidate)})))
+      releaseRecords(candidate.parsed!)
     } catch (error) {
       // Data the schema refuses (a CHECK, a range) rejects this workbook; anything else is a bug or an outage.
       if (error instanceof StaleLogError) {
@@ -533,6 +539,10 @@ function isRefusal(error: unknown): boolean {
 }
 
 function toBatchedLog(candidate: Candidate): BatchedLog {
+  if (candidate.packed) {
+    unpackRecords(candidate.parsed!, candidate.packed)
+    delete candidate.packed
+  }
   return {
     parsed: candidate.parsed!,
     study: candidate.study!,
@@ -551,7 +561,7 @@ function batchesOf(candidates: Candidate[], largest: number): Candidate[][] {
   let rows = 0
   for (const c of candidates) {
     batch.push(c)
-    rows += countRecords(c.parsed!)
+    rows += rowsOf(c)
     if (batch.length >= size || rows >= 4000) {
       batches.push(batch)
       batch = []
@@ -565,6 +575,11 @@ function batchesOf(candidates: Candidate[], largest: number): Candidate[][] {
 
 function workbookProblem(file: string, code: string, message: string): Rejection {
   return {file, sheet: null, row: null, column: null, code, message}
+}
+
+/** Rows a parsed workbook writes, from its packed facts while its records are packed. */
+function rowsOf(candidate: Candidate): number {
+  return candidate.packed?.rows ?? countRecords(candidate.parsed!)
 }
 
 function countRecords(parsed: ParsedLog): number {
@@ -683,8 +698,8 @@ function settleAmbiguousVersions(candidates: Candidate[], stored: Map<string, Fo
       p.kind === 'maneuver' &&
       p.version === 'v2' &&
       sibling === 'v3' &&
-      p.summaries.length === 0 &&
-      p.cycles.length === 0
+      (c.packed?.summaries ?? p.summaries.length) === 0 &&
+      (c.packed?.cycles ?? p.cycles.length) === 0
     )
       p.version = 'v3'
     if (
@@ -693,9 +708,9 @@ function settleAmbiguousVersions(candidates: Candidate[], stored: Map<string, Fo
       sibling !== 'v5' &&
       ORDER.indexOf(sibling) > ORDER.indexOf(p.version)
     ) {
-      const hasModernColumns = p.maneuvers.some(
-        (m) => 'consensus_time_s' in m.values && m.values.consensus_time_s !== null,
-      )
+      const hasModernColumns =
+        c.packed?.modernManeuvers ??
+        p.maneuvers.some((m) => 'consensus_time_s' in m.values && m.values.consensus_time_s !== null)
       if (p.version === 'v2' || !hasModernColumns) p.version = sibling
     }
   }

@@ -1,3 +1,4 @@
+import {type PackedRecords, packRecords} from './packed-records.js'
 import {type ParseLogOptions, type ParseLogResult, parseLog} from './parse-log.js'
 import {readWorkbook, WorkbookReadError} from './read-workbook.js'
 
@@ -9,7 +10,7 @@ export type RawRows = Map<string, Map<number, Record<string, unknown>>>
  * result and the raw rows a rejection may quote, or the error that stopped the read.
  */
 export type ReadAndParseOutcome =
-  | {kind: 'parsed'; result: ParseLogResult; rawRows: RawRows}
+  | {kind: 'parsed'; result: ParseLogResult; rawRows: RawRows; packed: PackedRecords | null}
   | {kind: 'read-error'; message: string; sheet: string | null}
   | {kind: 'error'; message: string; code: string | undefined}
 
@@ -29,9 +30,11 @@ export async function readAndParse(request: ReadAndParseRequest): Promise<ReadAn
     // Later refusals (study, duplicate, stale) point at Summary only: a parsed log keeps no other raw rows.
     if (result.parsed) {
       const summary = rawRows.get('Summary')
-      return {kind: 'parsed', result, rawRows: summary ? new Map([['Summary', summary]]) : new Map()}
+      // Packed here, on the worker thread: the main thread holds every parsed log until it is written.
+      const packed = packRecords(result.parsed)
+      return {kind: 'parsed', result, rawRows: summary ? new Map([['Summary', summary]]) : new Map(), packed}
     }
-    return {kind: 'parsed', result, rawRows}
+    return {kind: 'parsed', result, rawRows, packed: null}
   } catch (error) {
     if (error instanceof WorkbookReadError)
       return {kind: 'read-error', message: error.message, sheet: error.sheet}
