@@ -45,6 +45,8 @@ export interface CheckFilesProps {
   deadline: number | null
   /** Continue a pass after this file id (files are checked in id order); null: from the first file. */
   after: string | null
+  /** Files read from the database at a time (default PAGE_ROWS; tests make pages small to cross many). */
+  pageRows?: number
   onProgress?: (p: {done: number; total: number; bytesHashed: number}) => void
 }
 
@@ -406,7 +408,8 @@ async function readRoots(props: CheckFilesProps): Promise<Roots> {
 /** Files read from the database per step: memory stays at one page whatever the archive's size. */
 function readPage(props: CheckFilesProps, roots: Roots, after: string | null): Promise<FilePage> {
   const scope = inScope(props)
-  return readFilePage({db: props.db, roots, after, scope, sources: props.include.sources, limit: PAGE_ROWS})
+  const limit = props.pageRows ?? PAGE_ROWS
+  return readFilePage({db: props.db, roots, after, scope, sources: props.include.sources, limit})
 }
 
 /** Remembers what differs from the import and forgets what matches it again; writes nothing when all is clean. */
