@@ -53,18 +53,15 @@ export function newProbeBatch(paths: readonly string[]): ProbeBatch {
   }
 }
 
-/** What to do with file i of a batch: flags (HASH, REHASH) and up to two known [size, mtime] pairs. */
-export function setProbe(
-  batch: ProbeBatch,
-  i: number,
-  flags: number,
-  ...known: Array<[number, number]>
-): void {
+/** What to do with file i of a batch: flags (HASH, REHASH). */
+export function setProbe(batch: ProbeBatch, i: number, flags: number): void {
   batch.flags[i] = flags
-  for (let k = 0; k < known.length && k < 2; k++) {
-    batch.known[4 * i + 2 * k] = known[k]![0]
-    batch.known[4 * i + 2 * k + 1] = known[k]![1]
-  }
+}
+
+/** A [size, mtime] pair whose SHA-256 the caller knows for file i, in slot 0 or 1: a match is not hashed again. */
+export function setKnown(batch: ProbeBatch, i: number, slot: 0 | 1, size: number, mtimeMs: number): void {
+  batch.known[4 * i + 2 * slot] = size
+  batch.known[4 * i + 2 * slot + 1] = mtimeMs
 }
 
 /** The whole result for file i (the slow path: the caller reads `numbers` directly for the common case). */
@@ -135,10 +132,16 @@ parentPort.on('message', ({joinedPaths, flags, known}) => {
   for (let i = 0; i < paths.length; i++) {
     let info
     try {
-      info = statSync(paths[i])
+      // A missing file comes back as undefined: no error object, message and stack built for each.
+      info = statSync(paths[i], {throwIfNoEntry: false})
     } catch (error) {
       numbers[4 * i] = 2
       errors.push([i, ...failure(error)])
+      continue
+    }
+    if (info === undefined) {
+      numbers[4 * i] = 2
+      errors.push([i, 'ENOENT', "ENOENT: no such file or directory, stat '" + paths[i] + "'"])
       continue
     }
     const size = info.size

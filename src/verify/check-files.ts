@@ -13,8 +13,21 @@ import {
   probeResultAt,
   REHASH,
   STATUS_FILE,
+  setKnown,
   setProbe,
 } from '../files/file-prober.js'
+import {
+  absoluteAt,
+  type FilePage,
+  type FileToCheck,
+  fileAt,
+  hasHashAt,
+  hashIsAt,
+  idAt,
+  isPresentAt,
+  type PageRoot,
+  readFilePage,
+} from './file-page.js'
 import {findMovedFile, type MovedFileIndex} from './find-moved-file.js'
 import type {CheckFinding} from './finding.js'
 import {mapRoot, type RootMapping} from './root-map.js'
@@ -32,6 +45,8 @@ export interface CheckFilesProps {
   deadline: number | null
   /** Continue a pass after this file id (files are checked in id order); null: from the first file. */
   after: string | null
+  /** Files read from the database at a time (default PAGE_ROWS; tests make pages small to cross many). */
+  pageRows?: number
   onProgress?: (p: {done: number; total: number; bytesHashed: number}) => void
 }
 
@@ -45,25 +60,6 @@ export interface CheckFilesResult {
   due: number
   total: number
   bytesHashed: number
-}
-
-interface FileToCheck {
-  id: string
-  root: string
-  rel_path: string
-  present: boolean
-  size_bytes: number | null
-  mtime_ms: number | null
-  sha256: string | null
-  importer: 'excel' | 'json' | null
-  /** What the last verify saw, remembered only where it differed from the import. */
-  seen_present: boolean | null
-  seen_size: number | null
-  seen_mtime_ms: number | null
-  seen_sha256: string | null
-  /** The root after --root-map, and the file's path under it (computed once when the page is read). */
-  mappedRoot: string
-  absolute: string
 }
 
 /** What a file looks like now; written to verify_files only where it differs from what was imported. */
@@ -92,6 +88,8 @@ interface CheckContext {
   prober: FileProber
   moved: MovedFileIndex
   result: CheckFilesResult
+  /** Set when a batch failed: no more batches are handed out, and the failure surfaces at the end. */
+  failed: boolean
   stopped: () => boolean
   onBytes: (bytes: number) => void
 }
@@ -122,7 +120,9 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
     prober,
     moved: new Map(),
     result,
-    stopped: () => props.deadline !== null && Date.now() >= props.deadline && result.checked > 0,
+    failed: false,
+    stopped: () =>
+      context.failed || (props.deadline !== null && Date.now() >= props.deadline && result.checked > 0),
     onBytes: (bytes) => {
       result.bytesHashed += bytes
     },
@@ -135,7 +135,11 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
   return result
 }
 
-/** Page after page, each page's checks overlapping the read of the next and the write of the previous. */
+/**
+ * Page after page, the threads kept busy across pages: a page's batches are handed out as threads come free, while
+ * the next page is read and the earlier pages' last batches finish; each page's state is written once all its
+ * batches are judged, in page order.
+ */
 async function checkPages(context: CheckContext): Promise<void> {
   const {props} = context
   const roots = await readRoots(props)
@@ -144,10 +148,15 @@ async function checkPages(context: CheckContext): Promise<void> {
   while (!context.stopped()) {
     const page = await next
     if (page.length === 0) break
-    next = quietly(readPage(props, roots, page.at(-1)!.id))
-    const {handedOut, checked} = await checkPage(page, context)
-    await writing
-    writing = quietly(writeSeen(props, checked))
+    next = quietly(readPage(props, roots, idAt(page, page.length - 1)))
+    const {handedOut, checked} = await handOutPage(page, context)
+    const written = writing
+    writing = quietly(
+      checked.then(async (files) => {
+        await written
+        await writeSeen(props, files)
+      }),
+    )
     if (handedOut < page.length) break
   }
   await writing
@@ -167,78 +176,93 @@ interface Checked {
 
 /**
  * The page's files in batches on free threads until the deadline. Returns how many were handed out (a prefix of
- * the page) and those that need a look at verify_files: every file that is not exactly as imported and not
- * remembered (the common case, judged without a single object per file).
+ * the page) and, once they are judged, those that need a look at verify_files: every file that is not exactly as
+ * imported and not remembered (the common case, judged off the page's columns without an object per file).
  */
-async function checkPage(
-  page: FileToCheck[],
+async function handOutPage(
+  page: FilePage,
   context: CheckContext,
-): Promise<{handedOut: number; checked: Checked[]}> {
+): Promise<{handedOut: number; checked: Promise<Checked[]>}> {
   const pending: Array<Promise<Checked[]>> = []
   let handedOut = 0
-  for (const batch of batches(page, context)) {
+  for (const [start, end] of batches(page, context)) {
     const worker = await context.prober.acquire()
     if (context.stopped()) {
       context.prober.release(worker)
       break
     }
-    context.result.checked += batch.length
-    handedOut += batch.length
-    const probing = context.prober.probe(worker, probeBatch(batch, context.props))
-    pending.push(probing.then((reply) => judgeBatch(batch, reply, context)))
+    context.result.checked += end - start
+    handedOut = end
+    context.result.lastId = idAt(page, end - 1)
+    const probing = context.prober.probe(worker, probeBatch(page, start, end, context.props))
+    const judging = probing.then((reply) => judgeBatch(page, start, reply, context))
+    judging.catch(() => {
+      context.failed = true
+    })
+    pending.push(judging)
   }
-  const checked = (await Promise.all(pending)).flat()
-  if (handedOut > 0) context.result.lastId = page[handedOut - 1]!.id
-  return {handedOut, checked}
+  return {handedOut, checked: Promise.all(pending).then((judged) => judged.flat())}
 }
 
-function* batches(page: FileToCheck[], context: CheckContext): Generator<FileToCheck[]> {
-  let batch: FileToCheck[] = []
+/** The page cut into batches, as [start, end) positions. */
+function* batches(page: FilePage, context: CheckContext): Generator<[number, number]> {
+  let start = 0
   let bytes = 0
-  for (const file of page) {
-    batch.push(file)
-    bytes += file.size_bytes ?? 0
-    if (batch.length >= context.batchFiles || bytes >= BATCH_BYTES) {
+  for (let i = 0; i < page.length; i++) {
+    bytes += page.sizes[i] ?? 0
+    if (i + 1 - start >= context.batchFiles || bytes >= BATCH_BYTES) {
       context.batchFiles = Math.min(MAX_BATCH_FILES, 2 * context.batchFiles)
-      yield batch
-      batch = []
+      yield [start, i + 1]
+      start = i + 1
       bytes = 0
     }
   }
-  if (batch.length > 0) yield batch
+  if (start < page.length) yield [start, page.length]
 }
 
 /**
  * Stat every file; hash one present at import and hashed then, unless its size and mtime are those of a known
  * hash (the import's, or the last verify's), or always with --rehash.
  */
-function probeBatch(batch: FileToCheck[], props: CheckFilesProps): ProbeBatch {
-  const probes = newProbeBatch(batch.map((file) => file.absolute))
-  for (let i = 0; i < batch.length; i++) {
-    const file = batch[i]!
-    const flags = (file.present && file.sha256 !== null ? HASH : 0) | (props.rehash ? REHASH : 0)
-    const known: Array<[number, number]> = []
-    if (file.size_bytes !== null && file.mtime_ms !== null) known.push([file.size_bytes, file.mtime_ms])
-    if (file.seen_sha256 && file.seen_size !== null && file.seen_mtime_ms !== null) {
-      known.push([file.seen_size, file.seen_mtime_ms])
+function probeBatch(page: FilePage, start: number, end: number, props: CheckFilesProps): ProbeBatch {
+  const paths = new Array<string>(end - start)
+  for (let i = start; i < end; i++) paths[i - start] = absoluteAt(page, i)
+  const probes = newProbeBatch(paths)
+  for (let i = start; i < end; i++) {
+    const at = i - start
+    setProbe(
+      probes,
+      at,
+      (isPresentAt(page, i) && hasHashAt(page, i) ? HASH : 0) | (props.rehash ? REHASH : 0),
+    )
+    const size = page.sizes[i]!
+    const mtime = page.mtimes[i]!
+    let slot: 0 | 1 = 0
+    if (size !== null && mtime !== null) {
+      setKnown(probes, at, 0, size, mtime)
+      slot = 1
     }
-    setProbe(probes, i, flags, ...known)
+    const seen = page.seen.size > 0 ? page.seen.get(i) : undefined
+    if (seen?.[3] && seen[1] !== null && seen[2] !== null) setKnown(probes, at, slot, seen[1], seen[2])
   }
   return probes
 }
 
-/** The batch's findings; returns the files whose state verify_files must record or forget. */
+/** The findings of the batch that starts at `start`; returns the files whose state verify_files must record or forget. */
 async function judgeBatch(
-  batch: FileToCheck[],
+  page: FilePage,
+  start: number,
   reply: ProbeReply,
   context: CheckContext,
 ): Promise<Checked[]> {
   const checked: Checked[] = []
-  for (let i = 0; i < batch.length; i++) {
-    const file = batch[i]!
-    context.onBytes(reply.numbers[4 * i + 3] || 0)
-    if (asImported(file, reply, i)) continue
-    const judged = judge(file, probeResultAt(reply, i), context)
+  const count = reply.hashes.length
+  for (let at = 0; at < count; at++) {
+    const bytes = reply.numbers[4 * at + 3]!
+    if (bytes > 0) context.onBytes(bytes)
+    if (asImported(page, start + at, reply, at)) continue
+    const file = fileAt(page, start + at)
+    const judged = judge(file, probeResultAt(reply, at), context)
     // Only a missing file needs a wait (the search for where it moved); the rest is judged without one.
     const outcome = judged instanceof Promise ? await judged : judged
     for (const finding of outcome.findings) context.result.findings.push(finding)
@@ -253,19 +277,19 @@ async function judgeBatch(
 }
 
 /**
- * The nightly common case, read straight off the thread's reply: a regular file present at import with the size
- * and mtime it had then, not hashed or hashed to the imported hash, and nothing remembered by an earlier verify.
- * Such a file has no finding and nothing to record (judge would say the same, object by object).
+ * The nightly common case, read straight off the thread's reply and the page: a regular file present at import
+ * with the size and mtime it had then, not hashed or hashed to the imported hash, and nothing remembered by an
+ * earlier verify. Such a file has no finding and nothing to record (judge would say the same, object by object).
  */
-function asImported(file: FileToCheck, reply: ProbeReply, i: number): boolean {
-  const hash = reply.hashes[i]
+function asImported(page: FilePage, i: number, reply: ProbeReply, at: number): boolean {
+  const hash = reply.hashes[at]
   return (
-    file.present &&
-    file.seen_present === null &&
-    reply.numbers[4 * i] === STATUS_FILE &&
-    reply.numbers[4 * i + 1] === file.size_bytes &&
-    reply.numbers[4 * i + 2] === file.mtime_ms &&
-    (hash === null || hash === file.sha256)
+    isPresentAt(page, i) &&
+    (page.seen.size === 0 || !page.seen.has(i)) &&
+    reply.numbers[4 * at] === STATUS_FILE &&
+    reply.numbers[4 * at + 1] === page.sizes[i] &&
+    reply.numbers[4 * at + 2] === page.mtimes[i] &&
+    (hash === null || hash === undefined || hashIsAt(page, i, hash))
   )
 }
 
@@ -374,76 +398,18 @@ async function countInScope(props: CheckFilesProps, after: string | null): Promi
 }
 
 /** Every import root's path and where --root-map puts it, by id: read once, not once per file. */
-type Roots = Map<string, {root: string; mappedRoot: string}>
+type Roots = Map<string, PageRoot>
 
 async function readRoots(props: CheckFilesProps): Promise<Roots> {
   const rows = await props.db.selectFrom('import_roots').select(['id', 'path']).execute()
   return new Map(rows.map((r) => [r.id, {root: r.path, mappedRoot: mapRoot(r.path, props.rootMap)}]))
 }
 
-/** The next page of files in scope after `after`, in id order, with what the last verify remembered of them. */
-async function readPage(props: CheckFilesProps, roots: Roots, after: string | null): Promise<FileToCheck[]> {
-  const {rows} = await sql<Omit<FileToCheck, 'root' | 'mappedRoot' | 'absolute'> & {root_id: string}>`
-    select f.id, f.root_id, f.rel_path, f.present, f.size_bytes, f.sha256,
-      floor(extract(epoch from f.mtime) * 1000)::float8 as mtime_ms,
-      (select min(si.importer) from source_imports si where si.file_id = f.id) as importer,
-      vf.present as seen_present, vf.size_bytes as seen_size, vf.sha256 as seen_sha256,
-      floor(extract(epoch from vf.mtime) * 1000)::float8 as seen_mtime_ms
-    from files f
-    left join verify_files vf on vf.file_id = f.id
-    where (${after}::uuid is null or f.id > ${after}::uuid) and ${inScope(props)}
-    order by f.id
-    limit ${PAGE_ROWS}`.execute(props.db)
-  return rows.map((row) => {
-    // files.root_id references import_roots, which a verify's read-only run cannot see change.
-    const {root, mappedRoot} = roots.get(row.root_id)!
-    return toCheck(row, root, mappedRoot)
-  })
-}
-
-/** A normal relative POSIX path is appended as it is; anything else goes through path.join (which normalises). */
-function underRoot(root: string, rel: string): string {
-  const plain =
-    path.sep === '/' &&
-    root.length > 1 &&
-    !root.endsWith('/') &&
-    !rel.startsWith('/') &&
-    !rel.startsWith('./') &&
-    !rel.includes('..') &&
-    !rel.includes('//') &&
-    !rel.includes('/./') &&
-    !rel.endsWith('/.') &&
-    !rel.endsWith('/') &&
-    rel !== '.' &&
-    rel !== ''
-  return plain ? `${root}/${rel}` : path.join(root, rel)
-}
-
-/**
- * One object literal of a fixed shape per file: the driver's rows grow their properties one by one, and every
- * later read of them (hundreds of thousands per night) paid for it.
- */
-function toCheck(
-  row: Omit<FileToCheck, 'root' | 'mappedRoot' | 'absolute'>,
-  root: string,
-  mappedRoot: string,
-): FileToCheck {
-  return {
-    id: row.id,
-    root,
-    rel_path: row.rel_path,
-    present: row.present,
-    size_bytes: row.size_bytes,
-    mtime_ms: row.mtime_ms,
-    sha256: row.sha256,
-    importer: row.importer,
-    seen_present: row.seen_present,
-    seen_size: row.seen_size,
-    seen_mtime_ms: row.seen_mtime_ms,
-    seen_sha256: row.seen_sha256,
-    mappedRoot,
-    absolute: underRoot(mappedRoot, row.rel_path),
-  }
+/** Files read from the database per step: memory stays at one page whatever the archive's size. */
+function readPage(props: CheckFilesProps, roots: Roots, after: string | null): Promise<FilePage> {
+  const scope = inScope(props)
+  const limit = props.pageRows ?? PAGE_ROWS
+  return readFilePage({db: props.db, roots, after, scope, sources: props.include.sources, limit})
 }
 
 /** Remembers what differs from the import and forgets what matches it again; writes nothing when all is clean. */

@@ -2,8 +2,10 @@ import {appendFile, copyFile, mkdir, readFile, rename, unlink, utimes, writeFile
 import path from 'node:path'
 import {sql} from 'kysely'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {startRun} from '../../src/db/runs.js'
 import {SCHEMA, type TableName} from '../../src/db/schema.js'
 import {backfillExcel} from '../../src/importers/excel/backfill-excel.js'
+import {checkFiles} from '../../src/verify/check-files.js'
 import type {VerifyResult} from '../../src/verify/verify.js'
 import {testBackends} from '../support/backends.js'
 import {columnOf, editWorkbook} from '../support/knee-trees.js'
@@ -112,6 +114,37 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
       writeFile(stemFile(), bytes),
     )
     expect(beyondBaseline(broken)[0]!.path).toBe(stemFile())
+  })
+
+  it('reads the files page by page: pages of two files find what one page finds, each file once', async () => {
+    const bytes = await readFile(stemFile())
+    await unlink(stemFile())
+    try {
+      const db = s.opened.db
+      const runId = await startRun({db, command: 'verify', argv: [], version: 'test'})
+      const props = {
+        db,
+        runId,
+        include: {files: true, sources: true},
+        rehash: false,
+        rootMap: [],
+        jobs: 2,
+        deadline: null,
+        after: null,
+      }
+      const whole = await checkFiles(props)
+      const paged = await checkFiles({...props, pageRows: 2})
+      const files = await sql<{n: number}>`select count(*)::int as n from files`.execute(db)
+      expect(whole.total).toBe(files.rows[0]!.n)
+      expect(paged.checked).toBe(whole.total)
+      expect(paged.lastId).toBe(whole.lastId)
+      const found = (r: typeof whole) =>
+        r.findings.map((f) => `${f.check} ${f.code} ${f.id} ${f.path}`).sort()
+      expect(found(paged)).toEqual(found(whole))
+      expect(paged.findings.filter((f) => f.code === 'FILE_MISSING').map((f) => f.path)).toEqual([stemFile()])
+    } finally {
+      await writeFile(stemFile(), bytes)
+    }
   })
 
   it('a file with changed bytes and size: FILE_CHANGED with old and new size', async () => {
