@@ -125,6 +125,7 @@ function toPage(row: AggregatedPage, byId: ReadonlyMap<string, PageRoot>): FileP
   if (ids.length !== n * UUID_CHARS || hashes.length !== n * HASH_CHARS) {
     throw new Error('verify: a page of files came back with ids or hashes of an unexpected width')
   }
+  assertIdOrder(ids, n)
   const {rootOf, roots} = rootsOf(row.root_ids ?? '', n, byId)
   return {
     length: n,
@@ -141,6 +142,20 @@ function toPage(row: AggregatedPage, byId: ReadonlyMap<string, PageRoot>): FileP
     seen: new Map(
       (JSON.parse(row.seen ?? '[]') as Array<[number, ...Seen]>).map(([at, ...seen]) => [at, seen]),
     ),
+  }
+}
+
+/**
+ * The aggregates read the page in the order the sorted sub-query gives it, which PostgreSQL does not promise in
+ * writing; the positions the rare columns carry, where a time-limited run stops and where the next page starts all
+ * rely on it. A page out of id order stops the run (exit 1) instead of checking files against the wrong rows.
+ */
+function assertIdOrder(ids: string, n: number): void {
+  let previous = ''
+  for (let i = 0; i < n; i++) {
+    const id = ids.slice(i * UUID_CHARS, (i + 1) * UUID_CHARS)
+    if (id <= previous) throw new Error(`verify: a page of files came back out of id order at ${id}`)
+    previous = id
   }
 }
 
