@@ -46,7 +46,7 @@ export default class Verify extends AedbCommand {
     }),
     jobs: Flags.integer({
       char: 'j',
-      summary: 'Threads that stat and hash files.',
+      summary: 'Threads that hash files (stat-only checks use at most one per core).',
       default: 4,
       min: 1,
       max: 64,
