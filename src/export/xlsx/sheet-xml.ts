@@ -1,4 +1,4 @@
-import {type ExportValue, naiveToExcelSerial} from '../excel-cell.js'
+import {type ExportValue, naiveToExcelSerialText} from '../excel-cell.js'
 import {escapeXmlText} from './escape-xml-text.js'
 import {STYLE} from './xlsx-stream-writer.js'
 
@@ -111,7 +111,7 @@ export function boolCellBody(value: boolean): string {
 
 /** A naive timestamp text as a date cell (its Excel serial with the date format); text when it is no date. */
 export function dateCellBody(text: string): string {
-  const serial = naiveToExcelSerial(text)
+  const serial = naiveToExcelSerialText(text)
   return serial === null ? textCellBody(text) : ` s="${STYLE.date}"><v>${serial}</v></c>`
 }
 
