@@ -54,13 +54,13 @@ function twoDigits(text: string, at: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1
 }
 
-/** The last date part seen and its serial day: an export's timestamps come in runs of the same day. */
-let lastDay: {text: string; days: number | null} = {text: '', days: null}
+/** The last date part seen (`YYYY-MM-DD`) and its serial day: an export's timestamps come in runs of the same day. */
+let lastDay: {text: string; days: number | null} = {text: '\u0000', days: null}
 
 /** The serial day of a text's `YYYY-MM-DD` part, checked to be a real date; null when it is none. */
 function dayOf(text: string): number | null {
+  if (text.startsWith(lastDay.text)) return lastDay.days
   const part = text.slice(0, 10)
-  if (part === lastDay.text) return lastDay.days
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(part)
   let days: number | null = null
   if (match) {
@@ -70,8 +70,30 @@ function dayOf(text: string): number | null {
     if (check.getUTCMonth() === Number(mo) - 1 && check.getUTCDate() === Number(d))
       days = dayMs / 86_400_000 - EXCEL_EPOCH_DAY
   }
-  lastDay = {text: part, days}
+  lastDay = {text: part.length === 10 ? part : '\u0000', days}
   return days
+}
+
+/**
+ * `naiveToExcelSerial` as the text of a `<v>`, printed from integers: the day, then the fraction of the day in 12
+ * decimals (micros x 10,000 / 864 is below 2^53, so the division is one rounding), trailing zeros dropped. The
+ * decimal is within 10^-12 day of the instant, so it reads back as the same serial to well within half a
+ * microsecond, and printing it costs no double-to-shortest-text conversion. Null when the text is no timestamp.
+ */
+export function naiveToExcelSerialText(text: string): string | null {
+  const days = dayOf(text)
+  if (days === null) return null
+  if (text.length === 10) return String(days)
+  const micros = microsOfDay(text)
+  if (micros === null) return null
+  if (micros === 0) return String(days)
+  // Before the epoch the day and its fraction have opposite signs: print the double (never seen in practice).
+  if (days < 0) return String(days + micros / MICROSECONDS_PER_DAY)
+  let fraction = String(Math.round((micros * 10_000) / 864)).padStart(12, '0')
+  let end = fraction.length
+  while (fraction.charCodeAt(end - 1) === 0x30) end--
+  if (end < fraction.length) fraction = fraction.slice(0, end)
+  return `${days}.${fraction}`
 }
 
 /** Whether a text looks exactly like the naive timestamp text aedb stores (what a date cell becomes in `extra`). */

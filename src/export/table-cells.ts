@@ -133,7 +133,7 @@ export function copyCellEncoder(column: SheetColumn): (field: string) => string 
  * Whole lines of COPY output from its chunks: every chunk's complete lines at once (a row's raw line feeds are
  * escaped, so a line feed always ends a row), the partial last line kept for the next chunk.
  */
-export async function* copyLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<string[]> {
+export async function* copyLines(chunks: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<string[]> {
   let rest: Buffer = Buffer.alloc(0)
   for await (const chunk of chunks) {
     const buffer = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk

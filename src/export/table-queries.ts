@@ -63,7 +63,15 @@ export interface TableQuery {
   from: RawBuilder<unknown>
   /** The `order by` list. */
   order: RawBuilder<unknown>
+  /**
+   * For rows that belong to a processing log (`t.processing_log_id`, `l` the log): `order` is the logs' order
+   * (`LOG_ORDER`, which names one log) then this, the order of one log's rows.
+   */
+  withinLog?: RawBuilder<unknown>
 }
+
+/** The order of processing logs: study, participant, knee, maneuver (unique, so it names one log). */
+export const LOG_ORDER = sql`s.name, p.participant_number, l.knee, l.maneuver`
 
 export function tableQuery(table: ExportableTable, filter: ExportFilter): TableQuery {
   const who = participantFilter(filter)
@@ -134,7 +142,8 @@ export function tableQuery(table: ExportableTable, filter: ExportFilter): TableQ
       return {
         from: sql`from ${sql.table(table)} t join processing_logs l on l.id = t.processing_log_id ${LOG_PATH}
         where ${who}`,
-        order: sql`s.name, p.participant_number, l.knee, l.maneuver, t.source_sheet, t.source_row, t.id`,
+        order: sql`${LOG_ORDER}, t.source_sheet, t.source_row, t.id`,
+        withinLog: sql`t.source_sheet, t.source_row, t.id`,
       }
   }
 }

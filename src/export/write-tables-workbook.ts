@@ -1,8 +1,8 @@
-import {type CompiledQuery, type Kysely, type RawBuilder, sql, type Transaction} from 'kysely'
-import pg from 'pg'
+import {type Kysely, type RawBuilder, sql, type Transaction} from 'kysely'
 import type {CopyOut} from '../db/connection.js'
 import {type Database, SCHEMA} from '../db/schema.js'
 import {AEDB_MARKER_SHEET, aedbMarker} from '../importers/excel/is-aedb-written-workbook.js'
+import {copyTableLines} from './copy-table-lines.js'
 import type {ExportValue} from './excel-cell.js'
 import type {ExportFilter, ExportProgress, SheetCounts} from './export-types.js'
 import {
@@ -10,7 +10,6 @@ import {
   cellBody,
   copyCellEncoder,
   copyFieldValue,
-  copyLines,
   type SheetColumn,
   toExportValue,
 } from './table-cells.js'
@@ -309,10 +308,12 @@ async function copyTableSheet(
   onRows: (written: number) => void,
 ): Promise<number> {
   const {table, columns} = plan
-  const query = tableQuery(table, filter)
-  const text = inlineParameters(
-    sql`select ${selectList(table, columns)} ${query.from} order by ${query.order}`.compile(db),
-  )
+  const lines = copyTableLines({
+    db,
+    copyOut,
+    query: tableQuery(table, filter),
+    select: selectList(table, columns),
+  })
   const letters = columns.map((_, i) => columnLetter(i + 1))
   const encoders = columns.map(copyCellEncoder)
   let first: string[] | null = []
@@ -322,10 +323,10 @@ async function copyTableSheet(
     written += lines.length
     onRows(written)
   }
-  for await (const lines of copyLines(copyOut(text))) {
-    if (first === null) await writeLines(lines)
+  for await (const batch of lines) {
+    if (first === null) await writeLines(batch)
     else {
-      for (const line of lines) first.push(line)
+      for (const line of batch) first.push(line)
       if (first.length < BATCH_ROWS) continue
       await out.write(
         sheetHead({widths: copyWidths(columns, first), frozenHeader: true}) + headerRowXml(columns),
@@ -373,19 +374,6 @@ function copyWidths(columns: SheetColumn[], lines: string[]): number[] {
     return Object.fromEntries(columns.map((c, i) => [c.alias, copyFieldValue(fields[i] ?? COPY_NULL, c)]))
   })
   return fitWidths(columns, rows)
-}
-
-/**
- * A compiled query with its parameters written in as literals, for COPY (which takes none): strings quoted by the
- * driver's own `escapeLiteral`, finite numbers as they are. The SQL is aedb's own, so `$n` only marks parameters.
- */
-function inlineParameters(query: CompiledQuery): string {
-  return query.sql.replace(/\$(\d+)/g, (_, n: string) => {
-    const value = query.parameters[Number(n) - 1]
-    if (typeof value === 'number' && Number.isFinite(value)) return String(value)
-    if (typeof value === 'string') return pg.escapeLiteral(value)
-    throw new Error(`cannot write parameter $${n} (${typeof value}) into a COPY query`)
-  })
 }
 
 function headerRowXml(columns: SheetColumn[]): string {

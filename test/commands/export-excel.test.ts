@@ -7,7 +7,7 @@ import {sql} from 'kysely'
 import {SaxesParser} from 'saxes'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {OpenDatabase} from '../../src/db/connection.js'
-import {naiveToExcelSerial} from '../../src/export/excel-cell.js'
+import {naiveToExcelSerialText} from '../../src/export/excel-cell.js'
 import {backfillExcel} from '../../src/importers/excel/backfill-excel.js'
 import {isAedbWrittenWorkbook} from '../../src/importers/excel/is-aedb-written-workbook.js'
 import {importJson} from '../../src/importers/json/import-json.js'
@@ -212,7 +212,7 @@ describe.each(testBackends())('aedb export-excel on %s', (backend) => {
           )
         ).rows[0]!.t,
     )
-    const serial = naiveToExcelSerial(stored)!
+    const serial = naiveToExcelSerialText(stored)!
     expect(la!.get(parts[0]!) ?? '').toContain(`<v>${serial}</v>`)
   })
 

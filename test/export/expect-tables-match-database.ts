@@ -33,6 +33,7 @@ export async function expectTablesMatchDatabase(db: Kysely<Database>, file: stri
       ),
     )} from ${sql.table(table)}`.execute(db)
     const byId = new Map(rows.map((r) => [String(r.id), r]))
+    await expectReadingOrder(db, table, sheet)
     for (let r = 2; r <= sheet.rowCount; r++) {
       const row = sheet.getRow(r)
       const stored = byId.get(text(row.getCell(1).value) as string)
@@ -108,4 +109,23 @@ function naiveMs(value: string): string {
   const date = new Date(`${whole!.replace(' ', 'T')}Z`)
   date.setUTCMilliseconds(ms)
   return date.toISOString().replace('T', ' ').replace('Z', '')
+}
+
+/**
+ * Rows of a processing log come in reading order: study, participant, knee, maneuver, then the legacy sheet and
+ * row (id last), as one sort of the whole table would give them, however the exporter reads them.
+ */
+async function expectReadingOrder(db: Kysely<Database>, table: TableName, sheet: ExcelJS.Worksheet) {
+  const spec = SCHEMA[table] as Record<string, string>
+  if (!('processing_log_id' in spec && 'source_row' in spec)) return
+  const ids: string[] = []
+  for (let r = 2; r <= sheet.rowCount; r++) ids.push(text(sheet.getRow(r).getCell(1).value) as string)
+  const inSheet = new Set(ids)
+  const {rows} = await sql<{id: string}>`select t.id::text as id from ${sql.table(table)} t
+    join processing_logs l on l.id = t.processing_log_id join participants p on p.id = l.participant_id
+    join studies s on s.id = p.study_id
+    order by s.name, p.participant_number, l.knee, l.maneuver, t.source_sheet, t.source_row, t.id`.execute(db)
+  expect(ids, `${table}: rows in reading order`).toEqual(
+    rows.map((r) => r.id).filter((id) => inSheet.has(id)),
+  )
 }

@@ -1,4 +1,4 @@
-import {type ExportValue, naiveToExcelSerial} from '../excel-cell.js'
+import {type ExportValue, naiveToExcelSerialText} from '../excel-cell.js'
 import {escapeXmlText} from './escape-xml-text.js'
 import {STYLE} from './xlsx-stream-writer.js'
 
@@ -79,8 +79,18 @@ function withRef(ref: string, body: string): string {
 export function textCellBody(text: string, style: number = STYLE.plain): string {
   if (text === '') return ''
   const s = style === STYLE.plain ? '' : ` s="${style}"`
-  const space = /^\s|\s$/.test(text) ? ' xml:space="preserve"' : ''
+  const space = edgeSpace(text) ? ' xml:space="preserve"' : ''
   return `${s} t="inlineStr"><is><t${space}>${escapeXmlText(text)}</t></is></c>`
+}
+
+const EDGE_SPACE = /^\s|\s$/
+
+/** Whether the text starts or ends with white space (`\s`); printable ASCII at both ends skips the pattern. */
+function edgeSpace(text: string): boolean {
+  const first = text.charCodeAt(0)
+  const last = text.charCodeAt(text.length - 1)
+  if (first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f) return false
+  return EDGE_SPACE.test(text)
 }
 
 /**
@@ -111,7 +121,7 @@ export function boolCellBody(value: boolean): string {
 
 /** A naive timestamp text as a date cell (its Excel serial with the date format); text when it is no date. */
 export function dateCellBody(text: string): string {
-  const serial = naiveToExcelSerial(text)
+  const serial = naiveToExcelSerialText(text)
   return serial === null ? textCellBody(text) : ` s="${STYLE.date}"><v>${serial}</v></c>`
 }
 
