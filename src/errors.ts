@@ -45,7 +45,17 @@ const PATH_PROBLEMS: Record<string, string> = {
   EACCES: 'permission denied',
   EPERM: 'the operation is not permitted there',
   EROFS: 'the filesystem is read-only',
-  ENOENT: 'a folder cannot be created there',
+}
+
+/**
+ * ENOENT means the user's path is unusable only from mkdir: aedb makes missing parents first (makeFolder), so it
+ * is a place where no folder can be made (`/proc/x`). Elsewhere (a file gone mid-run) it is not the path's fault.
+ */
+function pathProblem(error: unknown): string | undefined {
+  const {code, syscall} = (error ?? {}) as {code?: unknown; syscall?: unknown}
+  if (typeof code !== 'string') return undefined
+  if (code === 'ENOENT') return syscall === 'mkdir' ? 'a folder cannot be created there' : undefined
+  return PATH_PROBLEMS[code]
 }
 
 /**
@@ -57,10 +67,9 @@ export function userPathError(
   where: string,
   options: {code: string; exit: ExitCode},
 ): unknown {
-  const fsCode = (error as {code?: unknown} | null)?.code
-  const problem = typeof fsCode === 'string' ? PATH_PROBLEMS[fsCode] : undefined
+  const problem = pathProblem(error)
   if (problem === undefined) return error
-  return new AedbError(`Cannot write at ${where}: ${problem} (${fsCode}).`, {
+  return new AedbError(`Cannot write at ${where}: ${problem} (${(error as {code: string}).code}).`, {
     ...options,
     suggestions: ['Choose a path in a folder you can write to.'],
     cause: error,

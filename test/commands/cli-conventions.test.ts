@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -93,6 +94,12 @@ describe('the conventions CLI users expect', () => {
       expect(db.exitCode, db.stderr).toBe(4)
       expect(JSON.parse(db.stdout).error).toMatchObject({code: 'DATABASE_FOLDER_UNUSABLE', exit: 4})
       expect(JSON.parse(db.stdout).error.message).toContain(path.join(file, 'db'))
+      if (existsSync('/proc/self')) {
+        // Node's recursive mkdir never returned here; the kernel's ENOENT for a folder under /proc is the user's path.
+        const proc = await runCli(['init', '--json', '--database-url', 'pglite:/proc/aedb-no-such/db'])
+        expect(proc.exitCode, proc.stderr).toBe(4)
+        expect(JSON.parse(proc.stdout).error.message).toMatch(/a folder cannot be created there \(ENOENT\)/)
+      }
       const url = `pglite:${path.join(work, 'db')}`
       expect((await runCli(['init', '--quiet', '--database-url', url])).exitCode).toBe(0)
       const out = await runCli(['export-excel', path.join(file, 'x.xlsx'), '--json', '--database-url', url])

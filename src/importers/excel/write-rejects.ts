@@ -29,6 +29,11 @@ export async function prepareRejectsPath(file: string): Promise<void> {
     )
   if ((await stat(file).catch(() => null))?.isDirectory())
     throw refuse('is a folder', `Name a file in it: ${path.join(file, 'rejects.xlsx')}.`)
+  await makeRejectsFolder(file)
+}
+
+/** The rejects file's folder, made if missing; a path that cannot take it is a usage error naming it. */
+async function makeRejectsFolder(file: string): Promise<void> {
   await makeFolder(path.dirname(path.resolve(file))).catch((error: unknown) => {
     throw userPathError(error, file, {code: 'REJECTS_PATH_INVALID', exit: EXIT.USAGE})
   })
@@ -39,7 +44,8 @@ export async function prepareRejectsPath(file: string): Promise<void> {
  * and the reason, plus a `Workbooks` sheet for problems not tied to a row. Streams, and never writes a formula.
  */
 export async function writeRejectsWorkbook(file: string, rejected: readonly RejectedRow[]): Promise<void> {
-  await prepareRejectsPath(file)
+  // Checked by prepareRejectsPath before the run; its folder is made again in case it went during the run.
+  await makeRejectsFolder(file)
   const {default: exceljs} = await import('exceljs')
   const writer = new exceljs.stream.xlsx.WorkbookWriter({
     filename: file,
