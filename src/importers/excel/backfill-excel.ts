@@ -13,9 +13,9 @@ import {rootLabel} from '../root-label.js'
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
 import {isAedbWrittenWorkbook, NEVER_IMPORTED_KINDS} from './is-aedb-written-workbook.js'
-import {type PackedRecords, releaseRecords, unpackRecords} from './packed-records.js'
+import {type PackedRecords, packValue, releaseRecords, unpackRecords, unpackValue} from './packed-records.js'
 import {type ParsedLog, STUDY_NAMES, type StudyName} from './parse-log.js'
-import type {RawRows} from './read-and-parse.js'
+import {type HeldRawRows, originalRow} from './read-and-parse.js'
 import {ReadAndParsePool} from './read-and-parse-pool.js'
 import {peekSheetNames} from './read-workbook.js'
 import {buildReferenceIndex, resolveReference} from './resolve-references.js'
@@ -79,10 +79,11 @@ interface Candidate {
   parsed?: ParsedLog
   /** A rejected workbook as far as it could be read: its study is checked too, so one run lists every problem. */
   draft?: ParsedLog
-  references?: FileRecord[]
-  /** The row records of `parsed` while it waits to be written (its lists are empty until then). */
+  /** The files `parsed` references, described and packed (packValue) while it waits to be written. */
+  references?: Uint8Array
+  /** The records of `parsed` while it waits to be written (its lists are empty until then). */
   packed?: PackedRecords
-  rawRows?: RawRows
+  rawRows?: HeldRawRows
   participantNumber?: number
   study?: StudyName
 }
@@ -111,6 +112,8 @@ export async function backfillExcel(props: BackfillExcelProps): Promise<Backfill
   try {
     const candidates = await run.listCandidates(roots)
     await run.readAll(candidates, await importedWorkbooks(session.db))
+    // The parser threads' heaps are not needed while writing (a later read starts them again).
+    await run.close()
     const parsed = await run.settle(candidates)
     await run.writeAll(parsed)
     await run.revisitAmbiguousLogs(candidates)
@@ -270,7 +273,10 @@ class BackfillRun {
     candidate.parsed = result.parsed
     if (outcome.packed) candidate.packed = outcome.packed
     this.rows += rowsOf(candidate)
-    candidate.references = await this.describeReferences(candidate, result.parsed)
+    // Described, then held packed until written: a large study's logs all wait here (issue 11: 10,000 logs under
+    // 500 MB), so the log keeps only what the checks before writing read (kind, participant, knee, layout, study).
+    candidate.references = packValue(await this.describeReferences(candidate, result.parsed))
+    result.parsed.references = []
   }
 
   /** A workbook exceljs could not read (or a sheet over the limits): skipped when not named like a log, else rejected. */
@@ -509,7 +515,9 @@ class BackfillRun {
     for (const problem of problems) {
       this.session.reject(problem)
       const original =
-        problem.sheet && problem.row ? candidate.rawRows?.get(problem.sheet)?.get(problem.row) : undefined
+        problem.sheet && problem.row && candidate.rawRows
+          ? originalRow(candidate.rawRows, problem.sheet, problem.row)
+          : undefined
       this.rejectedRows.push({...problem, original: original ?? null})
     }
   }
@@ -549,7 +557,7 @@ function toBatchedLog(candidate: Candidate): BatchedLog {
     participantNumber: candidate.participantNumber!,
     root: candidate.root,
     workbook: candidate.workbook!,
-    references: candidate.references ?? [],
+    references: candidate.references ? unpackValue<FileRecord[]>(candidate.references) : [],
   }
 }
 

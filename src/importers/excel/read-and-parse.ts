@@ -1,16 +1,29 @@
-import {type PackedRecords, packRecords} from './packed-records.js'
+import {type PackedRecords, packRecords, packValue, unpackValue} from './packed-records.js'
 import {type ParseLogOptions, type ParseLogResult, parseLog} from './parse-log.js'
 import {readWorkbook, WorkbookReadError} from './read-workbook.js'
 
 /** A workbook's raw rows by sheet and row number (the original cells a rejects report gives back). */
 export type RawRows = Map<string, Map<number, Record<string, unknown>>>
 
+/** RawRows, or those of a parsed log packed (packValue) while it waits to be written. */
+export type HeldRawRows = RawRows | Uint8Array
+
+/** The original cells of one row, or undefined when the workbook has no such row. */
+export function originalRow(
+  rows: HeldRawRows,
+  sheet: string,
+  row: number,
+): Record<string, unknown> | undefined {
+  const map = rows instanceof Uint8Array ? unpackValue<RawRows>(rows) : rows
+  return map.get(sheet)?.get(row)
+}
+
 /**
  * What reading and parsing one workbook gave, as plain data (so a worker thread can hand it back): the parse
  * result and the raw rows a rejection may quote, or the error that stopped the read.
  */
 export type ReadAndParseOutcome =
-  | {kind: 'parsed'; result: ParseLogResult; rawRows: RawRows; packed: PackedRecords | null}
+  | {kind: 'parsed'; result: ParseLogResult; rawRows: HeldRawRows; packed: PackedRecords | null}
   | {kind: 'read-error'; message: string; sheet: string | null}
   | {kind: 'error'; message: string; code: string | undefined}
 
@@ -32,7 +45,8 @@ export async function readAndParse(request: ReadAndParseRequest): Promise<ReadAn
       const summary = rawRows.get('Summary')
       // Packed here, on the worker thread: the main thread holds every parsed log until it is written.
       const packed = packRecords(result.parsed)
-      return {kind: 'parsed', result, rawRows: summary ? new Map([['Summary', summary]]) : new Map(), packed}
+      const rows: RawRows = summary ? new Map([['Summary', summary]]) : new Map()
+      return {kind: 'parsed', result, rawRows: packValue(rows), packed}
     }
     return {kind: 'parsed', result, rawRows, packed: null}
   } catch (error) {

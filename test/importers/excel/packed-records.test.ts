@@ -16,6 +16,10 @@ async function parsedSamples(): Promise<Array<{file: string; parsed: ParsedLog; 
       if (outcome.kind !== 'parsed' || !outcome.result.parsed || !outcome.packed) continue
       const packedRows = outcome.packed.rows
       expect(outcome.packed.bytes.length).toBeGreaterThan(0)
+      // Exactly its own bytes: a view of zlib's larger output block would keep (and postMessage clone) all of it.
+      expect(outcome.packed.bytes.buffer.byteLength).toBe(outcome.packed.bytes.byteLength)
+      // Packed too: the Summary row's original cells, for a later refusal (study, duplicate) to quote.
+      expect(outcome.rawRows).toBeInstanceOf(Uint8Array)
       unpackRecords(outcome.result.parsed, outcome.packed)
       out.push({file, parsed: outcome.result.parsed, packedRows})
     }
@@ -42,6 +46,7 @@ describe('packed row records', () => {
               parsed.summaries.length +
               parsed.cycles.length),
       )
+      expect(copy.log.values, file).toEqual({})
       if (lists.some((l) => l.length > 0)) expect(isDeepStrictEqual(copy, parsed), file).toBe(false)
       unpackRecords(copy, packed)
       expect(isDeepStrictEqual(copy, parsed), file).toBe(true)

@@ -1,7 +1,9 @@
-import {rm} from 'node:fs/promises'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
+import {readWorkbook} from '../../../src/importers/excel/read-workbook.js'
 import {testBackends} from '../../support/backends.js'
 import {kneeSampleDir} from '../../support/knee-samples.js'
 import {columnOf, copyV4Participants, editWorkbook, useV4Tree} from '../../support/knee-trees.js'
@@ -21,14 +23,35 @@ describe.each(testBackends())('study, participant and knee-log checks on %s', (b
   })
 
   it('rejects logs that name no study when nothing else says, suggesting --study', async () => {
-    const result = await backfillExcel({
-      db: tree.db,
-      paths: [path.join(kneeSampleDir('v1-2025-12-28'), '#1021')],
-      version: 'test',
-    })
-    expect(result.files.rejected).toBe(8)
-    expect(result.rejected[0]).toMatchObject({code: 'STUDY_UNKNOWN', sheet: 'Summary', column: 'Study ID'})
-    expect(result.rejected[0]!.message).toContain('pass --study')
+    const out = await mkdtemp(path.join(tmpdir(), 'aedb-rejects-'))
+    try {
+      const participant = path.join(kneeSampleDir('v1-2025-12-28'), '#1021')
+      const result = await backfillExcel({
+        db: tree.db,
+        paths: [participant],
+        version: 'test',
+        rejectsFile: path.join(out, 'rejects.xlsx'),
+      })
+      expect(result.files.rejected).toBe(8)
+      expect(result.rejected[0]).toMatchObject({code: 'STUDY_UNKNOWN', sheet: 'Summary', column: 'Study ID'})
+      expect(result.rejected[0]!.message).toContain('pass --study')
+      // Refused after parsing, when the log waited packed: --rejects still gives its Summary row's original cells.
+      const rejects = await readWorkbook(path.join(out, 'rejects.xlsx'))
+      const rows = rejects.sheets
+        .find((s) => s.name === 'Summary')!
+        .rows.map((r) => Object.fromEntries(r.cells))
+      expect(rows).toHaveLength(8)
+      for (const row of rows) {
+        const file = path.join(participant, String(row.File))
+        const summary = (await readWorkbook(file)).sheets.find((s) => s.name === 'Summary')!
+        const original = Object.fromEntries(summary.rows.find((r) => r.rowNumber === 2)!.cells)
+        const texts = Object.entries(original).filter(([, v]) => typeof v === 'string')
+        expect(texts.length, file).toBeGreaterThanOrEqual(3)
+        for (const [header, value] of texts) expect(row[header], `${file} ${header}`).toBe(value)
+      }
+    } finally {
+      await rm(out, {recursive: true, force: true})
+    }
   })
 
   it('takes the study from another workbook of the same participant already imported', async () => {
