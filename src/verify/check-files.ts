@@ -17,6 +17,7 @@ import {
   setKnown,
   setProbe,
 } from '../files/file-prober.js'
+import {createStatProber} from '../files/stat-prober.js'
 import {
   absoluteAt,
   type FilePage,
@@ -122,7 +123,7 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
     total,
     bytesHashed: 0,
   }
-  const prober = createFileProber(proberThreads(props))
+  const prober = props.rehash ? createFileProber(props.jobs) : createStatProber(proberThreads(props))
   const context: CheckContext = {
     batchFiles: FIRST_BATCH_FILES,
     props,
