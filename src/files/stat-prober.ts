@@ -78,10 +78,7 @@ function wantsHash(batch: ProbeBatch, i: number, size: number, mtime: number): b
   if (!(flags & HASH)) return false
   if (flags & REHASH) return true
   const k = batch.known
-  return !(
-    (k[4 * i] === size && k[4 * i + 1] === mtime) ||
-    (k[4 * i + 2] === size && k[4 * i + 3] === mtime)
-  )
+  return !((k[4 * i] === size && k[4 * i + 1] === mtime) || (k[4 * i + 2] === size && k[4 * i + 3] === mtime))
 }
 
 function failure(error: unknown): [string, string] {
