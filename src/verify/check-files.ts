@@ -74,6 +74,8 @@ interface Seen {
 
 /** Files read from the database per step: memory stays at one page whatever the archive's size. */
 const PAGE_ROWS = 5000
+/** The first page is smaller: nothing is stat'ed before it arrives, and 1,000 files come back in a fifth of the time. */
+const FIRST_PAGE_ROWS = 1000
 /**
  * A batch handed to one thread: small enough that a deadline is kept, large enough to amortise the hand-over. The
  * first batches are small (a run stops at a batch's end, so a short --time-limit checks few files) and each is
@@ -153,7 +155,7 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
 async function checkPages(context: CheckContext): Promise<void> {
   const {props} = context
   const roots = await readRoots(props)
-  let next = quietly(readPage(props, roots, props.after))
+  let next = quietly(readPage(props, roots, props.after, FIRST_PAGE_ROWS))
   let writing: Promise<void> = Promise.resolve()
   while (!context.stopped()) {
     const page = await next
@@ -416,9 +418,14 @@ async function readRoots(props: CheckFilesProps): Promise<Roots> {
 }
 
 /** Files read from the database per step: memory stays at one page whatever the archive's size. */
-function readPage(props: CheckFilesProps, roots: Roots, after: string | null): Promise<FilePage> {
+function readPage(
+  props: CheckFilesProps,
+  roots: Roots,
+  after: string | null,
+  rows = PAGE_ROWS,
+): Promise<FilePage> {
   const scope = inScope(props)
-  const limit = props.pageRows ?? PAGE_ROWS
+  const limit = props.pageRows ?? rows
   return readFilePage({db: props.db, roots, after, scope, sources: props.include.sources, limit})
 }
 
