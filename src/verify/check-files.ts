@@ -100,15 +100,15 @@ interface CheckContext {
 
 /**
  * Every recorded file against the disk, in id order from where the last limited run stopped: stat, and the
- * SHA-256 recomputed where size or mtime changed (or always with rehash). Threads stat and hash batches while the
- * next page is read; a deadline stops handing out batches, so the files checked are always a prefix of the order
+ * SHA-256 recomputed where size or mtime changed (or always with rehash). Batches are stat'ed (on this thread, for
+ * stat-only passes) and hashed (on worker threads) while the next page is read; a deadline stops handing out batches, so the files checked are always a prefix of the order
  * and the next run continues after the last one. What a file looked like is remembered in verify_files only when
  * it differs from the import (a change found once by --rehash is found again; a touched, unchanged file is hashed
  * once), so a clean archive costs no writes at all.
  */
 /**
- * Threads for the pass: --jobs when files are hashed, no more than the cores when they are only stat'ed (a stat is
- * a short system call, and each thread costs ~40 ms of CPU to start: four on two cores gained nothing).
+ * Threads for the pass: --jobs when every file is hashed; for stat-only passes (stat'ed on this thread, see
+ * createStatProber) no more than the cores, for the files whose size or mtime changed.
  */
 function proberThreads(props: CheckFilesProps): number {
   return props.rehash ? props.jobs : Math.min(props.jobs, availableParallelism())
