@@ -6,6 +6,7 @@
  *   --bytes B     BENCH_BYTES     bytes per file (default 8192)
  *   --jobs J      BENCH_JOBS      passed to verify --jobs (default 4)
  *   --keep        BENCH_KEEP=1    keep the tree and the database afterwards
+ *   --rounds R    BENCH_ROUNDS    runs of each measured pair, in turn; the median run is reported (default 5)
  *   --server URL  BENCH_SERVER    a PostgreSQL server (postgresql://user@host:port); the bench creates a fresh
  *                                 database on it (aedb_bench_verify_<pid>) and drops it afterwards. Default: PGlite.
  *
@@ -61,6 +62,7 @@ const COUNT = option('count', 'BENCH_COUNT', 5000)
 const BYTES = option('bytes', 'BENCH_BYTES', 8192)
 const JOBS = option('jobs', 'BENCH_JOBS', 4)
 const KEEP = process.argv.includes('--keep') || process.env.BENCH_KEEP === '1'
+const ROUNDS = Math.max(1, option('rounds', 'BENCH_ROUNDS', 5))
 const SERVER = (() => {
   const at = process.argv.indexOf('--server')
   return at >= 0 ? process.argv[at + 1] : process.env.BENCH_SERVER
@@ -99,6 +101,32 @@ function measure(command: string, args: readonly string[], env: NodeJS.ProcessEn
       })
     })
   })
+}
+
+/**
+ * ROUNDS runs of each command, one after the other in turn (a sub-second run on a shared machine moves by ±30 %
+ * from one run to the next): the median run of each by wall time, with its peak RSS the highest of all its runs and
+ * every run's seconds in `runs`.
+ */
+async function alternate<K extends string>(
+  commands: Record<K, () => Promise<Measured>>,
+): Promise<Record<K, Measured & {runs: number[]}>> {
+  const runs = new Map<K, Measured[]>()
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, run] of Object.entries(commands) as Array<[K, () => Promise<Measured>]>) {
+      const m = await run()
+      if (m.code !== 0) throw new Error(`${name} exited ${m.code}: ${m.stderr.slice(-2000)}`)
+      runs.set(name, [...(runs.get(name) ?? []), m])
+    }
+  }
+  const result = {} as Record<K, Measured & {runs: number[]}>
+  for (const [name, all] of runs) {
+    const sorted = [...all].sort((a, b) => a.seconds - b.seconds)
+    const median = sorted[Math.floor((sorted.length - 1) / 2)]!
+    const peakRssMb = Math.max(...all.map((m) => m.peakRssMb))
+    result[name] = {...median, peakRssMb, runs: all.map((m) => m.seconds)}
+  }
+  return result
 }
 
 function log(message: string): void {
@@ -161,6 +189,10 @@ async function main(): Promise<void> {
     // The shared bench build (bench/out/build, with its oclif manifest), kept when `npm run bench` made it.
     await buildCli(process.env.BENCH_REUSE_BUILD === '1')
     await makeTree(tree, url)
+    // The nightly case is an archive at rest: the kernel writes the new files and inodes back first, instead of
+    // during the measured runs (on the same disk and cores).
+    const synced = await measure('sync', [])
+    if (synced.code !== 0) throw new Error(synced.stderr)
     const list = path.join(work, 'files.list')
     const found = await measure('sh', ['-c', `find '${tree}' -type f -print0 > '${list}'`])
     if (found.code !== 0) throw new Error(found.stderr)
@@ -174,13 +206,19 @@ async function main(): Promise<void> {
       [CLI, 'verify', '--check', 'schema', '--json', '--database-url', url],
       env,
     )
-    log('stat-only')
-    const find = await measure('sh', ['-c', `find '${tree}' -type f -printf '%s %T@\\n' > /dev/null`])
-    const statOnly = await measure(process.execPath, verifyArgs(url, false), env)
-    log('rehash')
+    log(`stat-only, ${ROUNDS} rounds`)
+    const statPair = await alternate({
+      find: () => measure('sh', ['-c', `find '${tree}' -type f -printf '%s %T@\\n' > /dev/null`]),
+      statOnly: () => measure(process.execPath, verifyArgs(url, false), env),
+    })
+    const {find, statOnly} = statPair
+    log(`rehash, ${ROUNDS} rounds`)
     const sha256sum = await measure('sh', ['-c', `xargs -0 sha256sum < '${list}' > /dev/null`])
-    const openssl = await measure('sh', ['-c', `xargs -0 openssl dgst -sha256 < '${list}' > /dev/null`])
-    const rehash = await measure(process.execPath, verifyArgs(url, true), env)
+    const hashPair = await alternate({
+      openssl: () => measure('sh', ['-c', `xargs -0 openssl dgst -sha256 < '${list}' > /dev/null`]),
+      rehash: () => measure(process.execPath, verifyArgs(url, true), env),
+    })
+    const {openssl, rehash} = hashPair
     for (const [name, m] of Object.entries({statOnly, rehash})) {
       if (m.code !== 0) throw new Error(`${name}: verify exited ${m.code}: ${m.stderr.slice(-2000)}`)
     }
@@ -202,7 +240,10 @@ async function main(): Promise<void> {
       verifyBytesHashed: report.checked.bytesHashed,
       startupSeconds: startup.seconds,
       startupPeakRssMb: startup.peakRssMb,
+      rounds: ROUNDS,
       statOnly: {
+        aedbRuns: statOnly.runs,
+        findRuns: find.runs,
         aedbSeconds: statOnly.seconds,
         aedbNetSeconds: statOnly.seconds - startup.seconds,
         netRatio: (statOnly.seconds - startup.seconds) / find.seconds,
@@ -211,6 +252,8 @@ async function main(): Promise<void> {
         aedbPeakRssMb: statOnly.peakRssMb,
       },
       rehash: {
+        aedbRuns: rehash.runs,
+        opensslRuns: openssl.runs,
         aedbSeconds: rehash.seconds,
         aedbMBps: mbps(rehash),
         sha256sumSeconds: sha256sum.seconds,
@@ -230,10 +273,12 @@ async function main(): Promise<void> {
       `${JSON.stringify(result, null, 2)}\n`,
     )
     const f = (n: number, d = 2) => n.toFixed(d)
+    const spread = (runs: number[]) => `${f(Math.min(...runs))}-${f(Math.max(...runs))}`
     process.stdout.write(
       [
         `aedb verify (${result.backend}), ${COUNT} files x ${BYTES} bytes, --jobs ${JOBS}, ${result.cpus} CPUs, load ${result.loadAverage.map((l) => f(l)).join(' ')}`,
         `findings: ${result.verifyFindings}; files checked: ${result.verifyFilesChecked}; bytes hashed: ${result.verifyBytesHashed}`,
+        `median of ${ROUNDS} alternating runs each; stat-only ${spread(statOnly.runs)} s, find ${spread(find.runs)} s, --rehash ${spread(rehash.runs)} s, openssl ${spread(openssl.runs)} s`,
         '',
         '| measurement | aedb | reference | ratio | aedb peak RSS |',
         '| --- | --- | --- | --- | --- |',

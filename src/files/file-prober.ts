@@ -6,8 +6,8 @@ import {Worker} from 'node:worker_threads'
  * [size, mtime in whole ms] pairs whose SHA-256 the caller knows (NaN for none): a match is not hashed again.
  */
 export interface ProbeBatch {
-  /** The paths joined by NUL, which no path holds: one string crosses in one copy, an array string by string. */
-  joinedPaths: string
+  /** The paths (they cross to a thread joined by NUL, which no path holds: one string is one copy). */
+  paths: readonly string[]
   flags: Uint8Array
   known: Float64Array
 }
@@ -25,8 +25,8 @@ export interface ProbeReply {
 }
 
 export const STATUS_FILE = 0
-const STATUS_OTHER = 1
-const STATUS_STAT_FAILED = 2
+export const STATUS_OTHER = 1
+export const STATUS_STAT_FAILED = 2
 const STATUS_READ_FAILED = 3
 
 /** What stat (and, where asked, a hash) found about one file. */
@@ -47,7 +47,7 @@ export type ProbeResult =
 /** A batch of these paths, to be filled in with setProbe (by default: stat only). */
 export function newProbeBatch(paths: readonly string[]): ProbeBatch {
   return {
-    joinedPaths: paths.join('\0'),
+    paths,
     flags: new Uint8Array(paths.length),
     known: new Float64Array(4 * paths.length).fill(Number.NaN),
   }
@@ -163,19 +163,19 @@ parentPort.on('message', ({joinedPaths, flags, known}) => {
 })
 `
 
-export interface FileProber {
+export interface FileProber<Slot = unknown> {
   /** Waits for a free thread and hands it out; give it back with probe (which returns it when done) or release. */
-  acquire(): Promise<Worker>
+  acquire(): Promise<Slot>
   /** Probes a batch on an acquired thread and returns the thread. */
-  probe(worker: Worker, batch: ProbeBatch): Promise<ProbeReply>
-  release(worker: Worker): void
+  probe(slot: Slot, batch: ProbeBatch): Promise<ProbeReply>
+  release(slot: Slot): void
   close(): Promise<void>
 }
 /** 1 MiB reads per thread: large files stream through it, small ones are read in one call. */
 const CHUNK_BYTES = 1024 * 1024
 
 /** `threads` worker threads that stat and hash files, each working one batch at a time. */
-export function createFileProber(threads: number): FileProber {
+export function createFileProber(threads: number): FileProber<Worker> {
   const workers = Array.from(
     {length: Math.max(1, threads)},
     () => new Worker(WORKER_SOURCE, {eval: true, workerData: {chunkBytes: CHUNK_BYTES}}),
@@ -218,6 +218,7 @@ function ask(worker: Worker, batch: ProbeBatch): Promise<ProbeReply> {
     }
     worker.once('message', onMessage)
     worker.once('error', onError)
-    worker.postMessage(batch, [batch.flags.buffer as ArrayBuffer, batch.known.buffer as ArrayBuffer])
+    const message = {joinedPaths: batch.paths.join('\0'), flags: batch.flags, known: batch.known}
+    worker.postMessage(message, [batch.flags.buffer as ArrayBuffer, batch.known.buffer as ArrayBuffer])
   })
 }

@@ -17,6 +17,7 @@ import {
   setKnown,
   setProbe,
 } from '../files/file-prober.js'
+import {createStatProber} from '../files/stat-prober.js'
 import {
   absoluteAt,
   type FilePage,
@@ -73,6 +74,8 @@ interface Seen {
 
 /** Files read from the database per step: memory stays at one page whatever the archive's size. */
 const PAGE_ROWS = 5000
+/** The first page is smaller: nothing is stat'ed before it arrives, and 1,000 files come back in a fifth of the time. */
+const FIRST_PAGE_ROWS = 1000
 /**
  * A batch handed to one thread: small enough that a deadline is kept, large enough to amortise the hand-over. The
  * first batches are small (a run stops at a batch's end, so a short --time-limit checks few files) and each is
@@ -97,15 +100,15 @@ interface CheckContext {
 
 /**
  * Every recorded file against the disk, in id order from where the last limited run stopped: stat, and the
- * SHA-256 recomputed where size or mtime changed (or always with rehash). Threads stat and hash batches while the
- * next page is read; a deadline stops handing out batches, so the files checked are always a prefix of the order
+ * SHA-256 recomputed where size or mtime changed (or always with rehash). Batches are stat'ed (on this thread, for
+ * stat-only passes) and hashed (on worker threads) while the next page is read; a deadline stops handing out batches, so the files checked are always a prefix of the order
  * and the next run continues after the last one. What a file looked like is remembered in verify_files only when
  * it differs from the import (a change found once by --rehash is found again; a touched, unchanged file is hashed
  * once), so a clean archive costs no writes at all.
  */
 /**
- * Threads for the pass: --jobs when files are hashed, no more than the cores when they are only stat'ed (a stat is
- * a short system call, and each thread costs ~40 ms of CPU to start: four on two cores gained nothing).
+ * Threads for the pass: --jobs when every file is hashed; for stat-only passes (stat'ed on this thread, see
+ * createStatProber) no more than the cores, for the files whose size or mtime changed.
  */
 function proberThreads(props: CheckFilesProps): number {
   return props.rehash ? props.jobs : Math.min(props.jobs, availableParallelism())
@@ -122,7 +125,7 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
     total,
     bytesHashed: 0,
   }
-  const prober = createFileProber(proberThreads(props))
+  const prober = props.rehash ? createFileProber(props.jobs) : createStatProber(proberThreads(props))
   const context: CheckContext = {
     batchFiles: FIRST_BATCH_FILES,
     props,
@@ -152,7 +155,7 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
 async function checkPages(context: CheckContext): Promise<void> {
   const {props} = context
   const roots = await readRoots(props)
-  let next = quietly(readPage(props, roots, props.after))
+  let next = quietly(readPage(props, roots, props.after, FIRST_PAGE_ROWS))
   let writing: Promise<void> = Promise.resolve()
   while (!context.stopped()) {
     const page = await next
@@ -415,9 +418,14 @@ async function readRoots(props: CheckFilesProps): Promise<Roots> {
 }
 
 /** Files read from the database per step: memory stays at one page whatever the archive's size. */
-function readPage(props: CheckFilesProps, roots: Roots, after: string | null): Promise<FilePage> {
+function readPage(
+  props: CheckFilesProps,
+  roots: Roots,
+  after: string | null,
+  rows = PAGE_ROWS,
+): Promise<FilePage> {
   const scope = inScope(props)
-  const limit = props.pageRows ?? PAGE_ROWS
+  const limit = props.pageRows ?? rows
   return readFilePage({db: props.db, roots, after, scope, sources: props.include.sources, limit})
 }
 

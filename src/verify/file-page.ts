@@ -40,6 +40,8 @@ export interface FilePage {
   /** The ids, 36 characters each. */
   ids: string
   relPaths: string[]
+  /** No path of the page needs path.join's normalisation (see plainPaths). */
+  plainPaths: boolean
   /** The root of each file, as an index into `roots`. */
   rootOf: Uint32Array
   roots: readonly PageRoot[]
@@ -63,9 +65,9 @@ const ODD_HASH = '?'.repeat(HASH_CHARS)
 
 /**
  * The next `limit` files after `after` (by id) that `scope` (a condition on `f`) keeps. Every aggregate reads the
- * ordered page in one pass, so the columns line up; the rare ones carry the position they belong to. Without
+ * ordered page in one pass, so the columns line up; the rare ones name the file they belong to by id. Without
  * `sources` in scope no file is an imported source, so the per-file look-up of its importer is left out (a third of
- * the server's time on such a page).
+ * the server's time on such a page). The rare columns name their file by id (see byPosition).
  */
 export async function readFilePage(props: {
   db: Kysely<Database>
@@ -84,17 +86,16 @@ export async function readFilePage(props: {
       json_agg(p.size_bytes)::text as sizes, json_agg(p.mtime_ms)::text as mtimes,
       string_agg(case when p.sha256 is null then ${sql.lit(NO_HASH)} when length(p.sha256) = ${sql.lit(HASH_CHARS)} then p.sha256
         else ${sql.lit(ODD_HASH)} end, '') as hashes,
-      json_agg(json_build_array(p.at, p.sha256)) filter (where length(p.sha256) <> ${sql.lit(HASH_CHARS)})::text as odd_hashes,
-      json_agg(json_build_array(p.at, p.importer)) filter (where p.importer is not null)::text as importers,
-      json_agg(json_build_array(p.at, p.seen_present, p.seen_size, p.seen_mtime_ms, p.seen_sha256))
+      json_agg(json_build_array(p.id, p.sha256)) filter (where length(p.sha256) <> ${sql.lit(HASH_CHARS)})::text as odd_hashes,
+      json_agg(json_build_array(p.id, p.importer)) filter (where p.importer is not null)::text as importers,
+      json_agg(json_build_array(p.id, p.seen_present, p.seen_size, p.seen_mtime_ms, p.seen_sha256))
         filter (where p.seen_present is not null)::text as seen
     from (
       select f.id, f.root_id, f.rel_path, f.present, f.size_bytes, f.sha256,
         floor(extract(epoch from f.mtime) * 1000)::bigint as mtime_ms,
         ${importer} as importer,
         vf.present as seen_present, vf.size_bytes as seen_size, vf.sha256 as seen_sha256,
-        floor(extract(epoch from vf.mtime) * 1000)::bigint as seen_mtime_ms,
-        row_number() over (order by f.id) - 1 as at
+        floor(extract(epoch from vf.mtime) * 1000)::bigint as seen_mtime_ms
       from files f
       left join verify_files vf on vf.file_id = f.id
       where (${props.after}::uuid is null or f.id > ${props.after}::uuid) and ${props.scope}
@@ -131,32 +132,64 @@ function toPage(row: AggregatedPage, byId: ReadonlyMap<string, PageRoot>): FileP
     length: n,
     ids,
     relPaths: JSON.parse(row.rel_paths ?? '[]'),
+    plainPaths: plainPaths(row.rel_paths ?? '[]'),
     rootOf,
     roots,
     present: row.present ?? '',
     sizes: JSON.parse(row.sizes ?? '[]'),
     mtimes: JSON.parse(row.mtimes ?? '[]'),
     hashes,
-    oddHashes: new Map(JSON.parse(row.odd_hashes ?? '[]')),
-    importers: new Map(JSON.parse(row.importers ?? '[]')),
-    seen: new Map(
-      (JSON.parse(row.seen ?? '[]') as Array<[number, ...Seen]>).map(([at, ...seen]) => [at, seen]),
-    ),
+    oddHashes: byPosition<string>(ids, n, row.odd_hashes),
+    importers: byPosition<'excel' | 'json'>(ids, n, row.importers),
+    seen: byPosition<Seen>(ids, n, row.seen, true),
   }
 }
 
 /**
+ * A rare column, `[[id, value]]` or with `rest` `[[id, ...values]]`, by the position of its file in the page. The
+ * server names the file by id rather than by position: numbering the rows (a window) was a quarter of its time.
+ */
+function byPosition<T>(ids: string, n: number, json: string | null, rest = false): Map<number, T> {
+  const entries = JSON.parse(json ?? '[]') as Array<[string, ...unknown[]]>
+  return new Map(entries.map(([id, ...values]) => [positionOf(ids, n, id), (rest ? values : values[0]) as T]))
+}
+
+/** Where `id` is in the page's ids (in strictly increasing order, as assertIdOrder made sure). */
+function positionOf(ids: string, n: number, id: string): number {
+  let low = 0
+  let high = n - 1
+  while (low <= high) {
+    const middle = (low + high) >>> 1
+    const at = ids.slice(middle * UUID_CHARS, (middle + 1) * UUID_CHARS)
+    if (at === id) return middle
+    if (at < id) low = middle + 1
+    else high = middle - 1
+  }
+  throw new Error(`verify: a page of files names ${id}, which is not among its ids`)
+}
+
+/**
  * The aggregates read the page in the order the sorted sub-query gives it, which PostgreSQL does not promise in
- * writing; the positions the rare columns carry, where a time-limited run stops and where the next page starts all
+ * writing; finding a rare column's file by its id, where a time-limited run stops and where the next page starts all
  * rely on it. A page out of id order stops the run (exit 1) instead of checking files against the wrong rows.
  */
 function assertIdOrder(ids: string, n: number): void {
-  let previous = ''
-  for (let i = 0; i < n; i++) {
-    const id = ids.slice(i * UUID_CHARS, (i + 1) * UUID_CHARS)
-    if (id <= previous) throw new Error(`verify: a page of files came back out of id order at ${id}`)
-    previous = id
+  for (let i = 1; i < n; i++) {
+    if (!increasesAt(ids, i * UUID_CHARS)) {
+      const id = ids.slice(i * UUID_CHARS, (i + 1) * UUID_CHARS)
+      throw new Error(`verify: a page of files came back out of id order at ${id}`)
+    }
   }
+}
+
+/** Whether the id at `at` comes after the one before it, compared in place (no string per id). */
+function increasesAt(ids: string, at: number): boolean {
+  for (let k = 0; k < UUID_CHARS; k++) {
+    const previous = ids.charCodeAt(at - UUID_CHARS + k)
+    const current = ids.charCodeAt(at + k)
+    if (current !== previous) return current > previous
+  }
+  return false
 }
 
 /** Each file's root as an index: a run of files under one root is matched in place, without a string per file. */
@@ -210,7 +243,27 @@ function hashAt(page: FilePage, i: number): string | null {
 
 /** Where file i is on disk now (its root after --root-map). */
 export function absoluteAt(page: FilePage, i: number): string {
-  return underRoot(page.roots[page.rootOf[i]!]!.mappedRoot, page.relPaths[i]!)
+  const root = page.roots[page.rootOf[i]!]!.mappedRoot
+  const rel = page.relPaths[i]!
+  return page.plainPaths && plainRoot(root) ? `${root}/${rel}` : underRoot(root, rel)
+}
+
+/**
+ * Whether every path in the page's JSON array is a normal relative POSIX path (underRoot's test), told from the
+ * JSON text once instead of path by path: the JSON of a path that fails the test holds `..`, `//`, `/./`, or a
+ * string that starts with `/` or `./`, ends with `/` or `/.`, or is `.` or empty. `.` and `/` are never escaped
+ * in JSON, and a quote inside a path is (`\"`), which can only make the test fail where it need not.
+ */
+function plainPaths(json: string): boolean {
+  if (path.sep !== '/') return false
+  for (const sign of ['..', '//', '/./', '"/', '"./', '/"', '/."', '"."', '""']) {
+    if (json.includes(sign)) return false
+  }
+  return true
+}
+
+function plainRoot(root: string): boolean {
+  return path.sep === '/' && root.length > 1 && !root.endsWith('/')
 }
 
 /** File i as one object, for the few files that are not exactly as imported. */
