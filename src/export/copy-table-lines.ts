@@ -20,7 +20,7 @@ export interface CopyTableLinesProps {
 }
 
 /**
- * A table's rows as COPY text lines, in batches, in the order of `query.order`.
+ * A table's rows as COPY text (chunks of whole lines, each ending in a line feed), in the order of `query.order`.
  *
  * Rows of a processing log (`query.withinLog`) are read in groups of whole logs, each group one `COPY` that sorts
  * only its own rows by log position then `withinLog`: the same order as one sort of the whole table by `order`
@@ -28,7 +28,7 @@ export interface CopyTableLinesProps {
  * an export's time. The next group is read on a second connection while this one is written. Each log comes
  * whole from one statement; groups are separate statements, as tables are.
  */
-export async function* copyTableLines(props: CopyTableLinesProps): AsyncGenerator<string[]> {
+export async function* copyTableLines(props: CopyTableLinesProps): AsyncGenerator<Buffer> {
   const {db, copyOut, query, select} = props
   if (!query.withinLog) {
     yield* copyLines(copyOut(copyQueryText(db, sql`select ${select} ${query.from} order by ${query.order}`)))

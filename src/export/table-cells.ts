@@ -131,9 +131,10 @@ export function copyCellEncoder(column: SheetColumn): (field: string) => string 
 
 /**
  * Whole lines of COPY output from its chunks: every chunk's complete lines at once (a row's raw line feeds are
- * escaped, so a line feed always ends a row), the partial last line kept for the next chunk.
+ * escaped, so a line feed always ends a row), each ending in its line feed, the partial last line kept for the next
+ * chunk.
  */
-export async function* copyLines(chunks: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<string[]> {
+export async function* copyLines(chunks: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
   let rest: Buffer = Buffer.alloc(0)
   for await (const chunk of chunks) {
     const buffer = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
@@ -143,7 +144,12 @@ export async function* copyLines(chunks: AsyncIterable<Buffer> | Iterable<Buffer
       continue
     }
     rest = buffer.subarray(end + 1)
-    yield buffer.toString('utf8', 0, end).split('\n')
+    yield buffer.subarray(0, end + 1)
   }
   if (rest.length > 0) throw new Error('COPY output ended inside a row')
+}
+
+/** The lines of whole COPY lines (as `copyLines` gives them) as strings, without their line feeds. */
+export function copyLineTexts(lines: Buffer): string[] {
+  return lines.toString('utf8', 0, lines.length - 1).split('\n')
 }

@@ -20,6 +20,8 @@ export const STYLE = {plain: 0, bold: 1, date: 2} as const
 export interface SheetOutput {
   write(xml: string): Promise<void>
   push(xml: string): boolean
+  /** Bytes of XML made by the caller (a block of rows), after what was written before; see `push`. */
+  pushBlock(bytes: Buffer): boolean
   drain(): Promise<void>
 }
 
@@ -46,7 +48,12 @@ export class XlsxStreamWriter {
   async writeSheet(index: number, produce: (out: SheetOutput) => Promise<void>): Promise<void> {
     const zip = await this.open()
     await zip.startEntry(`xl/worksheets/sheet${index + 1}.xml`)
-    await produce({write: (xml) => zip.write(xml), push: (xml) => zip.push(xml), drain: () => zip.drain()})
+    await produce({
+      write: (xml) => zip.write(xml),
+      push: (xml) => zip.push(xml),
+      pushBlock: (bytes) => zip.pushBlock(bytes),
+      drain: () => zip.drain(),
+    })
     await zip.endEntry()
   }
 

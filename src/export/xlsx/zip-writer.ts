@@ -72,6 +72,14 @@ export class ZipWriter {
     return this.current!.push(text)
   }
 
+  /**
+   * Appends bytes made elsewhere (a block of sheet XML) after what was written before, without waiting; the block is
+   * the writer's from now on. True when `drain` should be awaited before more.
+   */
+  pushBlock(bytes: Buffer): boolean {
+    return this.current!.pushBlock(bytes)
+  }
+
   /** Waits while too many blocks are deflating, writing the finished ones. */
   async drain(): Promise<void> {
     await this.current!.drain()
@@ -136,6 +144,13 @@ class EntryWriter {
       }
     }
     this.used += this.block.write(text, this.used)
+    return this.deflating.length >= IN_FLIGHT
+  }
+
+  /** A whole block from elsewhere, after the text pushed so far. */
+  pushBlock(bytes: Buffer): boolean {
+    this.sendBlock()
+    if (bytes.length > 0) this.send(bytes)
     return this.deflating.length >= IN_FLIGHT
   }
 
