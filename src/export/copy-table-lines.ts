@@ -17,6 +17,14 @@ export interface CopyTableLinesProps {
   query: TableQuery
   /** The select list. */
   select: RawBuilder<unknown>
+  /** For a table of log rows: its `logRowCounts`, when the caller has them already. */
+  logs?: readonly LogRowCount[]
+}
+
+/** A processing log with rows for a table and filter, and how many. */
+export interface LogRowCount {
+  id: string
+  n: number
 }
 
 /**
@@ -34,7 +42,7 @@ export async function* copyTableLines(props: CopyTableLinesProps): AsyncGenerato
     yield* copyLines(copyOut(copyQueryText(db, sql`select ${select} ${query.from} order by ${query.order}`)))
     return
   }
-  const groups = groupLogs(await logRowCounts(db, query))
+  const groups = groupLogs(props.logs ?? (await logRowCounts(db, query)))
   const texts = groups.map((ids) => {
     const list = sql`array[${sql.join(ids)}]::uuid[]`
     return copyQueryText(
@@ -48,17 +56,14 @@ export async function* copyTableLines(props: CopyTableLinesProps): AsyncGenerato
 }
 
 /** The logs with rows for the table and filter, in log order, with their row counts. */
-async function logRowCounts(
-  db: Kysely<Database>,
-  query: TableQuery,
-): Promise<Array<{id: string; n: number}>> {
-  const {rows} = await sql<{id: string; n: number}>`select l.id::text as id, count(*)::int as n ${query.from}
+export async function logRowCounts(db: Kysely<Database>, query: TableQuery): Promise<LogRowCount[]> {
+  const {rows} = await sql<LogRowCount>`select l.id::text as id, count(*)::int as n ${query.from}
     group by l.id, ${LOG_ORDER} order by ${LOG_ORDER}`.execute(db)
   return rows
 }
 
 /** Consecutive logs in groups of about `GROUP_ROWS` rows (a bigger log is a group of its own). */
-export function groupLogs(logs: ReadonlyArray<{id: string; n: number}>): string[][] {
+export function groupLogs(logs: readonly LogRowCount[]): string[][] {
   const groups: string[][] = []
   let group: string[] = []
   let rows = 0

@@ -3,7 +3,7 @@ import type {CopyOut} from '../db/connection.js'
 import {type Database, SCHEMA} from '../db/schema.js'
 import {AEDB_MARKER_SHEET, aedbMarker} from '../importers/excel/is-aedb-written-workbook.js'
 import {CopyRowXml} from './copy-row-xml.js'
-import {copyTableLines} from './copy-table-lines.js'
+import {copyTableLines, type LogRowCount, logRowCounts} from './copy-table-lines.js'
 import type {ExportValue} from './excel-cell.js'
 import type {ExportFilter, ExportProgress, SheetCounts} from './export-types.js'
 import {
@@ -62,6 +62,8 @@ interface SheetPlan {
   table: ExportableTable
   rows: number
   columns: SheetColumn[]
+  /** A table of log rows: its logs with rows for the filter, in log order, with their row counts. */
+  logs?: LogRowCount[]
 }
 
 /**
@@ -72,7 +74,8 @@ interface SheetPlan {
 export async function writeTablesWorkbook(
   props: WriteTablesWorkbookProps,
 ): Promise<WriteTablesWorkbookResult> {
-  const plans = await planSheets(props.db, chooseTables(props.tables, props.filter), props.filter)
+  const tables = chooseTables(props.tables, props.filter)
+  const plans = await planSheets(props.db, tables, props.filter, !!props.copyOut && !props.dryRun)
   if (props.dryRun) return countPlanned(plans)
   const xlsx = new XlsxStreamWriter(props.file)
   try {
@@ -96,19 +99,34 @@ export async function writeTablesWorkbook(
   }
 }
 
-/** The tables with rows for the filter, their row counts and columns. */
+/**
+ * The tables with rows for the filter, their row counts and columns, every table's statements at once (the pool
+ * runs them side by side). With `logCounts`, a table of log rows is counted by log (`logRowCounts`), which its
+ * `COPY` groups need anyway, instead of by a `count(*)` of its own.
+ */
 async function planSheets(
   db: Kysely<Database>,
   tables: ExportableTable[],
   filter: ExportFilter,
+  logCounts: boolean,
 ): Promise<SheetPlan[]> {
-  const enums = await readEnumerations(db)
-  const plans: SheetPlan[] = []
-  for (const table of tables) {
-    const rows = await countRows(db, table, filter)
-    if (rows > 0) plans.push({table, rows, columns: await sheetColumns(db, table, filter, enums)})
-  }
-  return plans
+  const enums = readEnumerations(db)
+  // Each table's own statements wait for the enumerations; a failure of one is reported once, by Promise.all.
+  enums.catch(() => {})
+  const plans = await Promise.all(
+    tables.map(async (table): Promise<SheetPlan> => {
+      const query = tableQuery(table, filter)
+      const logs = logCounts && query.withinLog ? logRowCounts(db, query) : undefined
+      const [rows, columns, counted] = await Promise.all([
+        logs ? logs.then((list) => list.reduce((n, log) => n + log.n, 0)) : countRows(db, table, filter),
+        enums.then((allowed) => sheetColumns(db, table, filter, allowed)),
+        logs,
+      ])
+      return {table, rows, columns, ...(counted ? {logs: counted} : {})}
+    }),
+  )
+  await enums
+  return plans.filter((plan) => plan.rows > 0)
 }
 
 function countPlanned(plans: SheetPlan[]): WriteTablesWorkbookResult {
@@ -315,6 +333,7 @@ async function copyTableSheet(
     copyOut,
     query: tableQuery(table, filter),
     select: selectList(table, columns),
+    ...(plan.logs ? {logs: plan.logs} : {}),
   })
   const rowsXml = new CopyRowXml(columns, (block) => out.pushBlock(block), table)
   let written = 0
