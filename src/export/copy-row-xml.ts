@@ -1,8 +1,11 @@
 import {COPY_NULL, copyCellEncoder, type SheetColumn} from './table-cells.js'
 import {columnLetter} from './xlsx/sheet-xml.js'
 
-/** Bytes of sheet XML gathered before a block is handed to the zip (as the zip writer's own blocks). */
-const BLOCK_BYTES = 1024 * 1024
+/** Where the rows' XML goes: blocks taken from it, filled, and handed back in order. */
+export interface BlockOutput {
+  takeBlock(): Buffer
+  pushBlock(block: Buffer, used: number): boolean
+}
 /** Room asked for around a cell's copied bytes: the longest fixed markup of a cell, its `r` included. */
 const CELL_MARKUP = 96
 
@@ -35,12 +38,12 @@ const FALSE_CELL = bytes(' t="b"><v>0</v></c>')
 /**
  * Lines of `COPY ... TO STDOUT` text (UTF-8 bytes) straight into sheet XML bytes, without a string or an object per
  * row or field: numbers, booleans, timestamps, plain ASCII text and simple `extra` values are copied or computed
- * byte by byte into 1 MiB blocks handed to `send`. Any other field (escapes, markup, non-ASCII text, NaN, arrays,
+ * byte by byte into blocks of the zip writer (`out`). Any other field (escapes, markup, non-ASCII text, NaN, arrays,
  * JSON that is not a plain string or integer, dates the fast path does not read) is decoded and goes through
  * `copyCellEncoder`, the string path, so every cell is the same, byte for byte, as `rowXml` of the same fields.
  */
 export class CopyRowXml {
-  private buf = Buffer.allocUnsafe(BLOCK_BYTES)
+  private buf: Buffer
   private pos = 0
   private gap = true
   private readonly kinds: number[]
@@ -54,9 +57,10 @@ export class CopyRowXml {
 
   constructor(
     columns: readonly SheetColumn[],
-    private readonly send: (block: Buffer) => void,
+    private readonly out: BlockOutput,
     private readonly table: string,
   ) {
+    this.buf = out.takeBlock()
     this.kinds = columns.map(fastKind)
     this.letters = columns.map((_, i) => bytes(columnLetter(i + 1)))
     this.encoders = columns.map(copyCellEncoder)
@@ -79,8 +83,9 @@ export class CopyRowXml {
 
   /** Hands the last, partial block on. */
   flush(): void {
-    if (this.pos > 0) this.send(this.buf.subarray(0, this.pos))
-    this.buf = Buffer.allocUnsafe(BLOCK_BYTES)
+    if (this.pos === 0) return
+    this.out.pushBlock(this.buf, this.pos)
+    this.buf = this.out.takeBlock()
     this.pos = 0
   }
 
@@ -284,8 +289,9 @@ export class CopyRowXml {
 
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return
-    if (this.pos > 0) this.send(this.buf.subarray(0, this.pos))
-    this.buf = Buffer.allocUnsafe(Math.max(BLOCK_BYTES, n))
+    if (this.pos > 0) this.out.pushBlock(this.buf, this.pos)
+    this.buf = this.out.takeBlock()
+    if (this.buf.length < n) this.buf = Buffer.allocUnsafe(n)
     this.pos = 0
   }
 

@@ -135,18 +135,24 @@ export function copyCellEncoder(column: SheetColumn): (field: string) => string 
  * chunk.
  */
 export async function* copyLines(chunks: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
-  let rest: Buffer = Buffer.alloc(0)
+  let rest: Buffer | null = null
   for await (const chunk of chunks) {
-    const buffer = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
-    const end = buffer.lastIndexOf(10)
-    if (end < 0) {
-      rest = buffer
-      continue
+    let from = 0
+    if (rest) {
+      // Only the row cut between two chunks is copied, not the whole chunk.
+      const first = chunk.indexOf(10)
+      if (first < 0) {
+        rest = Buffer.concat([rest, chunk])
+        continue
+      }
+      yield Buffer.concat([rest, chunk.subarray(0, first + 1)])
+      from = first + 1
     }
-    rest = buffer.subarray(end + 1)
-    yield buffer.subarray(0, end + 1)
+    const end = chunk.lastIndexOf(10)
+    rest = end + 1 < chunk.length ? chunk.subarray(Math.max(end + 1, from)) : null
+    if (end + 1 > from) yield chunk.subarray(from, end + 1)
   }
-  if (rest.length > 0) throw new Error('COPY output ended inside a row')
+  if (rest) throw new Error('COPY output ended inside a row')
 }
 
 /** The lines of whole COPY lines (as `copyLines` gives them) as strings, without their line feeds. */

@@ -335,7 +335,7 @@ async function copyTableSheet(
     select: selectList(table, columns),
     ...(plan.logs ? {logs: plan.logs} : {}),
   })
-  const rowsXml = new CopyRowXml(columns, (block) => out.pushBlock(block), table)
+  const rowsXml = new CopyRowXml(columns, out, table)
   let written = 0
   const writeChunks = async (lines: Buffer[]) => {
     for (const chunk of lines) {

@@ -20,8 +20,10 @@ export const STYLE = {plain: 0, bold: 1, date: 2} as const
 export interface SheetOutput {
   write(xml: string): Promise<void>
   push(xml: string): boolean
-  /** Bytes of XML made by the caller (a block of rows), after what was written before; see `push`. */
-  pushBlock(bytes: Buffer): boolean
+  /** An empty block for `pushBlock`. */
+  takeBlock(): Buffer
+  /** The first `used` bytes of a block of XML made by the caller (rows), after what was written before; see `push`. */
+  pushBlock(block: Buffer, used: number): boolean
   drain(): Promise<void>
 }
 
@@ -51,7 +53,8 @@ export class XlsxStreamWriter {
     await produce({
       write: (xml) => zip.write(xml),
       push: (xml) => zip.push(xml),
-      pushBlock: (bytes) => zip.pushBlock(bytes),
+      takeBlock: () => zip.takeBlock(),
+      pushBlock: (block, used) => zip.pushBlock(block, used),
       drain: () => zip.drain(),
     })
     await zip.endEntry()
