@@ -68,7 +68,7 @@ export class CopyRowXml {
     this.lastDays = columns.map(() => 0)
   }
 
-  /** Every line of `src` (whole lines, each ending in a line feed) as rows from sheet row `firstRow`; returns how many. */
+  /** Every line of `src` (whole lines, each ending in a line feed) as rows from sheet row `firstRow`; how many. */
   rows(src: Buffer, firstRow: number): number {
     let at = 0
     let row = firstRow

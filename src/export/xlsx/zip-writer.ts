@@ -10,10 +10,10 @@ const BLOCK_BYTES = 1024 * 1024
 /** Blocks deflating in libuv's thread pool at once (both cores busy while the main thread builds the next). */
 const IN_FLIGHT = 3
 /**
- * Level 1: about as small as the default for sheet XML at a fraction of the time (level 0 would store the XML,
- * six times the file). memLevel 9 (a bigger hash table): the same size, about 3 % less CPU than the default 8. An output buffer larger than a
- * block's deflated size lets each thread-pool job deflate the whole block instead of returning to the main thread
- * every 16 KiB.
+ * Level 1: about as small as the default for sheet XML at a fraction of the time (level 0 would store the XML, six
+ * times the file); memLevel 9, a bigger hash table: the same size for about 3 % less CPU than the default 8. An
+ * output buffer larger than a block's deflated size lets each thread-pool job deflate the whole block instead of
+ * returning to the main thread every 16 KiB.
  */
 const DEFLATE_OPTIONS: zlib.ZlibOptions = {
   level: 1,
