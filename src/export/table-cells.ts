@@ -131,19 +131,31 @@ export function copyCellEncoder(column: SheetColumn): (field: string) => string 
 
 /**
  * Whole lines of COPY output from its chunks: every chunk's complete lines at once (a row's raw line feeds are
- * escaped, so a line feed always ends a row), the partial last line kept for the next chunk.
+ * escaped, so a line feed always ends a row), each ending in its line feed, the partial last line kept for the next
+ * chunk.
  */
-export async function* copyLines(chunks: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<string[]> {
-  let rest: Buffer = Buffer.alloc(0)
+export async function* copyLines(chunks: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+  let rest: Buffer | null = null
   for await (const chunk of chunks) {
-    const buffer = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
-    const end = buffer.lastIndexOf(10)
-    if (end < 0) {
-      rest = buffer
-      continue
+    let from = 0
+    if (rest) {
+      // Only the row cut between two chunks is copied, not the whole chunk.
+      const first = chunk.indexOf(10)
+      if (first < 0) {
+        rest = Buffer.concat([rest, chunk])
+        continue
+      }
+      yield Buffer.concat([rest, chunk.subarray(0, first + 1)])
+      from = first + 1
     }
-    rest = buffer.subarray(end + 1)
-    yield buffer.toString('utf8', 0, end).split('\n')
+    const end = chunk.lastIndexOf(10)
+    rest = end + 1 < chunk.length ? chunk.subarray(Math.max(end + 1, from)) : null
+    if (end + 1 > from) yield chunk.subarray(from, end + 1)
   }
-  if (rest.length > 0) throw new Error('COPY output ended inside a row')
+  if (rest) throw new Error('COPY output ended inside a row')
+}
+
+/** The lines of whole COPY lines (as `copyLines` gives them) as strings, without their line feeds. */
+export function copyLineTexts(lines: Buffer): string[] {
+  return lines.toString('utf8', 0, lines.length - 1).split('\n')
 }

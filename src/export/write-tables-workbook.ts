@@ -2,14 +2,15 @@ import {type Kysely, type RawBuilder, sql, type Transaction} from 'kysely'
 import type {CopyOut} from '../db/connection.js'
 import {type Database, SCHEMA} from '../db/schema.js'
 import {AEDB_MARKER_SHEET, aedbMarker} from '../importers/excel/is-aedb-written-workbook.js'
-import {copyTableLines} from './copy-table-lines.js'
+import {CopyRowXml} from './copy-row-xml.js'
+import {copyTableLines, type LogRowCount, logRowCounts} from './copy-table-lines.js'
 import type {ExportValue} from './excel-cell.js'
 import type {ExportFilter, ExportProgress, SheetCounts} from './export-types.js'
 import {
   COPY_NULL,
   cellBody,
-  copyCellEncoder,
   copyFieldValue,
+  copyLineTexts,
   type SheetColumn,
   toExportValue,
 } from './table-cells.js'
@@ -61,6 +62,8 @@ interface SheetPlan {
   table: ExportableTable
   rows: number
   columns: SheetColumn[]
+  /** A table of log rows: its logs with rows for the filter, in log order, with their row counts. */
+  logs?: LogRowCount[]
 }
 
 /**
@@ -71,7 +74,8 @@ interface SheetPlan {
 export async function writeTablesWorkbook(
   props: WriteTablesWorkbookProps,
 ): Promise<WriteTablesWorkbookResult> {
-  const plans = await planSheets(props.db, chooseTables(props.tables, props.filter), props.filter)
+  const tables = chooseTables(props.tables, props.filter)
+  const plans = await planSheets(props.db, tables, props.filter, !!props.copyOut && !props.dryRun)
   if (props.dryRun) return countPlanned(plans)
   const xlsx = new XlsxStreamWriter(props.file)
   try {
@@ -95,19 +99,34 @@ export async function writeTablesWorkbook(
   }
 }
 
-/** The tables with rows for the filter, their row counts and columns. */
+/**
+ * The tables with rows for the filter, their row counts and columns, every table's statements at once (the pool
+ * runs them side by side). With `logCounts`, a table of log rows is counted by log (`logRowCounts`), which its
+ * `COPY` groups need anyway, instead of by a `count(*)` of its own.
+ */
 async function planSheets(
   db: Kysely<Database>,
   tables: ExportableTable[],
   filter: ExportFilter,
+  logCounts: boolean,
 ): Promise<SheetPlan[]> {
-  const enums = await readEnumerations(db)
-  const plans: SheetPlan[] = []
-  for (const table of tables) {
-    const rows = await countRows(db, table, filter)
-    if (rows > 0) plans.push({table, rows, columns: await sheetColumns(db, table, filter, enums)})
-  }
-  return plans
+  const enums = readEnumerations(db)
+  // Each table's own statements wait for the enumerations; a failure of one is reported once, by Promise.all.
+  enums.catch(() => {})
+  const plans = await Promise.all(
+    tables.map(async (table): Promise<SheetPlan> => {
+      const query = tableQuery(table, filter)
+      const logs = logCounts && query.withinLog ? logRowCounts(db, query) : undefined
+      const [rows, columns, counted] = await Promise.all([
+        logs ? logs.then((list) => list.reduce((n, log) => n + log.n, 0)) : countRows(db, table, filter),
+        enums.then((allowed) => sheetColumns(db, table, filter, allowed)),
+        logs,
+      ])
+      return {table, rows, columns, ...(counted ? {logs: counted} : {})}
+    }),
+  )
+  await enums
+  return plans.filter((plan) => plan.rows > 0)
 }
 
 function countPlanned(plans: SheetPlan[]): WriteTablesWorkbookResult {
@@ -297,7 +316,8 @@ async function writeTableSheet(
 
 /**
  * One table's sheet from `COPY (select ...) TO STDOUT`: the same select list, order and cells as the cursor path,
- * with the widths fitted to the first 2,000 rows, but no row objects: each line's fields go straight to cells.
+ * with the widths fitted to the first chunks of at least 2,000 rows, but no row objects: each line's fields go
+ * straight from the COPY bytes into the sheet's XML bytes (`CopyRowXml`).
  */
 async function copyTableSheet(
   db: Kysely<Database>,
@@ -308,64 +328,57 @@ async function copyTableSheet(
   onRows: (written: number) => void,
 ): Promise<number> {
   const {table, columns} = plan
-  const lines = copyTableLines({
+  const chunks = copyTableLines({
     db,
     copyOut,
     query: tableQuery(table, filter),
     select: selectList(table, columns),
+    ...(plan.logs ? {logs: plan.logs} : {}),
   })
-  const letters = columns.map((_, i) => columnLetter(i + 1))
-  const encoders = columns.map(copyCellEncoder)
-  let first: string[] | null = []
+  const rowsXml = new CopyRowXml(columns, out, table)
   let written = 0
-  const writeLines = async (lines: string[]) => {
-    await pushCopyRows(out, lines, encoders, letters, written + 2, table)
-    written += lines.length
+  const writeChunks = async (lines: Buffer[]) => {
+    for (const chunk of lines) {
+      written += rowsXml.rows(chunk, written + 2)
+      await out.drain()
+    }
     onRows(written)
   }
-  for await (const batch of lines) {
-    if (first === null) await writeLines(batch)
+  const writeHead = (first: Buffer[]) =>
+    out.write(
+      sheetHead({widths: copyWidths(columns, first.flatMap(copyLineTexts)), frozenHeader: true}) +
+        headerRowXml(columns),
+    )
+  let first: Buffer[] | null = []
+  let firstLines = 0
+  for await (const chunk of chunks) {
+    if (first === null) await writeChunks([chunk])
     else {
-      for (const line of batch) first.push(line)
-      if (first.length < BATCH_ROWS) continue
-      await out.write(
-        sheetHead({widths: copyWidths(columns, first), frozenHeader: true}) + headerRowXml(columns),
-      )
-      await writeLines(first)
+      first.push(chunk)
+      firstLines += countLines(chunk)
+      if (firstLines < BATCH_ROWS) continue
+      await writeHead(first)
+      await writeChunks(first)
       first = null
     }
   }
   if (first !== null) {
-    await out.write(
-      sheetHead({widths: copyWidths(columns, first), frozenHeader: true}) + headerRowXml(columns),
-    )
-    await writeLines(first)
+    await writeHead(first)
+    await writeChunks(first)
   }
-  await out.write(sheetTail(tailOf(columns, letters, written)))
+  rowsXml.flush()
+  await out.write(sheetTail(tailOf(columns, letters(columns), written)))
   return written
 }
 
-/** Lines of COPY text into the sheet, one row at a time; the first is sheet row `firstRow`. */
-async function pushCopyRows(
-  out: SheetOutput,
-  lines: string[],
-  encoders: Array<(field: string) => string>,
-  letters: string[],
-  firstRow: number,
-  table: string,
-): Promise<void> {
-  for (let r = 0; r < lines.length; r++) {
-    const fields = lines[r]!.split('\t')
-    if (fields.length !== encoders.length)
-      throw new Error(
-        `${table} row ${firstRow + r}: COPY gave ${fields.length} fields, expected ${encoders.length}`,
-      )
-    const xml = rowXml(firstRow + r, letters, (i) => {
-      const field = fields[i]!
-      return field === COPY_NULL ? '' : encoders[i]!(field)
-    })
-    if (out.push(xml)) await out.drain()
-  }
+function countLines(chunk: Buffer): number {
+  let n = 0
+  for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) n++
+  return n
+}
+
+function letters(columns: SheetColumn[]): string[] {
+  return columns.map((_, i) => columnLetter(i + 1))
 }
 
 function copyWidths(columns: SheetColumn[], lines: string[]): number[] {

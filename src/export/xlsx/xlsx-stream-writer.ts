@@ -20,6 +20,10 @@ export const STYLE = {plain: 0, bold: 1, date: 2} as const
 export interface SheetOutput {
   write(xml: string): Promise<void>
   push(xml: string): boolean
+  /** An empty block for `pushBlock`. */
+  takeBlock(): Buffer
+  /** The first `used` bytes of a block of XML made by the caller (rows), after what was written before; see `push`. */
+  pushBlock(block: Buffer, used: number): boolean
   drain(): Promise<void>
 }
 
@@ -46,7 +50,13 @@ export class XlsxStreamWriter {
   async writeSheet(index: number, produce: (out: SheetOutput) => Promise<void>): Promise<void> {
     const zip = await this.open()
     await zip.startEntry(`xl/worksheets/sheet${index + 1}.xml`)
-    await produce({write: (xml) => zip.write(xml), push: (xml) => zip.push(xml), drain: () => zip.drain()})
+    await produce({
+      write: (xml) => zip.write(xml),
+      push: (xml) => zip.push(xml),
+      takeBlock: () => zip.takeBlock(),
+      pushBlock: (block, used) => zip.pushBlock(block, used),
+      drain: () => zip.drain(),
+    })
     await zip.endEntry()
   }
 
