@@ -16,7 +16,7 @@ export default class ExportExcel extends AedbCommand {
   static override description =
     `--layout tables (default) writes one .xlsx: a README sheet, then one sheet per table with rows for the filter (typed cells, real dates, frozen header, autofilter, list validations; values kept verbatim from legacy files as extra columns under their legacy names).
 
---layout legacy writes a folder of knee-study processing logs in the layout of --legacy-version (v1-v4): <study>/#<id>/<Knee> Knee/<Maneuver>/processing_log_….xlsx and knee_processing_log_….xlsx, with the legacy sheets, headers and cells; backfill-excel on it changes nothing.
+--layout legacy writes a folder of knee-study processing logs in the layout of --legacy-version (v1-v4): <study>/#<id>/<Knee> Knee/<Maneuver>/processing_log_….xlsx and knee_processing_log_….xlsx, with the legacy sheets, headers and cells; backfill-excel on it changes nothing (a log exported in an older layout than it was imported from is refused there with OLDER_LAYOUT: that layout has no place for some of its columns).
 
 Text is never written as a formula. An existing file or non-empty folder is refused (exit 2) unless --force; the output is written under a temporary name and renamed when complete.`
 

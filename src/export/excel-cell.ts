@@ -1,4 +1,5 @@
 import type ExcelJS from 'exceljs'
+import {escapeExcelString} from './xlsx/escape-xml-text.js'
 
 /** The number format the legacy pipeline (pandas/openpyxl) gave date cells; Excel and Calc show it as written. */
 export const DATE_FORMAT = 'YYYY-MM-DD HH:MM:SS'
@@ -122,7 +123,7 @@ export function writeCell(cell: ExcelJS.Cell, value: ExportValue): void {
     case 'empty':
       return
     case 'text':
-      if (value.value !== '') cell.value = {richText: [{text: value.value}]}
+      if (value.value !== '') cell.value = {richText: [{text: escapeExcelString(value.value)}]}
       return
     case 'bool':
       cell.value = value.value
@@ -135,7 +136,7 @@ export function writeCell(cell: ExcelJS.Cell, value: ExportValue): void {
     case 'date': {
       const serial = naiveToExcelSerial(value.value)
       if (serial === null) {
-        cell.value = {richText: [{text: value.value}]}
+        cell.value = {richText: [{text: escapeExcelString(value.value)}]}
         return
       }
       cell.value = serial

@@ -10,6 +10,7 @@ import {type ExportExcelResult, exportExcel} from '../../src/export/export-excel
 import type {LegacyVersion} from '../../src/export/legacy-headers.js'
 import {backfillExcel} from '../../src/importers/excel/backfill-excel.js'
 import type {StudyName} from '../../src/importers/excel/parse-log.js'
+import {readWorkbook} from '../../src/importers/excel/read-workbook.js'
 import type {ImportResult} from '../../src/importers/import-session.js'
 import {createTestDatabase, type TestDatabase, testBackends} from '../support/backends.js'
 import {snapshotData} from '../support/db-snapshot.js'
@@ -183,3 +184,60 @@ function plain(value: ExcelJS.CellValue): string | number | boolean | Date | nul
   }
   return value === '' ? null : value
 }
+
+describe.each(testBackends())('legacy exports read back on %s', (backend) => {
+  let testDb: TestDatabase
+  let open: OpenDatabase
+  let work: string
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(backend)
+    open = await testDb.open()
+    await importTree(open.db, sampleGroups('v4-2026-01-29'))
+    work = await mkdtemp(path.join(tmpdir(), 'aedb-export-older-'))
+  })
+
+  afterAll(async () => {
+    await open?.close()
+    await testDb?.drop()
+    if (work) await rm(work, {recursive: true, force: true})
+  })
+
+  it('refuses an export in an older layout over the same edition (OLDER_LAYOUT), keeping every stored row', async () => {
+    const out = path.join(work, 'v3')
+    await exportExcel({db: open.db, output: out, layout: 'legacy', legacyVersion: 'v3'})
+    const before = await snapshotData(open.db)
+    // v3 logs name no study: each participant's comes from the database.
+    const result = await backfillExcel({db: open.db, paths: [out], version: 'test'})
+    const maneuverLogs = readKneeManifest('v4-2026-01-29').files.filter((f) => !f.path.includes('knee_'))
+    expect(result.rejected.map((r) => r.code)).toEqual(maneuverLogs.map(() => 'OLDER_LAYOUT'))
+    expect(result.rejected[0]!.message).toMatch(/layout v4.*older layout v3.*stored rows were kept/)
+    // Knee logs did not change from v2 to v4: the same edition in v3 is the same log, unchanged.
+    expect(result.files.unchanged).toBe(result.files.seen - maneuverLogs.length)
+    const after = await snapshotData(open.db)
+    for (const table of Object.keys(before)) {
+      if (BOOKKEEPING.has(table)) continue
+      expect(after[table], table).toEqual(before[table])
+    }
+  })
+
+  it('writes control characters and a literal _xHHHH_ so that they read back as they are', async () => {
+    const awkward = 'a\u0001b\rc\r\nd _x0041_ \uFFFE <&> \u{1F3B5} C:\\data\\n\tx'
+    await sql`update audio_processing set notes = ${awkward},
+      extra = extra || ${JSON.stringify({'Biomechanics Notes': awkward})}::jsonb`.execute(open.db)
+    const planted = Number(
+      (await sql<{n: number}>`select count(*)::int as n from audio_processing`.execute(open.db)).rows[0]!.n,
+    )
+    const out = path.join(work, 'v4')
+    const exported = await exportExcel({db: open.db, output: out, layout: 'legacy', legacyVersion: 'v4'})
+    const found: unknown[] = []
+    for (const file of exported.files) {
+      for (const sheet of (await readWorkbook(path.join(out, file))).sheets)
+        for (const row of sheet.rows)
+          for (const value of row.cells.values())
+            if (typeof value === 'string' && value.includes('C:\\data')) found.push(value)
+    }
+    expect(found.length).toBe(2 * planted)
+    expect(new Set(found)).toEqual(new Set([awkward]))
+  })
+})

@@ -17,13 +17,33 @@ const ESCAPED_PATTERN = /_x[0-9A-Fa-f]{4}_/y
  */
 export function escapeXmlText(text: string): string {
   if (!NEEDS_ESCAPE.test(text)) return text
+  return escapeChars(text, true)
+}
+
+/** What a string needs before exceljs's writer takes it: every escape of escapeXmlText but markup, which it does itself. */
+const NEEDS_EXCEL_ESCAPE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the control characters XML 1.0 forbids is the point
+  /[\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]|_x[0-9A-Fa-f]{4}_/
+
+/**
+ * Text for a cell that exceljs's writer will write (the legacy layout, the --rejects workbook): Excel's `_xHHHH_`
+ * escapes for what XML cannot hold and for a literal `_xHHHH_`, as escapeXmlText writes them, but no entities
+ * (exceljs adds those). Without it exceljs drops control characters and writes `_x0041_` as is, which reads back as
+ * `A`: a re-import would change the row.
+ */
+export function escapeExcelString(text: string): string {
+  if (!NEEDS_EXCEL_ESCAPE.test(text)) return text
+  return escapeChars(text, false)
+}
+
+function escapeChars(text: string, markup: boolean): string {
   let out = ''
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)
-    if (code === 0x26) out += '&amp;'
-    else if (code === 0x3c) out += '&lt;'
-    else if (code === 0x3e) out += '&gt;'
-    else if (code === 0x22) out += '&quot;'
+    if (markup && code === 0x26) out += '&amp;'
+    else if (markup && code === 0x3c) out += '&lt;'
+    else if (markup && code === 0x3e) out += '&gt;'
+    else if (markup && code === 0x22) out += '&quot;'
     else if (code === 0x5f && startsEscapePattern(text, i)) out += '_x005F_'
     else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
       out += text[i]! + text[i + 1]!

@@ -426,7 +426,7 @@ class BackfillRun {
       if (error instanceof StaleLogError) {
         this.rejectWorkbook(candidate, [
           {
-            ...workbookProblem(candidate.shown, 'STALE_LOG', error.message),
+            ...workbookProblem(candidate.shown, error.code, error.message),
             sheet: 'Summary',
             row: 2,
             column: 'Log Updated',

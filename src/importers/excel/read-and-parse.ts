@@ -1,6 +1,6 @@
 import {type PackedRecords, packRecords, packValue, unpackValue} from './packed-records.js'
 import {type ParseLogOptions, type ParseLogResult, parseLog} from './parse-log.js'
-import {readWorkbook, WorkbookReadError} from './read-workbook.js'
+import {type RawWorkbook, readWorkbook, WorkbookReadError} from './read-workbook.js'
 
 /** A workbook's raw rows by sheet and row number (the original cells a rejects report gives back). */
 export type RawRows = Map<string, Map<number, Record<string, unknown>>>
@@ -36,9 +36,7 @@ export interface ReadAndParseRequest {
 export async function readAndParse(request: ReadAndParseRequest): Promise<ReadAndParseOutcome> {
   try {
     const raw = await readWorkbook(request.absolute)
-    const rawRows: RawRows = new Map(
-      raw.sheets.map((s) => [s.name, new Map(s.rows.map((r) => [r.rowNumber, Object.fromEntries(r.cells)]))]),
-    )
+    const rawRows = rawRowsOf(raw)
     const result = parseLog(raw, request.options)
     // Later refusals (study, duplicate, stale) point at Summary only: a parsed log keeps no other raw rows.
     if (result.parsed) {
@@ -58,4 +56,22 @@ export async function readAndParse(request: ReadAndParseRequest): Promise<ReadAn
       code: (error as NodeJS.ErrnoException).code,
     }
   }
+}
+
+/**
+ * Every sheet's rows as `header → value`; a cell under an empty header (a HEADERLESS_CELL) is kept under the name
+ * its rejection gives the column (`column 3`), so the --rejects workbook still shows the cell that was refused.
+ */
+function rawRowsOf(raw: RawWorkbook): RawRows {
+  const rows: RawRows = new Map()
+  for (const sheet of raw.sheets) {
+    const byRow = new Map(sheet.rows.map((r) => [r.rowNumber, Object.fromEntries(r.cells)]))
+    for (const cell of sheet.headerless) {
+      const row = byRow.get(cell.row) ?? {}
+      row[`column ${cell.column}`] = cell.value
+      byRow.set(cell.row, row)
+    }
+    rows.set(sheet.name, byRow)
+  }
+  return rows
 }

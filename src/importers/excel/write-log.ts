@@ -11,8 +11,18 @@ import type {ParsedKneeLog, ParsedLog, ParsedManeuverLog, ParsedRecord, StudyNam
 /** Bump whenever parsing or mapping changes what a workbook turns into: workbooks are then re-read. */
 export const EXCEL_PARSER_VERSION = 'excel-3'
 
-/** The database already holds a newer edition of this log: replacing it would lose data. */
-export class StaleLogError extends Error {}
+/**
+ * The database already holds a newer edition of this log (STALE_LOG), or the same edition in a later layout than
+ * this workbook's, which cannot hold all of its columns (OLDER_LAYOUT): replacing it would lose data.
+ */
+export class StaleLogError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'STALE_LOG' | 'OLDER_LAYOUT' = 'STALE_LOG',
+  ) {
+    super(message)
+  }
+}
 
 export interface WriteLogProps {
   ctx: UnitContext
@@ -287,6 +297,24 @@ export function judgeStoredLog(
   if (indistinguishable && order.indexOf(stored.format_version) > order.indexOf(parsed.version)) {
     parsed.version = stored.format_version as ParsedLog['version']
   }
+  refuseOlderLayout(parsed, stored, order, number)
+}
+
+/**
+ * The same edition of a log (the same Log Updated, to the millisecond) in an earlier layout than the stored one: an
+ * export with an older --legacy-version, say. Its layout has no place for some of the stored columns, so importing it
+ * would blank them; the stored rows stay.
+ */
+function refuseOlderLayout(parsed: ParsedLog, stored: StoredLog, order: string[], number: number): void {
+  const incoming = parsed.log.values.log_updated
+  if (order.indexOf(stored.format_version) <= order.indexOf(parsed.version)) return
+  if (!stored.log_updated || typeof incoming !== 'string') return
+  if (Math.abs(naiveToMicros(stored.log_updated) - naiveToMicros(incoming)) >= 1000) return
+  const what = parsed.kind === 'maneuver' ? `${parsed.knee} ${parsed.maneuver}` : `${parsed.knee} knee`
+  throw new StaleLogError(
+    `the database holds this log of participant ${number} ${what} (Log Updated ${stored.log_updated}) in layout ${stored.format_version}, and this workbook is the same edition in the older layout ${parsed.version}, which has no place for some of its columns; expected the ${stored.format_version} workbook (an export made with --legacy-version ${parsed.version} is for reading, not for importing again) — the stored rows were kept`,
+    'OLDER_LAYOUT',
+  )
 }
 
 function maneuverChildren(parsed: ParsedManeuverLog, logId: string): ChildSpec[] {

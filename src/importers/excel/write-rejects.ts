@@ -1,6 +1,7 @@
 import {stat} from 'node:fs/promises'
 import path from 'node:path'
 import {AedbError, EXIT, userPathError} from '../../errors.js'
+import {escapeExcelString} from '../../export/xlsx/escape-xml-text.js'
 import {makeFolder} from '../../make-folder.js'
 import type {Rejection} from '../import-session.js'
 import {markAedbWorkbook} from './is-aedb-written-workbook.js'
@@ -79,6 +80,7 @@ export async function writeRejectsWorkbook(file: string, rejected: readonly Reje
 function cellOf(value: unknown): string | number | boolean | null {
   if (value === undefined || value === null) return null
   if (typeof value === 'object' && 'naive' in (value as object)) return (value as {naive: string}).naive
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value
-  return String(value)
+  if (typeof value === 'string') return escapeExcelString(value)
+  if (typeof value === 'number' || typeof value === 'boolean') return value
+  return escapeExcelString(String(value))
 }

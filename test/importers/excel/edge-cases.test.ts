@@ -3,6 +3,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
+import {readWorkbook} from '../../../src/importers/excel/read-workbook.js'
 import {createTestDatabase, testBackends} from '../../support/backends.js'
 import {countAll} from '../../support/db-snapshot.js'
 import {kneeSampleDir} from '../../support/knee-samples.js'
@@ -144,5 +145,40 @@ describe.each(testBackends())('backfill-excel refusals with a location on %s', (
     } finally {
       await rm(outside, {recursive: true, force: true})
     }
+  })
+})
+
+describe.each(testBackends())('backfill-excel --rejects keeps the refused cell on %s', (backend) => {
+  const tree = useV4Tree(backend, ['1019'])
+
+  it('gives a cell under an empty header back in --rejects, under the column its rejection names', async () => {
+    const file = walkLogPath(tree.root, '1019')
+    let column = 0
+    let syncFile: unknown
+    await editWorkbook(file, file, (wb) => {
+      const sync = wb.getWorksheet('Synchronization')!
+      column = sync.columnCount + 2
+      sync.getRow(2).getCell(column).value = 'stray'
+      syncFile = sync.getRow(2).getCell(columnOf(sync, 'Sync File')).value
+    })
+    const rejects = path.join(tree.root, 'rejects.xlsx')
+    const result = await backfillExcel({
+      db: tree.db,
+      paths: [tree.root],
+      rejectsFile: rejects,
+      version: 'test',
+    })
+    expect(result.rejected).toContainEqual(
+      expect.objectContaining({
+        sheet: 'Synchronization',
+        row: 2,
+        column: `column ${column}`,
+        code: 'HEADERLESS_CELL',
+      }),
+    )
+    const sheet = (await readWorkbook(rejects)).sheets.find((s) => s.name === 'Synchronization')!
+    const row = sheet.rows.map((r) => Object.fromEntries(r.cells)).find((r) => r.Code === 'HEADERLESS_CELL')!
+    expect(row[`column ${column}`]).toBe('stray')
+    expect(row['Sync File']).toBe(syncFile)
   })
 })
