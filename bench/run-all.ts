@@ -21,6 +21,7 @@ import {benchImportJson} from './import-json.bench.js'
 import type {BenchResult} from './lib/bench-result.js'
 import {backfillLines, exportLines, pandasLine, verifyLines} from './lib/bench-steps.js'
 import {buildCli} from './lib/build-cli.js'
+import {removeScratch} from './lib/postgres.js'
 import {log, run} from './lib/processes.js'
 import {gitState, renderResults} from './lib/report.js'
 
@@ -85,13 +86,18 @@ async function main(): Promise<void> {
   if (opts.only.has('pandas')) results.push(await pandasLine(counts.logs))
   if (opts.only.has('import-json')) {
     log(`import-json: ${counts.recordings} recordings`)
-    results.push(
-      ...(await benchImportJson({
-        count: counts.recordings,
-        backends: ['postgres', 'pglite'],
-        serverUrl: server,
-      })),
-    )
+    try {
+      results.push(
+        ...(await benchImportJson({
+          count: counts.recordings,
+          backends: ['postgres', 'pglite'],
+          serverUrl: server,
+        })),
+      )
+    } finally {
+      // The step's scratch database and PGlite folder (its own main() drops them; called from here, this does).
+      await removeScratch({serverUrl: server})
+    }
   }
   if (opts.only.has('export')) results.push(...(await exportLines(counts.exportRows, server)))
   if (opts.only.has('verify')) results.push(...(await verifyLines(counts.verifyFiles, server)))
