@@ -153,7 +153,8 @@ async function findEditedRows(db: Kysely<Database>, table: ImportedTable): Promi
     const page = await sql<
       Record<string, unknown> & {id: string; content_hash: string; source_file: string | null}
     >`
-      select t.*, f.rel_path as source_file from ${sql.table(table)} t left join files f on f.id = t.source_file_id
+      select t.*, coalesce(r.path || '/' || f.rel_path, f.rel_path) as source_file
+      from ${sql.table(table)} t left join files f on f.id = t.source_file_id left join import_roots r on r.id = f.root_id
       where t.id > ${after}::uuid order by t.id limit ${PAGE_ROWS}`.execute(db)
     for (const row of page.rows) {
       rows++
