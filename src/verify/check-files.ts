@@ -497,7 +497,7 @@ function changed(
     return finding(
       'SOURCE_CHANGED',
       'warning',
-      `${absolute} differs from what was imported (was ${was}; now ${now}). Re-import it: ${reimport}`,
+      `${absolute} differs from what was imported (was ${was}; now ${now}). Re-import it: ${reimport}${file.importer === 'excel' ? ' (if a newer edition of this log has been imported since, the re-import is refused as STALE_LOG and there is nothing to do)' : ''}`,
     )
   }
   return finding(

@@ -232,6 +232,8 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
       () => rename(original, log),
     )
     expect(beyondBaseline(broken)[0]!.message).toContain('aedb backfill-excel')
+    // A log superseded by a newer edition cannot be re-imported: the message says what then.
+    expect(beyondBaseline(broken)[0]!.message).toMatch(/refused as STALE_LOG and there is nothing to do/)
   })
 
   it('a processing log row edited by hand in SQL: ROW_EDITED with table, id, natural key and provenance', async () => {
