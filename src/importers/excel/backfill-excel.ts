@@ -241,6 +241,16 @@ class BackfillRun {
       this.skip(absolute, notLog, true)
       return
     }
+    if (workbook.size_bytes === 0) {
+      this.rejectWorkbook(candidate, [
+        workbookProblem(
+          candidate.shown,
+          'WORKBOOK_UNREADABLE',
+          'the file is empty (0 bytes); expected an Excel workbook written by the processing pipeline',
+        ),
+      ])
+      return
+    }
     const outcome = await this.pool!.run({
       absolute,
       options: {

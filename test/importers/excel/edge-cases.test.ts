@@ -1,4 +1,4 @@
-import {cp, mkdir, mkdtemp, rm, stat, symlink} from 'node:fs/promises'
+import {cp, mkdir, mkdtemp, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -180,5 +180,18 @@ describe.each(testBackends())('backfill-excel --rejects keeps the refused cell o
     const row = sheet.rows.map((r) => Object.fromEntries(r.cells)).find((r) => r.Code === 'HEADERLESS_CELL')!
     expect(row[`column ${column}`]).toBe('stray')
     expect(row['Sync File']).toBe(syncFile)
+  })
+
+  it('says a log of 0 bytes is empty, not damaged', async () => {
+    const empty = walkLogPath(tree.root, '3009')
+    await mkdir(path.dirname(empty), {recursive: true})
+    await writeFile(empty, '')
+    const result = await backfillExcel({db: tree.db, paths: [path.dirname(empty)], version: 'test'})
+    expect(result.rejected).toEqual([
+      expect.objectContaining({
+        code: 'WORKBOOK_UNREADABLE',
+        message: expect.stringMatching(/^the file is empty \(0 bytes\)/),
+      }),
+    ])
   })
 })
