@@ -448,7 +448,8 @@ function parseManeuverLog(
         0,
       )
   const stated = log.values.num_movement_cycles
-  if (typeof stated === 'number' && stated !== counted) {
+  // A workbook with problems is rejected, and a refused sheet gives no rows to count: no count to compare then.
+  if (typeof stated === 'number' && stated !== counted && parser.problems.length === 0) {
     parser.warnings.push({
       code: 'CYCLE_COUNT_MISMATCH',
       message: `${file} > Summary: Num Movement Cycles is ${stated} but the log holds ${counted} ${modern ? 'cycle rows' : 'cycles in Movement Cycles > Total Cycles'}`,

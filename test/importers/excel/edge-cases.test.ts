@@ -195,3 +195,31 @@ describe.each(testBackends())('backfill-excel --rejects keeps the refused cell o
     ])
   })
 })
+
+describe.each(testBackends())('backfill-excel cycle count check on %s', (backend) => {
+  const tree = useV4Tree(backend, ['1019'])
+
+  it('warns when Num Movement Cycles disagrees with the cycle rows, but not for a workbook it rejects', async () => {
+    const file = walkLogPath(tree.root, '1019')
+    const stated = (wb: Parameters<Parameters<typeof editWorkbook>[2]>[0]) => {
+      const summary = wb.getWorksheet('Summary')!
+      summary.getRow(2).getCell(columnOf(summary, 'Num Movement Cycles')).value = 999
+    }
+    await editWorkbook(file, file, stated)
+    const warned = await backfillExcel({db: tree.db, paths: [file], version: 'test'})
+    expect(warned.rejected).toEqual([])
+    expect(warned.warnings).toContainEqual(
+      expect.objectContaining({
+        code: 'CYCLE_COUNT_MISMATCH',
+        message: expect.stringMatching(/Num Movement Cycles is 999 but the log holds \d+ cycle rows/),
+      }),
+    )
+    await editWorkbook(file, file, (wb) => {
+      const cycles = wb.getWorksheet('Movement Cycles')!
+      cycles.getRow(2).getCell(cycles.columnCount + 2).value = 'stray'
+    })
+    const rejected = await backfillExcel({db: tree.db, paths: [file], version: 'test'})
+    expect(rejected.rejected).toContainEqual(expect.objectContaining({code: 'HEADERLESS_CELL'}))
+    expect(rejected.warnings.filter((w) => w.code === 'CYCLE_COUNT_MISMATCH')).toEqual([])
+  })
+})
