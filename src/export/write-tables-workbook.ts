@@ -316,7 +316,7 @@ async function writeTableSheet(
 
 /**
  * One table's sheet from `COPY (select ...) TO STDOUT`: the same select list, order and cells as the cursor path,
- * with the widths fitted to the first chunks of at least 2,000 rows, but no row objects: each line's fields go
+ * with the widths fitted to the first 2,000 rows, but no row objects: each line's fields go
  * straight from the COPY bytes into the sheet's XML bytes (`CopyRowXml`).
  */
 async function copyTableSheet(
@@ -346,8 +346,11 @@ async function copyTableSheet(
   }
   const writeHead = (first: Buffer[]) =>
     out.write(
-      sheetHead({widths: copyWidths(columns, first.flatMap(copyLineTexts)), frozenHeader: true}) +
-        headerRowXml(columns),
+      // Exactly the first BATCH_ROWS rows, as the cursor path: widths never depend on how the data was chunked.
+      sheetHead({
+        widths: copyWidths(columns, first.flatMap(copyLineTexts).slice(0, BATCH_ROWS)),
+        frozenHeader: true,
+      }) + headerRowXml(columns),
     )
   let first: Buffer[] | null = []
   let firstLines = 0
