@@ -13,7 +13,14 @@ import {rootLabel} from '../root-label.js'
 import {discoverWorkbooks, looksLikeLogName} from './discover-workbooks.js'
 import type {FormatVersion} from './field-maps.js'
 import {isAedbWrittenWorkbook, NEVER_IMPORTED_KINDS} from './is-aedb-written-workbook.js'
-import {type PackedRecords, packValue, releaseRecords, unpackRecords, unpackValue} from './packed-records.js'
+import {
+  hasModernManeuvers,
+  type PackedRecords,
+  packValue,
+  releaseRecords,
+  unpackRecords,
+  unpackValue,
+} from './packed-records.js'
 import {type ParsedLog, STUDY_NAMES, type StudyName} from './parse-log.js'
 import {type HeldRawRows, originalRow} from './read-and-parse.js'
 import {ReadAndParsePool} from './read-and-parse-pool.js'
@@ -726,9 +733,7 @@ function settleAmbiguousVersions(candidates: Candidate[], stored: Map<string, Fo
       sibling !== 'v5' &&
       ORDER.indexOf(sibling) > ORDER.indexOf(p.version)
     ) {
-      const hasModernColumns =
-        c.packed?.modernManeuvers ??
-        p.maneuvers.some((m) => 'consensus_time_s' in m.values && m.values.consensus_time_s !== null)
+      const hasModernColumns = c.packed?.modernManeuvers ?? hasModernManeuvers(p.maneuvers)
       if (p.version === 'v2' || !hasModernColumns) p.version = sibling
     }
   }

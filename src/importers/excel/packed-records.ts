@@ -58,10 +58,13 @@ export function packRecords(parsed: ParsedLog): PackedRecords {
     rows,
     summaries: (lists.summaries as ParsedRecord[] | undefined)?.length ?? 0,
     cycles: (lists.cycles as ParsedRecord[] | undefined)?.length ?? 0,
-    modernManeuvers: maneuvers.some(
-      (m) => 'consensus_time_s' in m.values && m.values.consensus_time_s !== null,
-    ),
+    modernManeuvers: hasModernManeuvers(maneuvers),
   }
+}
+
+/** A knee log's maneuver rows carry a consensus time (a column from v2 on). */
+export function hasModernManeuvers(maneuvers: readonly ParsedRecord[]): boolean {
+  return maneuvers.some((m) => 'consensus_time_s' in m.values && m.values.consensus_time_s !== null)
 }
 
 /** Puts the records back into the log they were packed from. */

@@ -282,7 +282,7 @@ export function judgeStoredLog(
     // A tool that re-saves a workbook rounds its dates to the millisecond: that is the same edition, not an older one.
     naiveToMicros(stored.log_updated) - naiveToMicros(incoming) >= 1000
   ) {
-    const what = parsed.kind === 'maneuver' ? `${parsed.knee} ${parsed.maneuver}` : `${parsed.knee} knee`
+    const what = logLabel(parsed)
     throw new StaleLogError(
       `the database holds a newer log of participant ${number} ${what} (Log Updated ${stored.log_updated}, ${stored.format_version}) than this workbook (Log Updated ${incoming}); expected the newest edition — delete the newer rows first if this older one is right`,
     )
@@ -310,11 +310,16 @@ function refuseOlderLayout(parsed: ParsedLog, stored: StoredLog, order: string[]
   if (order.indexOf(stored.format_version) <= order.indexOf(parsed.version)) return
   if (!stored.log_updated || typeof incoming !== 'string') return
   if (Math.abs(naiveToMicros(stored.log_updated) - naiveToMicros(incoming)) >= 1000) return
-  const what = parsed.kind === 'maneuver' ? `${parsed.knee} ${parsed.maneuver}` : `${parsed.knee} knee`
+  const what = logLabel(parsed)
   throw new StaleLogError(
     `the database holds this log of participant ${number} ${what} (Log Updated ${stored.log_updated}) in layout ${stored.format_version}, and this workbook is the same edition in the older layout ${parsed.version}, which has no place for some of its columns; expected the ${stored.format_version} workbook (an export made with --legacy-version ${parsed.version} is for reading, not for importing again) — the stored rows were kept`,
     'OLDER_LAYOUT',
   )
+}
+
+/** `left walk`, `right knee`: which log of a participant, for messages. */
+function logLabel(parsed: ParsedLog): string {
+  return parsed.kind === 'maneuver' ? `${parsed.knee} ${parsed.maneuver}` : `${parsed.knee} knee`
 }
 
 function maneuverChildren(parsed: ParsedManeuverLog, logId: string): ChildSpec[] {
