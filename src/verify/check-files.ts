@@ -25,10 +25,13 @@ import {
   fileAt,
   hasHashAt,
   hashIsAt,
+  hashKnownAt,
   idAt,
   isPresentAt,
-  type PageRoot,
+  type PageRoots,
   readFilePage,
+  readHashes,
+  UnknownRootError,
 } from './file-page.js'
 import {findMovedFile, type MovedFileIndex} from './find-moved-file.js'
 import type {CheckFinding} from './finding.js'
@@ -154,7 +157,7 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
  */
 async function checkPages(context: CheckContext): Promise<void> {
   const {props} = context
-  const roots = await readRoots(props)
+  const roots = {current: await readRoots(props)}
   let next = quietly(readPage(props, roots, props.after, FIRST_PAGE_ROWS))
   let writing: Promise<void> = Promise.resolve()
   while (!context.stopped()) {
@@ -269,12 +272,16 @@ async function judgeBatch(
 ): Promise<Checked[]> {
   const checked: Checked[] = []
   const count = reply.hashes.length
+  const look: number[] = []
   for (let at = 0; at < count; at++) {
     const bytes = reply.numbers[4 * at + 3]!
     if (bytes > 0) context.onBytes(bytes)
-    if (asImported(page, start + at, reply, at)) continue
-    const file = fileAt(page, start + at)
-    const judged = judge(file, probeResultAt(reply, at), context)
+    if (!asImported(page, start + at, reply, at)) look.push(start + at)
+  }
+  if (look.length > 0) await readHashes(context.props.db, page, look)
+  for (const i of look) {
+    const file = fileAt(page, i)
+    const judged = judge(file, probeResultAt(reply, i - start), context)
     // Only a missing file needs a wait (the search for where it moved); the rest is judged without one.
     const outcome = judged instanceof Promise ? await judged : judged
     for (const finding of outcome.findings) context.result.findings.push(finding)
@@ -301,7 +308,7 @@ function asImported(page: FilePage, i: number, reply: ProbeReply, at: number): b
     reply.numbers[4 * at] === STATUS_FILE &&
     reply.numbers[4 * at + 1] === page.sizes[i] &&
     reply.numbers[4 * at + 2] === page.mtimes[i] &&
-    (hash === null || hash === undefined || hashIsAt(page, i, hash))
+    (hash === null || hash === undefined || (hashKnownAt(page, i) && hashIsAt(page, i, hash)))
   )
 }
 
@@ -409,24 +416,43 @@ async function countInScope(props: CheckFilesProps, after: string | null): Promi
   return (props.include.files ? files - sources : 0) + (props.include.sources ? sources : 0)
 }
 
-/** Every import root's path and where --root-map puts it, by id: read once, not once per file. */
-type Roots = Map<string, PageRoot>
-
-async function readRoots(props: CheckFilesProps): Promise<Roots> {
-  const rows = await props.db.selectFrom('import_roots').select(['id', 'path']).execute()
-  return new Map(rows.map((r) => [r.id, {root: r.path, mappedRoot: mapRoot(r.path, props.rootMap)}]))
+/** Every import root's path and where --root-map puts it: read once, not once per file. */
+async function readRoots(props: CheckFilesProps): Promise<PageRoots> {
+  const rows = await props.db.selectFrom('import_roots').select(['id', 'path']).orderBy('id').execute()
+  return {
+    ids: rows.map((r) => r.id),
+    roots: rows.map((r) => ({root: r.path, mappedRoot: mapRoot(r.path, props.rootMap)})),
+  }
 }
 
-/** Files read from the database per step: memory stays at one page whatever the archive's size. */
-function readPage(
+/**
+ * Files read from the database per step: memory stays at one page whatever the archive's size. The stored hashes
+ * come with the page only when every file is hashed. An import that added a root since the roots were read (a
+ * verify runs beside imports) has the roots read again.
+ */
+async function readPage(
   props: CheckFilesProps,
-  roots: Roots,
+  roots: {current: PageRoots},
   after: string | null,
   rows = PAGE_ROWS,
 ): Promise<FilePage> {
-  const scope = inScope(props)
-  const limit = props.pageRows ?? rows
-  return readFilePage({db: props.db, roots, after, scope, sources: props.include.sources, limit})
+  const read = () =>
+    readFilePage({
+      db: props.db,
+      roots: roots.current,
+      after,
+      scope: inScope(props),
+      sources: props.include.sources,
+      hashes: props.rehash,
+      limit: props.pageRows ?? rows,
+    })
+  try {
+    return await read()
+  } catch (error) {
+    if (!(error instanceof UnknownRootError)) throw error
+    roots.current = await readRoots(props)
+    return read()
+  }
 }
 
 /** Remembers what differs from the import and forgets what matches it again; writes nothing when all is clean. */

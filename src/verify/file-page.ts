@@ -1,6 +1,7 @@
 import path from 'node:path'
 import {type Kysely, type RawBuilder, sql} from 'kysely'
 import type {Database} from '../db/schema.js'
+import {toArrayLiteral} from '../db/upsert-rows.js'
 
 /** One recorded file, with what the last verify remembered of it: built only for a file that needs a look. */
 export interface FileToCheck {
@@ -45,14 +46,18 @@ export interface FilePage {
   /** The root of each file, as an index into `roots`. */
   rootOf: Uint32Array
   roots: readonly PageRoot[]
-  /** '1' where the file was present at import, '0' where not. */
-  present: string
+  /** Per file, a digit '0'-'3': +1 when it was present at import, +2 when a SHA-256 was recorded for it. */
+  states: string
   sizes: Array<number | null>
   mtimes: Array<number | null>
-  /** The imported SHA-256s, 64 characters each (64 spaces for none, 64 '?' for one of another width). */
-  hashes: string
-  /** By position: a recorded hash that is not 64 characters (only after a hand edit with the schema's check dropped). */
-  oddHashes: Map<number, string>
+  /**
+   * The recorded SHA-256s, 64 characters each (64 spaces for none, 64 '?' for one of another width), when the page
+   * was read with them (passes that hash every file); null when not, and readHashes reads those of the few files
+   * that need a look.
+   */
+  hashes: string | null
+  /** By position: a recorded hash that is not 64 characters, and the hashes readHashes read. */
+  hashAt: Map<number, string>
   /** By position: the importer of an imported source, and what the last verify remembered (both rare). */
   importers: Map<number, 'excel' | 'json'>
   seen: Map<number, Seen>
@@ -67,25 +72,35 @@ const ODD_HASH = '?'.repeat(HASH_CHARS)
  * The next `limit` files after `after` (by id) that `scope` (a condition on `f`) keeps. Every aggregate reads the
  * ordered page in one pass, so the columns line up; the rare ones name the file they belong to by id. Without
  * `sources` in scope no file is an imported source, so the per-file look-up of its importer is left out (a third of
- * the server's time on such a page). The rare columns name their file by id (see byPosition).
+ * the server's time on such a page). Without `hashes` the page says only which files have a recorded hash: the
+ * hashes were 64 of the ~180 bytes per file that cross, and a stat-only pass compares none of them for a file
+ * found as imported. A file under a root that is not in `roots` (an import that ran since they were read) stops
+ * the read with UnknownRootError.
  */
 export async function readFilePage(props: {
   db: Kysely<Database>
-  roots: ReadonlyMap<string, PageRoot>
+  roots: PageRoots
   after: string | null
   scope: RawBuilder<unknown>
   sources: boolean
+  hashes: boolean
   limit: number
 }): Promise<FilePage> {
   const importer = props.sources
     ? sql`(select min(si.importer) from source_imports si where si.file_id = f.id)`
     : sql`null::text`
+  const hashes = props.hashes
+    ? sql`string_agg(case when p.sha256 is null then ${sql.lit(NO_HASH)} when length(p.sha256) = ${sql.lit(HASH_CHARS)} then p.sha256
+        else ${sql.lit(ODD_HASH)} end, '')`
+    : sql`null::text`
   const {rows} = await sql<AggregatedPage>`
-    select count(*)::int as n, string_agg(p.id::text, '') as ids, string_agg(p.root_id::text, '') as root_ids,
-      json_agg(p.rel_path)::text as rel_paths, string_agg(case when p.present then '1' else '0' end, '') as present,
+    select count(*)::int as n, string_agg(p.id::text, '') as ids,
+      json_agg(array_position(${toArrayLiteral(props.roots.ids)}::uuid[], p.root_id))::text as root_at,
+      json_agg(p.rel_path)::text as rel_paths,
+      string_agg(case when p.present then (case when p.sha256 is null then '1' else '3' end)
+        else (case when p.sha256 is null then '0' else '2' end) end, '') as states,
       json_agg(p.size_bytes)::text as sizes, json_agg(p.mtime_ms)::text as mtimes,
-      string_agg(case when p.sha256 is null then ${sql.lit(NO_HASH)} when length(p.sha256) = ${sql.lit(HASH_CHARS)} then p.sha256
-        else ${sql.lit(ODD_HASH)} end, '') as hashes,
+      ${hashes} as hashes,
       json_agg(json_build_array(p.id, p.sha256)) filter (where length(p.sha256) <> ${sql.lit(HASH_CHARS)})::text as odd_hashes,
       json_agg(json_build_array(p.id, p.importer)) filter (where p.importer is not null)::text as importers,
       json_agg(json_build_array(p.id, p.seen_present, p.seen_size, p.seen_mtime_ms, p.seen_sha256))
@@ -105,12 +120,41 @@ export async function readFilePage(props: {
   return toPage(rows[0]!, props.roots)
 }
 
+/** The import roots a pass knows, in a fixed order: a page names each file's root by its index in `ids`. */
+export interface PageRoots {
+  ids: readonly string[]
+  roots: readonly PageRoot[]
+}
+
+/** A page holds a file under an import root the pass did not read: read the roots again, then the page. */
+export class UnknownRootError extends Error {}
+
+/**
+ * The recorded SHA-256s of the files at `positions` that have one, for a page read without hashes (only files that
+ * are not as imported need them: a stat-only pass reads them for the few that changed).
+ */
+export async function readHashes(
+  db: Kysely<Database>,
+  page: FilePage,
+  positions: readonly number[],
+): Promise<void> {
+  if (page.hashes !== null) return
+  const wanted = positions.filter((i) => hasHashAt(page, i) && !page.hashAt.has(i))
+  if (wanted.length === 0) return
+  const ids = wanted.map((i) => idAt(page, i))
+  const {rows} = await sql<{id: string; sha256: string | null}>`
+    select id::text as id, sha256 from files where id = any(${toArrayLiteral(ids)}::uuid[])`.execute(db)
+  for (const row of rows) {
+    if (row.sha256 !== null) page.hashAt.set(positionOf(page.ids, page.length, row.id), row.sha256)
+  }
+}
+
 interface AggregatedPage {
   n: number
   ids: string | null
-  root_ids: string | null
+  root_at: string | null
   rel_paths: string | null
-  present: string | null
+  states: string | null
   sizes: string | null
   mtimes: string | null
   hashes: string | null
@@ -119,30 +163,43 @@ interface AggregatedPage {
   seen: string | null
 }
 
-function toPage(row: AggregatedPage, byId: ReadonlyMap<string, PageRoot>): FilePage {
+function toPage(row: AggregatedPage, roots: PageRoots): FilePage {
   const n = row.n
   const ids = row.ids ?? ''
-  const hashes = row.hashes ?? ''
-  if (ids.length !== n * UUID_CHARS || hashes.length !== n * HASH_CHARS) {
+  const hashes = row.hashes
+  if (ids.length !== n * UUID_CHARS || (hashes !== null && hashes.length !== n * HASH_CHARS)) {
     throw new Error('verify: a page of files came back with ids or hashes of an unexpected width')
   }
   assertIdOrder(ids, n)
-  const {rootOf, roots} = rootsOf(row.root_ids ?? '', n, byId)
   return {
     length: n,
     ids,
     relPaths: JSON.parse(row.rel_paths ?? '[]'),
     plainPaths: plainPaths(row.rel_paths ?? '[]'),
-    rootOf,
-    roots,
-    present: row.present ?? '',
+    rootOf: rootIndexes(row.root_at ?? '[]', n),
+    roots: roots.roots,
+    states: row.states ?? '',
     sizes: JSON.parse(row.sizes ?? '[]'),
     mtimes: JSON.parse(row.mtimes ?? '[]'),
     hashes,
-    oddHashes: byPosition<string>(ids, n, row.odd_hashes),
+    hashAt: byPosition<string>(ids, n, row.odd_hashes),
     importers: byPosition<'excel' | 'json'>(ids, n, row.importers),
     seen: byPosition<Seen>(ids, n, row.seen, true),
   }
+}
+
+/** array_position's 1-based indexes as 0-based; null (a root the pass does not know) throws UnknownRootError. */
+function rootIndexes(json: string, n: number): Uint32Array {
+  const at = JSON.parse(json) as Array<number | null>
+  const rootOf = new Uint32Array(n)
+  for (let i = 0; i < n; i++) {
+    const index = at[i]
+    if (index === null || index === undefined) {
+      throw new UnknownRootError('verify: a file is under an import root that was added during the run')
+    }
+    rootOf[i] = index - 1
+  }
+  return rootOf
 }
 
 /**
@@ -192,53 +249,40 @@ function increasesAt(ids: string, at: number): boolean {
   return false
 }
 
-/** Each file's root as an index: a run of files under one root is matched in place, without a string per file. */
-function rootsOf(
-  rootIds: string,
-  n: number,
-  byId: ReadonlyMap<string, PageRoot>,
-): {rootOf: Uint32Array; roots: PageRoot[]} {
-  const rootOf = new Uint32Array(n)
-  const roots: PageRoot[] = []
-  const known = new Map<string, number>()
-  let current = ''
-  let index = -1
-  for (let i = 0; i < n; i++) {
-    if (index < 0 || !rootIds.startsWith(current, i * UUID_CHARS)) {
-      current = rootIds.slice(i * UUID_CHARS, (i + 1) * UUID_CHARS)
-      index = known.get(current) ?? -1
-      if (index < 0) {
-        // files.root_id references import_roots, which a verify's read-only run cannot see change.
-        index = roots.push(byId.get(current)!) - 1
-        known.set(current, index)
-      }
-    }
-    rootOf[i] = index
-  }
-  return {rootOf, roots}
-}
-
 export function idAt(page: FilePage, i: number): string {
   return page.ids.slice(i * UUID_CHARS, (i + 1) * UUID_CHARS)
 }
 
 export function isPresentAt(page: FilePage, i: number): boolean {
-  return page.present.charCodeAt(i) === 49
+  return (page.states.charCodeAt(i) & 1) !== 0
 }
 
 export function hasHashAt(page: FilePage, i: number): boolean {
-  return page.hashes.charCodeAt(i * HASH_CHARS) !== 32
+  return (page.states.charCodeAt(i) & 2) !== 0
 }
 
-/** Whether file i was imported with this SHA-256 (compared in place). */
+/**
+ * Whether file i was imported with this SHA-256 (compared in place). Only for a file with a recorded hash that
+ * can be compared: the page was read with hashes, or readHashes read its hash.
+ */
 export function hashIsAt(page: FilePage, i: number, sha256: string): boolean {
-  if (page.oddHashes.size > 0 && page.oddHashes.has(i)) return page.oddHashes.get(i) === sha256
-  return sha256.length === HASH_CHARS && page.hashes.startsWith(sha256, i * HASH_CHARS)
+  if (page.hashAt.size > 0 && page.hashAt.has(i)) return page.hashAt.get(i) === sha256
+  return (
+    sha256.length === HASH_CHARS && page.hashes !== null && page.hashes.startsWith(sha256, i * HASH_CHARS)
+  )
+}
+
+/** Whether hashIsAt can answer for file i without reading its hash first. */
+export function hashKnownAt(page: FilePage, i: number): boolean {
+  return page.hashes !== null || page.hashAt.has(i)
 }
 
 function hashAt(page: FilePage, i: number): string | null {
   if (!hasHashAt(page, i)) return null
-  return page.oddHashes.get(i) ?? page.hashes.slice(i * HASH_CHARS, (i + 1) * HASH_CHARS)
+  const known = page.hashAt.get(i)
+  if (known !== undefined) return known
+  if (page.hashes === null) throw new Error(`verify: the recorded hash of ${idAt(page, i)} was not read`)
+  return page.hashes.slice(i * HASH_CHARS, (i + 1) * HASH_CHARS)
 }
 
 /** Where file i is on disk now (its root after --root-map). */

@@ -6,6 +6,7 @@ import {startRun} from '../../src/db/runs.js'
 import {SCHEMA, type TableName} from '../../src/db/schema.js'
 import {backfillExcel} from '../../src/importers/excel/backfill-excel.js'
 import {checkFiles} from '../../src/verify/check-files.js'
+import {hasHashAt, hashIsAt, readFilePage, readHashes, UnknownRootError} from '../../src/verify/file-page.js'
 import type {VerifyResult} from '../../src/verify/verify.js'
 import {testBackends} from '../support/backends.js'
 import {columnOf, editWorkbook} from '../support/knee-trees.js'
@@ -145,6 +146,40 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     } finally {
       await writeFile(stemFile(), bytes)
     }
+  })
+
+  it('a page names each file by its root; a root the pass has not read stops the page read', async () => {
+    const db = s.opened.db
+    const roots = await db.selectFrom('import_roots').select(['id', 'path']).orderBy('id').execute()
+    const read = (known: typeof roots) =>
+      readFilePage({
+        db,
+        roots: {ids: known.map((r) => r.id), roots: known.map((r) => ({root: r.path, mappedRoot: r.path}))},
+        after: null,
+        scope: sql`true`,
+        sources: true,
+        hashes: false,
+        limit: 100_000,
+      })
+    const page = await read(roots)
+    const files = await db
+      .selectFrom('files')
+      .select(['id', 'root_id', 'rel_path', 'sha256'])
+      .orderBy('id')
+      .execute()
+    expect(page.length).toBe(files.length)
+    expect(page.hashes).toBeNull()
+    files.forEach((f, i) => {
+      expect(page.roots[page.rootOf[i]!]!.root).toBe(roots.find((r) => r.id === f.root_id)!.path)
+      expect(page.relPaths[i]).toBe(f.rel_path)
+      expect(hasHashAt(page, i)).toBe(f.sha256 !== null)
+    })
+    // The hashes of the files that need a look are read on demand, and compare like the page's own would.
+    const hashed = files.flatMap((f, i) => (f.sha256 === null ? [] : [i]))
+    await readHashes(db, page, hashed)
+    for (const i of hashed) expect(hashIsAt(page, i, files[i]!.sha256!)).toBe(true)
+    const used = new Set(files.map((f) => f.root_id))
+    await expect(read(roots.filter((r) => r.id !== [...used][0]))).rejects.toBeInstanceOf(UnknownRootError)
   })
 
   it('a file with changed bytes and size: FILE_CHANGED with old and new size', async () => {
