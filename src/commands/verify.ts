@@ -84,7 +84,8 @@ export default class Verify extends AedbCommand {
           version: this.config.version,
           onProgress: (p) =>
             progress.update(
-              `verifying files ${p.done}/${p.total}, ${(p.bytesHashed / 1048576).toFixed(1)} MiB hashed`,
+              // The total is counted beside the first files: 0 until it is known.
+              `verifying files ${p.done}${p.total > 0 ? `/${p.total}` : ''}, ${(p.bytesHashed / 1048576).toFixed(1)} MiB hashed`,
             ),
         })
       },
