@@ -202,24 +202,19 @@ async function openPostgres(
   options: OpenDatabaseOptions,
 ): Promise<OpenDatabase> {
   let created = false
+  let pool = newPool(url, options)
   try {
-    await probeServer(url, options)
+    await connectOnce(pool)
   } catch (error) {
+    await pool.end().catch(() => {})
     if (pgCode(error) === '3D000' && options.createDatabase) {
       await createServerDatabase(url, redacted)
       created = true
+      pool = newPool(url, options)
     } else {
       throw connectionError(error, redacted)
     }
   }
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.poolSize ?? 4,
-    application_name: options.applicationName ?? applicationName(),
-    types: {getTypeParser: getTypeParser as never},
-  })
-  // An idle client's error (server restart) must not crash the process; the next query reports it.
-  pool.on('error', () => {})
   const db = new Kysely<Database>({dialect: new PostgresDialect({pool})})
   return {
     db,
@@ -294,18 +289,39 @@ export function applicationName(): string {
   return `aedb (pid ${process.pid} on ${hostname()})`.slice(0, 63)
 }
 
-async function probeServer(url: string, options: OpenDatabaseOptions): Promise<void> {
-  const client = new pg.Client({
-    connectionString: url,
-    connectionTimeoutMillis: 10_000,
-    application_name: options.applicationName ?? applicationName(),
-  })
-  try {
-    await client.connect()
-    await client.query('select 1')
-  } finally {
-    await client.end().catch(() => {})
+/**
+ * A connection that gets no answer within this long fails (an unreachable host would otherwise wait for TCP's own
+ * timeout, minutes). Set on each client, not on the pool, where the same option would also fail a query that waits
+ * longer than this for a free connection.
+ */
+const CONNECT_TIMEOUT_MS = 10_000
+
+class TimedClient extends pg.Client {
+  constructor(config: pg.ClientConfig = {}) {
+    super({...config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS})
   }
+}
+
+function newPool(url: string, options: OpenDatabaseOptions): pg.Pool {
+  const pool = new pg.Pool({
+    Client: TimedClient,
+    connectionString: url,
+    max: options.poolSize ?? 4,
+    application_name: options.applicationName ?? applicationName(),
+    types: {getTypeParser: getTypeParser as never},
+  })
+  // An idle client's error (server restart) must not crash the process; the next query reports it.
+  pool.on('error', () => {})
+  return pool
+}
+
+/**
+ * One connection, so an unreachable server, a refused login or a missing database is reported before any work
+ * (with its SQLSTATE: 3D000 is a database to create). It stays in the pool for the first query.
+ */
+async function connectOnce(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect()
+  client.release()
 }
 
 async function createServerDatabase(url: string, redacted: string): Promise<void> {
