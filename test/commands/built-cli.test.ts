@@ -1,7 +1,8 @@
 import {execFile} from 'node:child_process'
-import {cp, mkdtemp, readFile, rm, symlink} from 'node:fs/promises'
+import {cp, mkdtemp, readFile, rm, symlink, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import {pathToFileURL} from 'node:url'
 import {promisify} from 'node:util'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type CliResult, PROJECT_ROOT, runCli} from '../support/run-cli.js'
@@ -80,9 +81,48 @@ describe('the built CLI (npm run build, ./bin/run.js)', () => {
   it('bundles each command: libraries that load at every start are inside the file, not imported', async () => {
     const verify = await readFile(path.join(project, 'dist', 'src', 'commands', 'verify.js'), 'utf8')
     const imported = [...verify.matchAll(/^import\b[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? '')
-    for (const library of ['kysely', 'pg', 'zod']) expect(imported).not.toContain(library)
-    expect(imported.filter((specifier) => specifier.startsWith('.'))).toEqual([])
-    expect(imported).toContain('@oclif/core')
+    for (const library of ['kysely', 'pg', 'zod', '@oclif/core']) expect(imported).not.toContain(library)
+    // oclif is the one bundled copy bin/run.js starts from, not node_modules' (about 160 modules).
+    expect(new Set(imported.filter((specifier) => specifier.startsWith('.')))).toEqual(
+      new Set(['../../oclif-core.js']),
+    )
+  })
+
+  it("loads none of node_modules' @oclif/core for a command of its own, only for the plugins' commands", async () => {
+    const cwd = await mkdtemp(path.join(os.tmpdir(), 'aedb-built-run-'))
+    try {
+      // Counts, at exit, the CommonJS modules loaded from node_modules/@oclif/core (ESM imports of CommonJS are
+      // in the same cache).
+      const counter = path.join(cwd, 'count-oclif-core.mjs')
+      await writeFile(
+        counter,
+        `import {createRequire} from 'node:module'
+const cache = createRequire(import.meta.url).cache
+process.on('exit', () => {
+  const loaded = Object.keys(cache).filter((file) => file.includes('/node_modules/@oclif/core/'))
+  process.stderr.write('node_modules @oclif/core modules: ' + loaded.length + '\\n')
+})
+`,
+      )
+      const counted = (args: string[]) =>
+        runCli(args, {
+          script: cli,
+          cwd,
+          env: {HOME: cwd, NODE_OPTIONS: `--import ${pathToFileURL(counter).href}`},
+        })
+      expect((await runBuilt(cli, ['init', '--quiet'], cwd)).exitCode).toBe(0)
+      for (const args of [['--version'], ['verify', '--help'], ['verify', '--check', 'schema', '--json']]) {
+        const result = await counted(args)
+        expect(result.exitCode, result.stderr).toBe(0)
+        expect(result.stderr).toContain('node_modules @oclif/core modules: 0\n')
+      }
+      const help = await counted(['help', 'verify'])
+      expect(help.exitCode, help.stderr).toBe(0)
+      expect(help.stdout).toBe((await runBuilt(cli, ['verify', '--help'], cwd)).stdout)
+      expect(help.stderr).not.toContain('node_modules @oclif/core modules: 0\n')
+    } finally {
+      await rm(cwd, {recursive: true, force: true})
+    }
   })
 
   it('runs import-json, verify and export-excel from their bundles (worker threads, lazily loaded libraries)', async () => {
