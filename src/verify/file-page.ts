@@ -46,6 +46,8 @@ export interface FilePage {
   /** The root of each file, as an index into `roots`. */
   rootOf: Uint32Array
   roots: readonly PageRoot[]
+  /** By root: its mapped path and a slash, where a plain path is appended to it as it is (else null). */
+  rootPrefixes: Array<string | null>
   /** Per file, a digit '0'-'3': +1 when it was present at import, +2 when a SHA-256 was recorded for it. */
   states: string
   sizes: Array<number | null>
@@ -178,6 +180,7 @@ function toPage(row: AggregatedPage, roots: PageRoots): FilePage {
     plainPaths: plainPaths(row.rel_paths ?? '[]'),
     rootOf: rootIndexes(row.root_at ?? '[]', n),
     roots: roots.roots,
+    rootPrefixes: roots.roots.map((r) => (plainRoot(r.mappedRoot) ? `${r.mappedRoot}/` : null)),
     states: row.states ?? '',
     sizes: JSON.parse(row.sizes ?? '[]'),
     mtimes: JSON.parse(row.mtimes ?? '[]'),
@@ -287,9 +290,10 @@ function hashAt(page: FilePage, i: number): string | null {
 
 /** Where file i is on disk now (its root after --root-map). */
 export function absoluteAt(page: FilePage, i: number): string {
-  const root = page.roots[page.rootOf[i]!]!.mappedRoot
+  const root = page.rootOf[i]!
+  const prefix = page.plainPaths ? page.rootPrefixes[root] : null
   const rel = page.relPaths[i]!
-  return page.plainPaths && plainRoot(root) ? `${root}/${rel}` : underRoot(root, rel)
+  return prefix ? prefix + rel : underRoot(page.roots[root]!.mappedRoot, rel)
 }
 
 /**
