@@ -271,6 +271,20 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     expect(beyondBaseline(broken)[0]!.message).toMatch(/refused as STALE_LOG and there is nothing to do/)
   })
 
+  it('an edited metadata.json: SOURCE_CHANGED (a warning naming the import-json that re-reads it), not FILE_CHANGED', async () => {
+    const metadata = path.join(s.stemset, ...STEM_DIR, 'metadata.json')
+    const original = `${metadata}.orig`
+    await copyFile(metadata, original)
+    await appendFile(metadata, ' ')
+    const {broken} = await scenario(
+      [{check: 'sources', code: 'SOURCE_CHANGED', severity: 'warning'}],
+      0,
+      () => rename(original, metadata),
+    )
+    expect(beyondBaseline(broken)[0]!.path).toBe(metadata)
+    expect(beyondBaseline(broken)[0]!.message).toContain('aedb import-json')
+  })
+
   it('a processing log row edited by hand in SQL: ROW_EDITED with table, id, natural key and provenance', async () => {
     const row = await s.opened.db
       .selectFrom('processing_logs')

@@ -7,6 +7,7 @@ import type {FileCatalog} from '../../files/file-catalog.js'
 import type {ImportSession} from '../import-session.js'
 import {isStrayName, type RecordingFolder} from './discover-stemset-trees.js'
 import type {SourceLink} from './link-source.js'
+import {JSON_PARSER_VERSION} from './write-stemset-rows.js'
 
 /** What the last import wrote for one recording: enough to tell, from sizes and mtimes, that nothing changed. */
 export interface ImportedRecording {
@@ -14,6 +15,8 @@ export interface ImportedRecording {
   sourceLink: string
   /** The source_audio row has what a run that saw the source's bytes writes (not just its hash). */
   sourceDescribed: boolean
+  /** Its metadata.json's bytes are recorded in source_imports (imports before 2026-12-06 did not record them). */
+  metadataRecorded: boolean
   /** Relative paths (under this root) of its metadata.json, stem and waveform files. */
   files: Set<string>
   /** Relative paths of its stem audio files, all probed with a duration. */
@@ -39,6 +42,7 @@ export async function loadImportedRecordings(
     source_audio_id: string | null
     source_link: string
     source_described: boolean
+    metadata_recorded: boolean
     metadata_rel: string
     stem_rel: string | null
     stem_has_duration: boolean | null
@@ -47,6 +51,8 @@ export async function loadImportedRecordings(
   }>`
     select r.profile_id, r.folder_name, r.source_audio_id, r.source_link,
       coalesce(sa.size_bytes is not null, false) as source_described,
+      exists (select 1 from source_imports si where si.file_id = m.id and si.importer = 'json'
+        and si.parser_version = ${JSON_PARSER_VERSION} and si.sha256 = m.sha256) as metadata_recorded,
       m.rel_path as metadata_rel, f.rel_path as stem_rel, f.duration_s is not null as stem_has_duration,
       w.rel_path as waveform_rel,
       (m.root_id <> ${rootId} or f.root_id <> ${rootId} or coalesce(w.root_id <> ${rootId}, false)) as other_root
@@ -65,6 +71,7 @@ export async function loadImportedRecordings(
       sourceAudioId: row.source_audio_id,
       sourceLink: row.source_link,
       sourceDescribed: row.source_described,
+      metadataRecorded: row.metadata_recorded,
       files: new Set([row.metadata_rel]),
       stemFiles: [],
       stemsWithoutDuration: 0,
@@ -105,6 +112,7 @@ export async function isRecordingUnchanged(props: {
   if (sourceAudioId !== imported.sourceAudioId) return false
   if ((sourceAudioId ? link.link : 'none') !== imported.sourceLink) return false
   if (link.file && !imported.sourceDescribed) return false
+  if (!imported.metadataRecorded) return false
   if (!imported.files.has(path.posix.join(folder.relPath, 'metadata.json'))) return false
   const entries = listFolder(path.join(catalog.rootPath, folder.relPath))
   if (entries === null) return false
@@ -129,6 +137,7 @@ function listFolder(folder: string): Dirent[] | null {
 export function countUnchangedRecording(session: ImportSession, imported: ImportedRecording): void {
   const unchanged = (n: number) => ({inserted: 0, updated: 0, unchanged: n, deleted: 0})
   session.addCounts('files', unchanged(imported.files.size))
+  session.addCounts('source_imports', unchanged(1))
   if (imported.sourceAudioId) session.addCounts('source_audio', unchanged(1))
   session.addCounts('recordings', unchanged(1))
   session.addCounts('stems', unchanged(imported.stems))

@@ -93,6 +93,24 @@ export async function writeProfile(
   })
 }
 
+/** What a recording is read by: a change to what it reads from a metadata.json bumps it. */
+export const JSON_PARSER_VERSION = 'json-1'
+
+/**
+ * The source_imports row that marks a metadata.json's bytes as imported: verify's `sources` check compares the file
+ * with them (SOURCE_CHANGED, naming the import-json that re-reads it) instead of treating it as a data file.
+ */
+function jsonSourceImportRow(metadata: FileRecord, runId: string): Record<string, unknown> {
+  return {
+    id: deterministicId('source_import', metadata.id, 'json', JSON_PARSER_VERSION, metadata.sha256!),
+    file_id: metadata.id,
+    importer: 'json',
+    parser_version: JSON_PARSER_VERSION,
+    sha256: metadata.sha256!,
+    run_id: runId,
+  }
+}
+
 /** One recording all-or-nothing: its files, its source content, the recording, its stems (stale ones deleted). */
 export async function writeRecording(
   {trx, runId, count, warn}: UnitContext,
@@ -109,6 +127,14 @@ export async function writeRecording(
     counts.push(c)
   }
   tally('files', await upsertFiles(trx, catalog.rootPath, read.files, runId))
+  if (read.metadataFile) {
+    const sourceImport = jsonSourceImportRow(read.metadataFile, runId)
+    const conflict = ['file_id', 'importer', 'parser_version', 'sha256']
+    tally(
+      'source_imports',
+      await upsertRows({db: trx, table: 'source_imports', rows: [sourceImport], conflict}),
+    )
+  }
 
   let sourceAudioId: string | null = null
   if (link.sha256) {

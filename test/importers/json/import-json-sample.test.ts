@@ -331,6 +331,34 @@ describe.each(testBackends())('import-json on the sample tree (%s)', (backend) =
     expect(audit).toEqual([])
   })
 
+  it("records each metadata.json's bytes in source_imports; an import made before that gets them on the next run", async () => {
+    const recorded = () =>
+      opened.db
+        .selectFrom('source_imports as si')
+        .innerJoin('files as f', 'f.id', 'si.file_id')
+        .select(['f.rel_path', 'si.importer', 'si.sha256', 'f.sha256 as file_sha256'])
+        .orderBy('f.rel_path')
+        .execute()
+    const metadataFiles = await opened.db
+      .selectFrom('files')
+      .select('rel_path')
+      .where('kind', '=', 'metadata_json')
+      .orderBy('rel_path')
+      .execute()
+    const before = await recorded()
+    expect(before.map((r) => r.rel_path)).toEqual(metadataFiles.map((f) => f.rel_path))
+    for (const row of before) expect(row).toMatchObject({importer: 'json', sha256: row.file_sha256})
+
+    await sql`delete from source_imports where importer = 'json'`.execute(opened.db)
+    const healed = await importJson({db: opened.db, paths: [tree], jobs: 2})
+    expect(healed.tables.source_imports).toMatchObject({inserted: before.length, updated: 0})
+    for (const table of ['recordings', 'stems', 'source_audio'])
+      expect({table, ...healed.tables[table]}).toMatchObject({table, inserted: 0, updated: 0, deleted: 0})
+    expect(await recorded()).toEqual(before)
+    const quiet = await importJson({db: opened.db, paths: [tree], jobs: 2})
+    expect(quiet.files).toMatchObject({imported: 0, unchanged: 10})
+  })
+
   it('a re-run reads no recording whose files kept their size and mtime; touching one stem re-reads exactly its recording', async () => {
     const one = path.join(tree, 'media', 'one')
     // Same-size edits with the recorded mtime put back: only a read of the file could see them.
