@@ -16,8 +16,17 @@ const hook: Hook.CommandNotFound = async function (options) {
   const depths = [...new Set(ids.map((id) => id.split(':').length))].sort((a, b) => b - a)
   let guess: string | undefined
   let typed = words[0]!
+  const show = (id: string) => `${config.bin} ${id.replaceAll(':', ' ')}`
   for (const depth of depths) {
     typed = words.slice(0, depth).join(':')
+    if (depth < words.length && ids.includes(typed)) {
+      // `aedb init extra`: a real command with words it takes no argument for.
+      const extra = words.slice(depth).join(' ')
+      this.error(
+        `unexpected argument: ${extra} (\`${show(typed)}\` takes no arguments here; see \`${show(typed)} --help\`)`,
+        {exit: EXIT.USAGE, code: 'UNEXPECTED_ARGUMENT'},
+      )
+    }
     guess = closestName(
       typed,
       ids.filter((id) => id.split(':').length === depth),
@@ -25,7 +34,6 @@ const hook: Hook.CommandNotFound = async function (options) {
     if (guess) break
   }
   if (!guess) typed = words[0]!
-  const show = (id: string) => `${config.bin} ${id.replaceAll(':', ' ')}`
   const message = guess
     ? `\`${show(typed)}\` is not an ${config.bin} command; did you mean \`${show(guess)}\`?`
     : `\`${show(typed)}\` is not an ${config.bin} command; \`${config.bin} help\` lists the commands.`

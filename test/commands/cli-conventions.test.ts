@@ -46,6 +46,19 @@ describe('the conventions CLI users expect', () => {
     expect(far.stderr).toContain('`aedb frobnicate` is not an aedb command; `aedb help` lists the commands.')
   })
 
+  it('words after a command that takes no arguments are named as unexpected, not as an unknown command, exit 2', async () => {
+    const run = await runCli(['init', 'extra'])
+    expect(run.exitCode).toBe(2)
+    expect(messageLines(run.stderr)).toEqual([
+      'Error: unexpected argument: extra (`aedb init` takes no arguments here; see `aedb init --help`)',
+    ])
+    const topic = await runCli(['runs', 'extra-arg'])
+    expect(topic.exitCode).toBe(2)
+    expect(topic.stderr).toContain('unexpected argument: extra-arg (`aedb runs` takes no arguments here')
+    const near = await runCli(['runs', 'shw'])
+    expect(near.stderr).toContain('did you mean `aedb runs show`?')
+  })
+
   it('a mistyped flag gets one line naming the flag and the nearest one, not the usage, exit 2', async () => {
     const run = await runCli(['backfill-excel', '--studdy', 'AOA', 'logs', '--database-url', UNREACHABLE])
     expect(run.exitCode).toBe(2)
