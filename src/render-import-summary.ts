@@ -3,7 +3,9 @@ import {renderTable} from './render-table.js'
 
 /** The human summary of an import: what was seen, per-table counts, every rejection, how many warnings. */
 export function renderImportSummary(result: ImportResult, unit: 'file' | 'recording'): string {
-  const lines = [renderFileCounts(result, unit), '', renderTableCounts(result)]
+  const lines = [renderFileCounts(result, unit)]
+  // A run that read nothing (every file unchanged) has no table counts: no empty table.
+  if (Object.keys(result.tables).length > 0) lines.push('', renderTableCounts(result))
   if (result.rejected.length > 0) {
     const units = new Set(result.rejected.map((r) => r.file)).size
     lines.push('', `Rejected: ${result.rejected.length} problem(s) in ${units} ${unit}(s):`)
