@@ -3,7 +3,13 @@ import {LINES_PER_CODE, renderQuietReport, renderVerifyReport} from '../src/rend
 import type {Finding} from '../src/verify/finding.js'
 import type {VerifyResult} from '../src/verify/verify.js'
 
-function finding(code: string, severity: Finding['severity'], i: number, isNew = true): Finding {
+function finding(
+  code: string,
+  severity: Finding['severity'],
+  i: number,
+  isNew = true,
+  checkedThisRun = true,
+): Finding {
   return {
     check: 'files',
     code,
@@ -13,6 +19,8 @@ function finding(code: string, severity: Finding['severity'], i: number, isNew =
     id: `id-${i}`,
     path: `/data/f${String(i).padStart(3, '0')}.pkl`,
     message: `${code} message ${i}`,
+    checkedThisRun,
+    lastSeen: '2026-12-05T02:15:07.123Z',
   }
 }
 
@@ -54,5 +62,24 @@ describe('verify reports for people', () => {
     expect(text).toMatch(/error {3}FILE_MISSING \[files\] \(resolved\) … and 2 more like these/)
     const resolvedLines = text.split('\n').filter((l) => l.includes('(resolved) FILE_MISSING message'))
     expect(resolvedLines).toHaveLength(LINES_PER_CODE)
+  })
+
+  it('--quiet prints every finding that makes the run fail: known warnings too under --fail-on warning', () => {
+    const known = [finding('SOURCE_CHANGED', 'warning', 300, false)]
+    expect(renderQuietReport(result(known))).toBe('')
+    expect(renderQuietReport(result(known), 'error')).toBe('')
+    expect(renderQuietReport(result(known), 'warning')).toBe(
+      'warning SOURCE_CHANGED [files] SOURCE_CHANGED message 300',
+    )
+  })
+
+  it('marks a finding still open from an earlier run on a file this run did not re-check, with when it was seen', () => {
+    const carried = finding('FILE_MISSING', 'error', 400, false, false)
+    const text = renderVerifyReport(result([carried, ...missing]))
+    expect(text).toContain('Findings (3, 1 still open from earlier runs on files not re-checked):')
+    expect(text).toContain(
+      'error   FILE_MISSING [files] (not re-checked this run, last seen 2026-12-05 02:15 UTC) FILE_MISSING message 400',
+    )
+    expect(renderQuietReport(result([carried]))).toContain('(not re-checked this run, last seen')
   })
 })

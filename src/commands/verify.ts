@@ -42,7 +42,8 @@ export default class Verify extends AedbCommand {
       multiple: true,
     }),
     'time-limit': Flags.string({
-      summary: 'Stop checking files after this long (30m, 1h, 90s); the next run continues.',
+      summary:
+        'Stop checking files after this long, in h, m, s or ms, combined as in 1h30m (30m, 90s, 500ms); the next run continues.',
     }),
     jobs: Flags.integer({
       char: 'j',
@@ -58,6 +59,7 @@ export default class Verify extends AedbCommand {
     }),
     ndjson: Flags.boolean({
       summary: 'One JSON finding a line on stdout (resolved ones too), for log shippers.',
+      exclusive: ['json'],
     }),
   }
 
@@ -96,7 +98,9 @@ export default class Verify extends AedbCommand {
       for (const f of result.findings) this.log(JSON.stringify({runId: result.runId, resolved: false, ...f}))
       for (const f of result.resolved) this.log(JSON.stringify({runId: result.runId, resolved: true, ...f}))
     } else if (!this.jsonEnabled()) {
-      const text = flags.quiet ? renderQuietReport(result) : renderVerifyReport(result)
+      const text = flags.quiet
+        ? renderQuietReport(result, flags['fail-on'] as FailOn)
+        : renderVerifyReport(result)
       if (text !== '') this.log(text)
     }
     if (!result.ok) process.exitCode = EXIT.PROBLEMS

@@ -7,23 +7,34 @@ export interface RecordFindingsProps {
   db: Kysely<Database>
   runId: string
   findings: readonly CheckFinding[]
+  /** The checks this run selected: their open findings are reported, whether this run re-checked them or not. */
+  checks: ReadonlySet<VerifyCheck>
   /** Checks that ran over everything they cover (a finding of theirs not seen again is resolved). */
   fullChecks: ReadonlySet<VerifyCheck>
   /**
-   * The files this run checked, for the checks that ran over them: every file id after `after` up to `lastId`
-   * (files are checked in id order); their files/sources findings not seen again are resolved.
+   * The files this run checked, for the checks that ran over them: every file id after `after` up to `lastId`, or
+   * to the end when `toEnd` (the run finished the pass: files are checked in id order); their files/sources
+   * findings not seen again are resolved.
    */
-  checkedFiles: {checks: ReadonlySet<VerifyCheck>; after: string | null; lastId: string | null} | null
+  checkedFiles: {
+    checks: ReadonlySet<VerifyCheck>
+    after: string | null
+    lastId: string | null
+    toEnd: boolean
+  } | null
 }
 
 export interface RecordedFindings {
+  /** What this run found, then the findings still open from earlier runs on objects it did not check. */
   findings: Finding[]
   resolved: Finding[]
 }
 
 /**
  * Remembers findings across runs: a finding seen before and still open is not new; one open before and not seen
- * by a run that covered its object is resolved; one seen again after it was resolved is new again.
+ * by a run that covered its object is resolved; one seen again after it was resolved is new again. A finding open
+ * before on an object this run did not cover (a file past its --time-limit) stays open and is reported again as
+ * last seen: nothing says it was fixed, so it still counts towards --fail-on.
  */
 export async function recordFindings(props: RecordFindingsProps): Promise<RecordedFindings> {
   const known = new Map(
@@ -39,7 +50,7 @@ export async function recordFindings(props: RecordFindingsProps): Promise<Record
     seen.add(key)
     const before = known.get(key)
     const isNew = !before || before.resolved_at !== null
-    findings.push(reported(f, isNew))
+    findings.push(reported(f, {isNew, checkedThisRun: true, lastSeen: now}))
     writes.push(
       row(key, f, {
         first_seen_run: isNew ? props.runId : before.first_seen_run,
@@ -53,9 +64,15 @@ export async function recordFindings(props: RecordFindingsProps): Promise<Record
   }
   const resolved: Finding[] = []
   for (const before of known.values()) {
-    if (before.resolved_at !== null || seen.has(before.key) || !covered(before, props)) continue
+    if (before.resolved_at !== null || seen.has(before.key)) continue
     const f = fromRow(before)
-    resolved.push(reported(f, false))
+    const lastSeen = before.last_seen_at
+    if (!covered(before, props)) {
+      if (props.checks.has(f.check))
+        findings.push(reported(f, {isNew: false, checkedThisRun: false, lastSeen}))
+      continue
+    }
+    resolved.push(reported(f, {isNew: false, checkedThisRun: true, lastSeen}))
     writes.push(
       row(before.key, f, {
         first_seen_run: before.first_seen_run,
@@ -71,17 +88,22 @@ export async function recordFindings(props: RecordFindingsProps): Promise<Record
   return {findings, resolved}
 }
 
-/** The report's field order: what, how bad, whether new, then where. */
-function reported(f: CheckFinding, isNew: boolean): Finding {
+/** The report's field order: what, how bad, whether new, where, then whether this run looked and when it saw it. */
+function reported(
+  f: CheckFinding,
+  history: {isNew: boolean; checkedThisRun: boolean; lastSeen: Date | string},
+): Finding {
   return {
     check: f.check,
     code: f.code,
     severity: f.severity,
-    new: isNew,
+    new: history.isNew,
     table: f.table,
     id: f.id,
     path: f.path,
     message: f.message,
+    checkedThisRun: history.checkedThisRun,
+    lastSeen: new Date(history.lastSeen).toISOString(),
   }
 }
 
@@ -99,9 +121,10 @@ function checkedFile(
   check: VerifyCheck,
   checked: RecordFindingsProps['checkedFiles'],
 ): boolean {
-  if (id === null || checked === null || checked.lastId === null || !checked.checks.has(check)) return false
+  if (id === null || checked === null || !checked.checks.has(check)) return false
   const key = id.toLowerCase()
-  return (checked.after === null || key > checked.after.toLowerCase()) && key <= checked.lastId.toLowerCase()
+  if (checked.after !== null && key <= checked.after.toLowerCase()) return false
+  return checked.toEnd || (checked.lastId !== null && key <= checked.lastId.toLowerCase())
 }
 
 function fromRow(r: Row<'verify_findings'>): CheckFinding {

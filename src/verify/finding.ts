@@ -17,9 +17,25 @@ export interface CheckFinding {
   message: string
 }
 
-/** A finding as reported: `new` when no earlier verify run had it open. */
+/**
+ * A finding as reported: `new` when no earlier verify run had it open. `checkedThisRun` is false for a finding still
+ * open from an earlier run on an object this run did not look at (a file past a --time-limit): it is reported as
+ * it was `lastSeen` (an ISO time) until a run checks that object again.
+ */
 export interface Finding extends CheckFinding {
   new: boolean
+  checkedThisRun: boolean
+  lastSeen: string
+}
+
+/** What makes a run fail (exit 3): `new` a new error, `error` any error, `warning` any finding. */
+export type FailOn = 'new' | 'error' | 'warning'
+
+/** Whether this finding makes a run with this --fail-on fail. */
+export function reachesFailOn(f: Finding, failOn: FailOn): boolean {
+  if (failOn === 'warning') return true
+  if (failOn === 'new') return f.new && f.severity === 'error'
+  return f.severity === 'error'
 }
 
 /**

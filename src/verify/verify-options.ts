@@ -25,10 +25,11 @@ export function parseVerifyOptions(flags: VerifyOptionFlags): VerifyOptions {
   }
 }
 
+/** Check names in any case, as the README promises for option values: `--check FILES,Rows`. */
 function parseChecks(text: string): VerifyCheck[] {
   const names = text
     .split(',')
-    .map((s) => s.trim())
+    .map((s) => s.trim().toLowerCase())
     .filter(Boolean)
   const unknown = names.filter((n) => !(VERIFY_CHECKS as readonly string[]).includes(n))
   if (unknown.length > 0 || names.length === 0) {
@@ -52,8 +53,18 @@ function rootMapping(text: string): RootMapping {
 
 function timeLimit(text: string): number {
   const ms = parseTimeLimit(text)
-  if (ms === null)
-    throw usage(`--time-limit ${JSON.stringify(text)} is not a duration.`, 'Examples: 30m, 1h30m, 90s.')
+  if (ms === null) {
+    throw usage(
+      `--time-limit ${JSON.stringify(text)} is not a duration: a number and a unit, h, m, s or ms.`,
+      'Examples: 30m, 1h30m, 90s, 500ms.',
+    )
+  }
+  if (ms === 0) {
+    throw usage(
+      `--time-limit ${JSON.stringify(text)}: the limit must be more than zero.`,
+      'Omit --time-limit to check every file, or give a limit such as 30m.',
+    )
+  }
   return ms
 }
 

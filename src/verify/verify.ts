@@ -8,11 +8,18 @@ import {checkCross} from './check-cross.js'
 import {checkFiles} from './check-files.js'
 import {checkRows} from './check-rows.js'
 import {checkSchema} from './check-schema.js'
-import {type CheckFinding, type Finding, VERIFY_CHECKS, type VerifyCheck} from './finding.js'
+import {
+  type CheckFinding,
+  type FailOn,
+  type Finding,
+  reachesFailOn,
+  VERIFY_CHECKS,
+  type VerifyCheck,
+} from './finding.js'
 import {recordFindings} from './finding-history.js'
 import type {RootMapping} from './root-map.js'
 
-export type FailOn = 'new' | 'error' | 'warning'
+export type {FailOn}
 
 export interface VerifyProps {
   db: Kysely<Database>
@@ -30,13 +37,17 @@ export interface VerifyProps {
 
 export interface VerifyResult {
   runId: string
-  /** False when a finding reaches --fail-on. */
+  /** False when an open finding (found by this run or still open from an earlier one) reaches --fail-on. */
   ok: boolean
   /** False when the time limit stopped the file pass before every file of the current pass was checked. */
   complete: boolean
   checked: {files: number; bytesHashed: number; rows: number}
   /** Files verified in the current pass (across limited runs) out of all recorded files. */
   coverage: {files: number; verified: number; share: number}
+  /**
+   * Every open finding of the selected checks: what this run found, and what an earlier run found on files this
+   * run did not reach (`checkedThisRun: false`); sorted by check, code and path.
+   */
   findings: Finding[]
   resolved: Finding[]
 }
@@ -110,12 +121,14 @@ async function runChecks(
     db: props.db,
     runId,
     findings: sortFindings(found),
+    checks,
     fullChecks,
     checkedFiles: files
       ? {
           checks: new Set([...checks].filter((c) => c === 'files' || c === 'sources')),
           after: pass.after,
           lastId: files.lastId,
+          toEnd: complete,
         }
       : null,
   })
@@ -123,7 +136,7 @@ async function runChecks(
   const verified = files ? Math.min(total, pass.verified + files.checked) : 0
   return {
     runId,
-    ok: !recorded.findings.some((f) => fails(f, props.failOn ?? 'error')),
+    ok: !recorded.findings.some((f) => reachesFailOn(f, props.failOn ?? 'error')),
     complete,
     checked: {files: files?.checked ?? 0, bytesHashed: files?.bytesHashed ?? 0, rows},
     coverage: {
@@ -131,7 +144,7 @@ async function runChecks(
       verified,
       share: total === 0 ? 1 : Math.round((verified / total) * 10000) / 10000,
     },
-    findings: recorded.findings,
+    findings: sortFindings(recorded.findings),
     resolved: recorded.resolved,
     pass: {
       cycleStartedAt: pass.cycleStartedAt,
@@ -141,12 +154,6 @@ async function runChecks(
       verified,
     },
   }
-}
-
-function fails(f: Finding, failOn: FailOn): boolean {
-  if (failOn === 'warning') return true
-  if (failOn === 'new') return f.new && f.severity === 'error'
-  return f.severity === 'error'
 }
 
 /**
@@ -220,7 +227,7 @@ function assertUsable(status: MigrationStatus): void {
 
 const CHECK_ORDER = new Map(VERIFY_CHECKS.map((c, i) => [c, i]))
 
-function sortFindings(findings: CheckFinding[]): CheckFinding[] {
+function sortFindings<T extends CheckFinding>(findings: readonly T[]): T[] {
   return [...findings].sort(
     (a, b) =>
       (CHECK_ORDER.get(a.check) ?? 0) - (CHECK_ORDER.get(b.check) ?? 0) ||

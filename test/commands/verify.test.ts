@@ -46,6 +46,8 @@ describe.each(testBackends())('aedb verify (%s)', (backend) => {
       'id',
       'path',
       'message',
+      'checkedThisRun',
+      'lastSeen',
     ])
     expect(json.findings.filter((f: {severity: string}) => f.severity === 'error')).toEqual([])
   })
@@ -80,6 +82,20 @@ describe.each(testBackends())('aedb verify (%s)', (backend) => {
 
       const newOnly = await verify('--fail-on', 'new', '--quiet')
       expect(newOnly.exitCode).toBe(0)
+
+      // Two time-limited runs check different files: the one that does not reach the deleted file still lists it
+      // (new: false, checkedThisRun: false) and still exits 3.
+      const limited = []
+      for (let i = 0; i < 2; i++) {
+        const run = await verify('--check', 'FILES', '--time-limit', '1ms', '--json')
+        expect(run.exitCode, run.stderr).toBe(3)
+        const json = JSON.parse(run.stdout)
+        expect(json).toMatchObject({ok: false, complete: false})
+        const missing = json.findings.filter((f: {code: string}) => f.code === 'FILE_MISSING')
+        expect(missing).toEqual([expect.objectContaining({path: stem(), new: false})])
+        limited.push(missing[0].checkedThisRun)
+      }
+      expect(limited).toContain(false)
     } finally {
       await writeFile(stem(), bytes)
     }
@@ -94,6 +110,22 @@ describe.each(testBackends())('aedb verify (%s)', (backend) => {
     const result = await verify('--check', 'files,bogus', '--json')
     expect(result.exitCode).toBe(2)
     expect(JSON.parse(result.stdout).error.message).toContain('bogus')
+    const zero = await verify('--time-limit', '0s')
+    expect(zero.exitCode).toBe(2)
+    expect(zero.stderr).toContain('the limit must be more than zero')
+    const both = await verify('--json', '--ndjson')
+    expect(both.exitCode).toBe(2)
+    expect(both.stderr + both.stdout).toMatch(/--ndjson/)
+    expect(both.stderr + both.stdout).toMatch(/--json/)
+  })
+
+  it('--quiet --fail-on warning prints the known warnings that make it exit 3', async () => {
+    await verify('--quiet')
+    const quiet = await verify('--quiet', '--fail-on', 'warning')
+    expect(quiet.exitCode).toBe(3)
+    expect(quiet.stdout.trim()).not.toBe('')
+    expect(quiet.stdout.trim().split('\n')[0]).toMatch(/^warning /)
+    expect((await verify('--quiet')).stdout.trim()).toBe('')
   })
 
   it('exits 4 when the database is behind its migrations', async () => {

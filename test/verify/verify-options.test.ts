@@ -13,7 +13,7 @@ describe('verify options', () => {
     expect(parseTimeLimit('250ms')).toBe(250)
     expect(parseTimeLimit('soon')).toBeNull()
     expect(parseTimeLimit('30')).toBeNull()
-    expect(parseTimeLimit('0m')).toBeNull()
+    expect(parseTimeLimit('0m')).toBe(0)
   })
 
   it('refuses unknown checks, bad root maps and bad durations as usage errors (exit 2)', () => {
@@ -21,6 +21,25 @@ describe('verify options', () => {
     for (const flags of [{check: 'files,bogus'}, {check: ','}, {rootMap: ['nowhere']}, {timeLimit: 'soon'}]) {
       expect(() => parseVerifyOptions(flags)).toThrow(expect.objectContaining({exit: 2, code: 'USAGE'}))
     }
+  })
+
+  it('reads check names in any case, as every option value', () => {
+    expect(parseVerifyOptions({check: 'FILES, Rows'}).checks).toEqual(['files', 'rows'])
+  })
+
+  it('says which units a --time-limit takes, and that a zero limit is refused as zero, not as a non-duration', () => {
+    expect(() => parseVerifyOptions({timeLimit: '30'})).toThrow(
+      /not a duration: a number and a unit, h, m, s or ms/,
+    )
+    for (const timeLimit of ['0s', '0ms', '0h0m']) {
+      expect(() => parseVerifyOptions({timeLimit})).toThrow(
+        expect.objectContaining({
+          exit: 2,
+          message: `--time-limit "${timeLimit}": the limit must be more than zero.`,
+        }),
+      )
+    }
+    expect(parseVerifyOptions({timeLimit: '1ms'}).timeLimitMs).toBe(1)
   })
 
   it('maps a root and its subfolders through the longest matching --root-map', () => {

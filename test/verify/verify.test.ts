@@ -452,4 +452,57 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     const third = await runVerify(s, {timeLimitMs: 600_000})
     expect(third.checked.files).toBe(total.rows[0]!.n)
   })
+
+  it('--time-limit: a finding on a file later runs did not re-check stays listed (new: false) and fails --fail-on error', async () => {
+    // The first non-source file in id order: the first limited run of a pass always checks it, the next ones not.
+    const first = await sql<{id: string; file: string}>`
+      select f.id, r.path || '/' || f.rel_path as file from files f join import_roots r on r.id = f.root_id
+      where f.present and not exists (select 1 from source_imports si where si.file_id = f.id)
+      order by f.id limit 1`.execute(s.opened.db)
+    const {id, file} = first.rows[0]!
+    const bytes = await readFile(file)
+    await unlink(file)
+    const limited = (failOn: 'error' | 'new', timeLimitMs = 1) =>
+      runVerify(s, {checks: ['files'], timeLimitMs, failOn})
+    const missing = (r: VerifyResult) => beyondBaseline(r).filter((f) => f.id === id)
+    try {
+      const found = await limited('error')
+      expect(found.complete).toBe(false)
+      expect(missing(found)).toEqual([
+        expect.objectContaining({code: 'FILE_MISSING', new: true, checkedThisRun: true, path: file}),
+      ])
+      expect(exitCodeOf(found)).toBe(3)
+      const lastSeen = missing(found)[0]!.lastSeen
+      for (const failOn of ['error', 'new', 'error'] as const) {
+        const later = await limited(failOn)
+        expect(later.complete).toBe(false)
+        expect(later.findings.filter((f) => f.checkedThisRun).map((f) => f.id)).not.toContain(id)
+        expect(missing(later)).toEqual([{...missing(found)[0]!, new: false, checkedThisRun: false, lastSeen}])
+        expect(later.resolved).toEqual([])
+        expect(exitCodeOf(later)).toBe(failOn === 'error' ? 3 : 0)
+      }
+      // The run that completes the pass does not reach the file either: still open, still failing.
+      const rest = await limited('error', 600_000)
+      expect(rest.complete).toBe(true)
+      expect(missing(rest).map((f) => [f.code, f.new, f.checkedThisRun])).toEqual([
+        ['FILE_MISSING', false, false],
+      ])
+      expect(exitCodeOf(rest)).toBe(3)
+      const open = await sql<{n: number}>`
+        select count(*)::int as n from verify_findings where row_id = ${id} and resolved_at is null`.execute(
+        s.opened.db,
+      )
+      expect(open.rows[0]!.n).toBe(1)
+    } finally {
+      await writeFile(file, bytes)
+    }
+    // The next pass re-checks it first and finds it fixed: resolved, and no longer listed.
+    const fixed = await limited('error')
+    expect(missing(fixed)).toEqual([])
+    expect(fixed.resolved.map((f) => [f.id, f.code, f.checkedThisRun])).toEqual([[id, 'FILE_MISSING', true]])
+    expect(exitCodeOf(fixed)).toBe(0)
+    const after = await limited('error')
+    expect(after.resolved).toEqual([])
+    expect(beyondBaseline(await runVerify(s))).toEqual([])
+  })
 })
