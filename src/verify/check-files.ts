@@ -350,7 +350,8 @@ function judge(file: FileToCheck, probed: ProbeResult, context: CheckContext): O
     const reimport =
       file.importer === 'json'
         ? 'the tree (aedb import-json)'
-        : 'the log that references it (aedb backfill-excel)'
+        : // The log's bytes did not change, so a plain re-import would skip it: --force reads it again.
+          `the log that references it with aedb backfill-excel --force <that log.xlsx>, or every log of its tree with aedb backfill-excel --force ${quote(root)}`
     const message = `${absolute} was missing when it was imported and exists now. Re-import ${reimport} to pick it up.`
     return {findings: [finding('FILE_APPEARED', 'warning', message)], seen}
   }
