@@ -388,7 +388,7 @@ async function checkAbsent(
     return {findings: [finding('FILE_UNREADABLE', 'error', unreadable(absolute, at.error))], seen: ABSENT}
   }
   if (!file.present) {
-    const message = `${absolute} was already missing when it was imported and still is. Nothing changed; restore it and re-import if it should exist.`
+    const message = `${absolute} was already missing when it was imported and still is. Nothing changed; restore it and re-import if it should exist (for a file an Excel log references: aedb backfill-excel --force on that log, since a plain re-import skips a log whose bytes were imported).`
     return {findings: [finding('FILE_ABSENT_AT_IMPORT', 'warning', message)], seen: ABSENT}
   }
   const movedTo = file.sha256 ? await findMovedFile(at.context.moved, root, file, at.context.onBytes) : null
