@@ -436,6 +436,17 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
         ['synchronizations', expect.objectContaining({inserted: 0, updated: 1, deleted: 0})],
       ])
       expect((await edited()).duration_s).toBe(row.duration_s)
+      // Over the whole tree the workbooks are written many per transaction (writeLogBatch): edits are restored there too.
+      await query((db) => sql`update synchronizations set duration_s = 99.5`.execute(db))
+      const whole = parseJson(
+        (await runCli(['backfill-excel', root, '--force', '--json', '--database-url', testDb.url])).stdout,
+      )
+      expect(whole.files.imported).toBeGreaterThan(1)
+      expect(whole.tables.synchronizations).toMatchObject({inserted: 0, unchanged: 0, deleted: 0})
+      const left = await query((db) =>
+        sql<{n: number}>`select count(*)::int as n from synchronizations where duration_s = 99.5`.execute(db),
+      )
+      expect(left.rows[0]!.n).toBe(0)
       // Forced over the whole tree again: every row matches its workbook, so nothing is written.
       const again = parseJson(
         (await runCli(['backfill-excel', root, '--force', '--json', '--database-url', testDb.url])).stdout,
