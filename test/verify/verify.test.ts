@@ -546,4 +546,25 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     expect(read).toBe(0)
     await runVerify(s)
   })
+
+  it('a workbook put back after a newer edition of it was imported: refused as STALE_LOG, with or without --force', async () => {
+    const log = path.join(s.knee, '#2037', 'Right Knee', 'Walking', 'processing_log_2037_Right_walk.xlsx')
+    const original = `${log}.orig`
+    await copyFile(log, original)
+    await editWorkbook(original, log, (wb) => {
+      const sheet = wb.getWorksheet('Summary')!
+      const cycles = sheet.getCell(2, columnOf(sheet, 'Num Movement Cycles'))
+      cycles.value = Number(cycles.value) + 1
+      const updated = sheet.getCell(2, columnOf(sheet, 'Log Updated'))
+      expect(updated.value).toBeInstanceOf(Date)
+      updated.value = new Date((updated.value as Date).getTime() + 86_400_000)
+    })
+    expect((await backfillExcel({db: s.opened.db, paths: [log], version: 'test'})).files.imported).toBe(1)
+    await rename(original, log)
+    for (const force of [false, true]) {
+      const again = await backfillExcel({db: s.opened.db, paths: [log], version: 'test', force})
+      expect(again.files).toMatchObject({imported: 0, rejected: 1})
+      expect(again.rejected.map((r) => r.code)).toEqual(['STALE_LOG'])
+    }
+  })
 })
