@@ -14,7 +14,7 @@ export default class BackfillExcel extends AedbCommand {
     'Import the legacy Excel processing logs of the knee study, every layout, idempotently.'
 
   static override description =
-    `Finds processing logs (maneuver logs and knee logs) under the given folders or files, detects each workbook's layout (v1-v4, and v5 reports), and imports every cell: typed columns where the schema has them, the rest verbatim in the row's extra jsonb, with provenance back to file, sheet and row. Each workbook is all-or-nothing: many are written per transaction, and a batch the database refuses is written again one workbook per transaction, so a bad workbook is rejected alone. Workbooks whose bytes this parser version already imported are skipped, so running again (or after a crash) is cheap and changes nothing.
+    `Finds processing logs (maneuver logs and knee logs) under the given folders or files, detects each workbook's layout (v1-v4, and v5 reports), and imports every cell: typed columns where the schema has them, the rest verbatim in the row's extra jsonb, with provenance back to file, sheet and row. Each workbook is all-or-nothing: many are written per transaction, and a batch the database refuses is written again one workbook per transaction, so a bad workbook is rejected alone. Workbooks whose bytes this parser version already imported are skipped, so running again (or after a crash) is cheap and changes nothing; a workbook put back to bytes imported earlier, after other bytes of it were imported, is read again. --force reads every workbook again: rows edited outside aedb (verify's ROW_EDITED) are restored from the workbook, and files the logs reference are looked at again (FILE_APPEARED).
 
 Bad workbooks are rejected with every problem listed as file > sheet > row > column, the others go on, and the exit code is 3.`
 
@@ -26,6 +26,12 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
     {
       description: 'See what would change, without changing anything.',
       command: '<%= config.bin %> <%= command.id %> ./logs --dry-run',
+    },
+    {
+      description:
+        'Read a log again although its bytes were imported before: restore rows edited outside aedb, pick up referenced files that appeared since.',
+      command:
+        "<%= config.bin %> <%= command.id %> --force './logs/#1011/Left Knee/Walking/processing_log_1011_Left_walk.xlsx'",
     },
     {
       description:
@@ -59,6 +65,10 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
     'coerce-invalid': Flags.boolean({
       summary: 'Store NULL for a cell that does not fit its column, keep the text in extra, warn.',
     }),
+    force: Flags.boolean({
+      summary:
+        'Read and write every workbook, also those whose bytes were imported before (restores edited rows).',
+    }),
     rejects: Flags.file({
       summary: 'Write rejected rows with their original cells and the reason to this .xlsx file.',
     }),
@@ -82,6 +92,7 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
           jobs: flags.jobs,
           ...(flags['max-errors'] ? {maxErrors: flags['max-errors']} : {}),
           coerceInvalid: flags['coerce-invalid'],
+          force: flags.force,
           ...(flags.rejects ? {rejectsFile: flags.rejects} : {}),
           argv: this.argv,
           version: this.config.version,

@@ -201,6 +201,11 @@ export class FileCatalog {
     return record
   }
 
+  /** The hash the database records for `relPath` (null: no row, or not hashed): the bytes its rows were written from. */
+  recordedSha256(relPath: string): string | null {
+    return this.cache.get(relPath)?.sha256 ?? null
+  }
+
   /**
    * True when `relPath` is a regular file (not a link) whose size and mtime are what the last import recorded with
    * its hash: the hash cache's own test, made without opening the file. Anything else (gone, a link, never

@@ -40,7 +40,7 @@ async function kneeLogMismatches(db: Kysely<Database>): Promise<CheckFinding[]> 
     table: 'knee_logs',
     id: logs.find((l) => l.participant_id === d.participantId && l.knee === d.knee)?.id ?? null,
     path: `${d.file ?? '?'} > ${d.maneuver} > ${d.column}`,
-    message: `${d.file ?? 'The knee log'}: ${d.column} of ${d.knee} ${d.maneuver} says ${JSON.stringify(d.kneeLog)} but the maneuver log says ${JSON.stringify(d.maneuverLog)}. Correct whichever workbook is wrong and re-import it with aedb backfill-excel.`,
+    message: `${d.file ?? 'The knee log'}: ${d.column} of ${d.knee} ${d.maneuver} says ${JSON.stringify(d.kneeLog)} but the maneuver log says ${JSON.stringify(d.maneuverLog)}. Correct whichever workbook is wrong and re-import it with aedb backfill-excel; if the workbooks are right and the database was edited, re-import them with aedb backfill-excel --force.`,
   }))
 }
 

@@ -350,7 +350,8 @@ function judge(file: FileToCheck, probed: ProbeResult, context: CheckContext): O
     const reimport =
       file.importer === 'json'
         ? 'the tree (aedb import-json)'
-        : 'the log that references it (aedb backfill-excel)'
+        : // The log's bytes did not change, so a plain re-import would skip it: --force reads it again.
+          `the log that references it with aedb backfill-excel --force <that log.xlsx>, or every log of its tree with aedb backfill-excel --force ${quote(root)}`
     const message = `${absolute} was missing when it was imported and exists now. Re-import ${reimport} to pick it up.`
     return {findings: [finding('FILE_APPEARED', 'warning', message)], seen}
   }
@@ -387,7 +388,7 @@ async function checkAbsent(
     return {findings: [finding('FILE_UNREADABLE', 'error', unreadable(absolute, at.error))], seen: ABSENT}
   }
   if (!file.present) {
-    const message = `${absolute} was already missing when it was imported and still is. Nothing changed; restore it and re-import if it should exist.`
+    const message = `${absolute} was already missing when it was imported and still is. Nothing changed; restore it and re-import if it should exist (for a file an Excel log references: aedb backfill-excel --force on that log, since a plain re-import skips a log whose bytes were imported).`
     return {findings: [finding('FILE_ABSENT_AT_IMPORT', 'warning', message)], seen: ABSENT}
   }
   const movedTo = file.sha256 ? await findMovedFile(at.context.moved, root, file, at.context.onBytes) : null

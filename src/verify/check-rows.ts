@@ -144,6 +144,29 @@ const NATURAL_KEY: Record<ImportedTable, string[]> = {
 
 const PAGE_ROWS = 2000
 
+/** Tables the Excel logs fill: their sources' bytes are unchanged, so only a forced re-import reads them again. */
+const EXCEL_TABLES = new Set<ImportedTable>([
+  'processing_logs',
+  'audio_processing',
+  'biomechanics_imports',
+  'synchronizations',
+  'cycle_extraction_summaries',
+  'movement_cycles',
+  'knee_logs',
+  'knee_log_maneuvers',
+])
+
+/** How to write an edited row back from its source: a command that does read it again. */
+function restoreHint(table: ImportedTable, sourceFile: string | null): string {
+  if (!EXCEL_TABLES.has(table)) return 're-import the source to restore it'
+  const workbook = sourceFile ? shellQuote(sourceFile) : '<log.xlsx>'
+  return `restore it with aedb backfill-excel --force ${workbook} (a plain re-import skips a workbook whose bytes were imported)`
+}
+
+function shellQuote(p: string): string {
+  return /^[\w./#-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`
+}
+
 /** Rows whose stored content_hash is not the hash of their columns as read back: edited outside aedb. */
 async function findEditedRows(db: Kysely<Database>, table: ImportedTable): Promise<CheckRowsResult> {
   const findings: CheckFinding[] = []
@@ -174,7 +197,7 @@ async function findEditedRows(db: Kysely<Database>, table: ImportedTable): Promi
         table,
         id: row.id,
         path: null,
-        message: `${table} ${row.id} (${key}) no longer matches its content hash: it was changed outside aedb since it was imported from ${from || 'its source'}. See audit_log for the change; re-import the source to restore it, or re-import after fixing the source if the edit was a correction.`,
+        message: `${table} ${row.id} (${key}) no longer matches its content hash: it was changed outside aedb since it was imported from ${from || 'its source'}. See audit_log for the change; ${restoreHint(table, row.source_file)}, or re-import after fixing the source if the edit was a correction.`,
       })
     }
     if (page.rows.length < PAGE_ROWS) break

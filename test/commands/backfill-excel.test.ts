@@ -397,6 +397,69 @@ describe.each(testBackends())('aedb backfill-excel on %s', (backend) => {
       expect(human.stdout).toMatch(/synchronizations\s+0\s+0\s+2\s+1\b/)
     })
 
+    it('--force reads a workbook whose bytes were imported: an edited row is restored, then nothing changes', async () => {
+      const log = walkLogPath(root, '2037')
+      // Opened only around each query: a PGlite folder is one process's at a time, and the CLI runs in another.
+      const query = async <T>(run: (db: Awaited<ReturnType<TestDatabase['open']>>['db']) => Promise<T>) => {
+        const open = await testDb.open()
+        try {
+          return await run(open.db)
+        } finally {
+          await open.close()
+        }
+      }
+      const edited = () =>
+        query(
+          async (db) =>
+            (
+              await sql<{id: string; duration_s: number | null}>`
+              select s.id, s.duration_s from synchronizations s join files f on f.id = s.source_file_id
+              where f.rel_path = ${path.relative(root, log)} order by s.sync_file limit 1`.execute(db)
+            ).rows[0]!,
+        )
+      const row = await edited()
+      await query((db) => sql`update synchronizations set duration_s = 99.5 where id = ${row.id}`.execute(db))
+      const plain = parseJson(
+        (await runCli(['backfill-excel', log, '--json', '--database-url', testDb.url])).stdout,
+      )
+      expect(plain.files).toMatchObject({imported: 0, unchanged: 1})
+      expect((await edited()).duration_s).toBe(99.5)
+      const forced = await runCli(['backfill-excel', log, '--force', '--json', '--database-url', testDb.url])
+      expect(forced.exitCode).toBe(0)
+      const result = parseJson(forced.stdout)
+      expect(result.files).toMatchObject({imported: 1, unchanged: 0})
+      const changed = Object.entries(result.tables).filter(
+        ([table, c]) =>
+          table !== 'files' && table !== 'source_imports' && c.inserted + c.updated + c.deleted > 0,
+      )
+      expect(changed).toEqual([
+        ['synchronizations', expect.objectContaining({inserted: 0, updated: 1, deleted: 0})],
+      ])
+      expect((await edited()).duration_s).toBe(row.duration_s)
+      // Over the whole tree the workbooks are written many per transaction (writeLogBatch): edits are restored there too.
+      await query((db) => sql`update synchronizations set duration_s = 99.5`.execute(db))
+      const whole = parseJson(
+        (await runCli(['backfill-excel', root, '--force', '--json', '--database-url', testDb.url])).stdout,
+      )
+      expect(whole.files.imported).toBeGreaterThan(1)
+      expect(whole.tables.synchronizations).toMatchObject({inserted: 0, unchanged: 0, deleted: 0})
+      const left = await query((db) =>
+        sql<{n: number}>`select count(*)::int as n from synchronizations where duration_s = 99.5`.execute(db),
+      )
+      expect(left.rows[0]!.n).toBe(0)
+      // Forced over the whole tree again: every row matches its workbook, so nothing is written.
+      const again = parseJson(
+        (await runCli(['backfill-excel', root, '--force', '--json', '--database-url', testDb.url])).stdout,
+      )
+      expect(again.files).toEqual({seen: 16, imported: 0, unchanged: 16, rejected: 0, skipped: 0})
+      for (const counts of Object.values(again.tables)) expect(counts.inserted + counts.updated).toBe(0)
+      // And a plain re-run of the unchanged tree reads nothing.
+      const rerun = parseJson(
+        (await runCli(['backfill-excel', root, '--json', '--database-url', testDb.url])).stdout,
+      )
+      expect(rerun.files).toEqual({seen: 16, imported: 0, unchanged: 16, rejected: 0, skipped: 0})
+    })
+
     it('reads date cells as the same wall-clock time whatever the machine time zone', async () => {
       const fresh = await createTestDatabase(backend)
       try {

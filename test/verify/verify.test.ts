@@ -505,4 +505,133 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     expect(after.resolved).toEqual([])
     expect(beyondBaseline(await runVerify(s))).toEqual([])
   })
+
+  it('a synchronization edited in SQL: ROW_EDITED names backfill-excel --force, which restores the row', async () => {
+    const before = await sql<{id: string; duration_s: number | null}>`
+      select id, duration_s from synchronizations where sync_file = 'Left_walk_Pass0002_slow'`.execute(
+      s.opened.db,
+    )
+    const row = before.rows[0]!
+    await sql`update synchronizations set duration_s = 99.5 where id = ${row.id}`.execute(s.opened.db)
+    const broken = await runVerify(s)
+    const finding = beyondBaseline(broken).find((f) => f.code === 'ROW_EDITED' && f.id === row.id)!
+    expect(beyondBaseline(broken).map(brief)).toEqual([
+      {check: 'rows', code: 'ROW_EDITED', severity: 'error'},
+    ])
+    // The command the message names, with the workbook's whole path quoted for a shell.
+    const named = /aedb backfill-excel --force '([^']+\.xlsx)'/.exec(finding.message)
+    expect(named).not.toBeNull()
+    const log = named![1]!
+    // Without --force the workbook's bytes are those imported: it is skipped and the edit stays.
+    const plain = await backfillExcel({db: s.opened.db, paths: [log], version: 'test'})
+    expect(plain.files).toMatchObject({imported: 0, unchanged: 1})
+    const forced = await backfillExcel({db: s.opened.db, paths: [log], version: 'test', force: true})
+    expect(forced.rejected).toEqual([])
+    expect(forced.files).toMatchObject({imported: 1, unchanged: 0})
+    expect(forced.tables.synchronizations).toMatchObject({inserted: 0, updated: 1, deleted: 0})
+    const after = await sql<{duration_s: number | null}>`
+      select duration_s from synchronizations where id = ${row.id}`.execute(s.opened.db)
+    expect(after.rows[0]!.duration_s).toBe(row.duration_s)
+    const fixed = await runVerify(s)
+    expect(beyondBaseline(fixed)).toEqual([])
+    expect(fixed.resolved.map(brief)).toEqual([{check: 'rows', code: 'ROW_EDITED', severity: 'error'}])
+    // Forced again over rows that match: nothing changes.
+    const again = await backfillExcel({db: s.opened.db, paths: [log], version: 'test', force: true})
+    expect(again.files).toMatchObject({imported: 0, unchanged: 1})
+    expect(again.tables.synchronizations).toMatchObject({inserted: 0, updated: 0, deleted: 0})
+  })
+
+  it('a referenced file that appears after import: FILE_APPEARED, resolved by the --force re-import it names', async () => {
+    const rel = ['#1019', 'Left Knee', 'Sit-Stand', 'Synced', 'Left_sit_to_stand.pkl']
+    const appeared = path.join(s.knee, ...rel)
+    await mkdir(path.dirname(appeared), {recursive: true})
+    await writeFile(appeared, 'pickle bytes')
+    try {
+      const broken = await runVerify(s)
+      const found = broken.findings.filter((f) => f.code === 'FILE_APPEARED')
+      expect(found.map((f) => f.path)).toEqual([appeared])
+      const named = /aedb backfill-excel --force (\S+) to pick it up\.$/.exec(found[0]!.message)
+      expect(named?.[1]).toBe(s.knee)
+      // A plain re-run reads nothing (every workbook's bytes were imported), so the file stays unrecorded.
+      const plain = await backfillExcel({db: s.opened.db, paths: [s.knee], version: 'test'})
+      expect(plain.files.imported).toBe(0)
+      expect(plain.tables.files ?? {inserted: 0, updated: 0}).toMatchObject({inserted: 0, updated: 0})
+      const forced = await backfillExcel({db: s.opened.db, paths: [named![1]!], version: 'test', force: true})
+      expect(forced.rejected).toEqual([])
+      // Only the file row changed: the study's own rows all match their workbooks.
+      expect(forced.files.imported).toBe(0)
+      const recorded = await sql<{present: boolean; sha256: string | null}>`
+        select present, sha256 from files where rel_path = ${rel.join('/')}`.execute(s.opened.db)
+      expect(recorded.rows).toEqual([{present: true, sha256: expect.stringMatching(/^[0-9a-f]{64}$/)}])
+      const fixed = await runVerify(s)
+      expect(fixed.findings.filter((f) => f.code === 'FILE_APPEARED')).toEqual([])
+      expect(fixed.resolved.filter((f) => f.code === 'FILE_APPEARED').map((f) => f.path)).toEqual([appeared])
+    } finally {
+      // Back as it was: the file gone and recorded missing.
+      await unlink(appeared)
+      await backfillExcel({db: s.opened.db, paths: [s.knee], version: 'test', force: true})
+      await runVerify(s)
+    }
+  })
+
+  it('a workbook put back to bytes imported before: a plain re-import reads it again; an unchanged tree reads nothing', async () => {
+    const log = path.join(s.knee, '#1021', 'Right Knee', 'Walking', 'processing_log_1021_Right_walk.xlsx')
+    const original = `${log}.orig`
+    await copyFile(log, original)
+    const cycles = async () =>
+      (
+        await sql<{n: number | null}>`select num_movement_cycles as n from processing_logs pl
+          join files f on f.id = pl.source_file_id where f.rel_path = ${path.relative(s.knee, log)}`.execute(
+          s.opened.db,
+        )
+      ).rows[0]?.n
+    const stored = await cycles()
+    await editWorkbook(original, log, (wb) => {
+      const sheet = wb.getWorksheet('Summary')!
+      const cell = sheet.getCell(2, columnOf(sheet, 'Num Movement Cycles'))
+      cell.value = Number(cell.value) + 1
+    })
+    expect((await backfillExcel({db: s.opened.db, paths: [log], version: 'test'})).files.imported).toBe(1)
+    expect(await cycles()).toBe(Number(stored) + 1)
+    await rename(original, log)
+    const reverted = await backfillExcel({db: s.opened.db, paths: [log], version: 'test'})
+    expect(reverted.rejected).toEqual([])
+    expect(reverted.files).toMatchObject({imported: 1, unchanged: 0})
+    expect(await cycles()).toBe(stored)
+    // The tree now matches the database: a plain re-run reads no workbook.
+    let read = 0
+    const rerun = await backfillExcel({
+      db: s.opened.db,
+      paths: [s.knee],
+      version: 'test',
+      onProgress: (p) => {
+        if (p.phase === 'write') read = Math.max(read, p.total)
+      },
+    })
+    expect(rerun.files.imported).toBe(0)
+    expect(rerun.files.unchanged).toBe(rerun.files.seen)
+    expect(read).toBe(0)
+    await runVerify(s)
+  })
+
+  it('a workbook put back after a newer edition of it was imported: refused as STALE_LOG, with or without --force', async () => {
+    const log = path.join(s.knee, '#2037', 'Right Knee', 'Walking', 'processing_log_2037_Right_walk.xlsx')
+    const original = `${log}.orig`
+    await copyFile(log, original)
+    await editWorkbook(original, log, (wb) => {
+      const sheet = wb.getWorksheet('Summary')!
+      const cycles = sheet.getCell(2, columnOf(sheet, 'Num Movement Cycles'))
+      cycles.value = Number(cycles.value) + 1
+      const updated = sheet.getCell(2, columnOf(sheet, 'Log Updated'))
+      expect(updated.value).toBeInstanceOf(Date)
+      updated.value = new Date((updated.value as Date).getTime() + 86_400_000)
+    })
+    expect((await backfillExcel({db: s.opened.db, paths: [log], version: 'test'})).files.imported).toBe(1)
+    await rename(original, log)
+    for (const force of [false, true]) {
+      const again = await backfillExcel({db: s.opened.db, paths: [log], version: 'test', force})
+      expect(again.files).toMatchObject({imported: 0, rejected: 1})
+      expect(again.rejected.map((r) => r.code)).toEqual(['STALE_LOG'])
+    }
+  })
 })

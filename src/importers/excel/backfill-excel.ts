@@ -69,6 +69,11 @@ export interface BackfillExcelProps {
   parseThreads?: number
   /** Most workbooks written in one transaction (default 64; 1: one transaction per workbook, as before 0.2). */
   batchWorkbooks?: number
+  /**
+   * Read and write every workbook, also those whose bytes this parser already imported: rows edited outside aedb are
+   * restored (every written column is compared, not only content_hash) and referenced files are looked at again.
+   */
+  force?: boolean
 }
 
 export type BackfillExcelResult = ImportResult
@@ -228,7 +233,7 @@ class BackfillRun {
       this.skip(absolute, workbook.probe_error ?? 'no longer there', true)
       return
     }
-    if (imported.has(workbook.sha256)) {
+    if (!this.props.force && imported.has(workbook.sha256) && !this.revertedSince(catalog, workbook)) {
       this.session.files.unchanged++
       this.unchanged.add(candidate)
       return
@@ -294,6 +299,16 @@ class BackfillRun {
     // 500 MB), so the log keeps only what the checks before writing read (kind, participant, knee, layout, study).
     candidate.references = packValue(await this.describeReferences(candidate, result.parsed))
     result.parsed.references = []
+  }
+
+  /**
+   * This path's bytes were imported once, but the database's rows for it now come from other bytes (the workbook was
+   * edited, imported, then put back): it is read again so the rows follow the file. A path never imported (a copy of
+   * imported bytes elsewhere) stays skipped, and so does an unchanged re-run (the recorded hash is the file's).
+   */
+  private revertedSince(catalog: FileCatalog, workbook: FileRecord): boolean {
+    const recorded = catalog.recordedSha256(workbook.rel_path)
+    return recorded !== null && recorded !== workbook.sha256
   }
 
   /** A workbook exceljs could not read (or a sheet over the limits): skipped when not named like a log, else rejected. */
@@ -414,7 +429,12 @@ class BackfillRun {
   private async writeBatch(batch: Candidate[], stopHere: (c: Candidate) => boolean): Promise<void> {
     if (batch.length > 1) {
       try {
-        const results = await this.session.unit((ctx) => writeLogBatch(ctx, batch.map(toBatchedLog)))
+        const results = await this.session.unit((ctx) =>
+          writeLogBatch(
+            ctx,
+            batch.map((c) => toBatchedLog(c, this.props.force)),
+          ),
+        )
         for (const result of results) this.countWritten(result)
         for (const candidate of batch) releaseRecords(candidate.parsed!)
         return
@@ -436,7 +456,9 @@ class BackfillRun {
 
   private async writeCandidate(candidate: Candidate): Promise<void> {
     try {
-      this.countWritten(await this.session.unit((ctx) => writeLog({ctx, ...toBatchedLog(candidate)})))
+      this.countWritten(
+        await this.session.unit((ctx) => writeLog({ctx, ...toBatchedLog(candidate, this.props.force)})),
+      )
       releaseRecords(candidate.parsed!)
     } catch (error) {
       // Data the schema refuses (a CHECK, a range) rejects this workbook; anything else is a bug or an outage.
@@ -563,7 +585,7 @@ function isRefusal(error: unknown): boolean {
   return error instanceof StaleLogError || /^(22|23|54)/.test(pgCode(error) ?? '')
 }
 
-function toBatchedLog(candidate: Candidate): BatchedLog {
+function toBatchedLog(candidate: Candidate, restoreEdited = false): BatchedLog {
   if (candidate.packed) {
     unpackRecords(candidate.parsed!, candidate.packed)
     delete candidate.packed
@@ -575,6 +597,7 @@ function toBatchedLog(candidate: Candidate): BatchedLog {
     root: candidate.root,
     workbook: candidate.workbook!,
     references: candidate.references ? unpackValue<FileRecord[]>(candidate.references) : [],
+    ...(restoreEdited ? {restoreEdited} : {}),
   }
 }
 

@@ -5,6 +5,7 @@ import {FILE_COMPARE_COLUMNS, importRootId} from '../../files/file-catalog.js'
 import type {UnitContext} from '../import-session.js'
 import {
   buildLogRows,
+  everyWrittenColumn,
   judgeStoredLog,
   type LogRows,
   rowsRemovedWarning,
@@ -61,7 +62,8 @@ export async function writeLogBatch(
   for (const table of ['processing_logs', 'knee_logs'] as const) {
     const rows = built.flatMap((b, owner) => (b.logTable === table ? [{owner, row: b.log}] : []))
     const conflict = built.find((b) => b.logTable === table)?.logConflict ?? []
-    await upsertOwned(ctx, {table, rows, conflict, changed})
+    const restore = logs.some((l) => l.restoreEdited)
+    await upsertOwned(ctx, {table, rows, conflict, changed, restoreEdited: restore})
   }
   await writeChildrenOfBatch(ctx, logs, built, changed)
   await upsertOwned(ctx, {
@@ -149,7 +151,13 @@ async function writeChildrenOfBatch(
   })
   const removedBy = logs.map(() => [] as Array<[TableName, number]>)
   for (const [table, entry] of tables) {
-    await upsertOwned(ctx, {table, rows: entry.rows, conflict: entry.conflict, changed})
+    await upsertOwned(ctx, {
+      table,
+      rows: entry.rows,
+      conflict: entry.conflict,
+      changed,
+      restoreEdited: logs.some((l) => l.restoreEdited),
+    })
     const removed = await deleteStaleRowsOfMany({
       db: ctx.trx,
       table,
@@ -177,6 +185,8 @@ interface UpsertOwnedProps {
   rows: readonly Owned[]
   conflict: readonly string[]
   compare?: readonly string[]
+  /** Compare every written column (of each group's column set), to write back rows edited outside aedb. */
+  restoreEdited?: boolean
   /** Marks the workbooks whose rows were inserted or updated (left out for files and source_imports). */
   changed?: boolean[]
 }
@@ -202,6 +212,7 @@ async function upsertOwned(ctx: UnitContext, props: UpsertOwnedProps): Promise<v
       rows: group.map((o) => o.row),
       conflict: props.conflict,
       ...(props.compare ? {compare: props.compare} : {}),
+      ...(props.restoreEdited ? {compare: everyWrittenColumn(group[0]!.row, props.conflict)} : {}),
     })
     ctx.count(props.table, outcome.counts)
     if (!props.changed) continue

@@ -32,6 +32,8 @@ export interface WriteLogProps {
   root: string
   workbook: FileRecord
   references: FileRecord[]
+  /** Compare every written column of the log's rows, so that a row edited outside aedb is written back (--force). */
+  restoreEdited?: boolean
 }
 
 export interface WriteLogResult {
@@ -199,13 +201,30 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
     props.participantNumber,
   )
   const rows = buildLogRows(parsed, participantId, props.workbook.id, ctx.runId)
+  const compare = (row: Record<string, unknown> | undefined, conflict: readonly string[]) =>
+    props.restoreEdited && row ? {compare: everyWrittenColumn(row, conflict)} : {}
   track(
     rows.logTable,
-    await upsertRows({db, table: rows.logTable, rows: [rows.log], conflict: rows.logConflict}),
+    await upsertRows({
+      db,
+      table: rows.logTable,
+      rows: [rows.log],
+      conflict: rows.logConflict,
+      ...compare(rows.log, rows.logConflict),
+    }),
   )
   for (const {spec, rows: childRows} of rows.children) {
     const conflict = [spec.parentColumn, ...spec.keyColumns]
-    track(spec.table, await upsertRows({db, table: spec.table, rows: childRows, conflict}))
+    track(
+      spec.table,
+      await upsertRows({
+        db,
+        table: spec.table,
+        rows: childRows,
+        conflict,
+        ...compare(childRows[0], conflict),
+      }),
+    )
     const removed = await deleteStaleRows({
       db,
       table: spec.table,
@@ -229,6 +248,14 @@ export async function writeLog(props: WriteLogProps): Promise<WriteLogResult> {
     }),
   )
   return {changed, participantId}
+}
+
+/**
+ * The columns an upsert compares to restore a row edited outside aedb: every column written but the key and run_id.
+ * The stored content_hash is left as it was by such an edit, so comparing it alone would keep the edit.
+ */
+export function everyWrittenColumn(row: Record<string, unknown>, conflict: readonly string[]): string[] {
+  return Object.keys(row).filter((c) => c !== 'id' && c !== 'run_id' && !conflict.includes(c))
 }
 
 export function logIdOf(parsed: ParsedLog, participantId: string): string {
