@@ -346,15 +346,7 @@ function judge(file: FileToCheck, probed: ProbeResult, context: CheckContext): O
     mtime_ms: probed.mtimeMs,
     sha256: null,
   }
-  if (!file.present) {
-    const reimport =
-      file.importer === 'json'
-        ? 'the tree (aedb import-json)'
-        : // The log's bytes did not change, so a plain re-import would skip it: --force reads it again.
-          `the log that references it with aedb backfill-excel --force <that log.xlsx>, or every log of its tree with aedb backfill-excel --force ${quote(root)}`
-    const message = `${absolute} was missing when it was imported and exists now. Re-import ${reimport} to pick it up.`
-    return {findings: [finding('FILE_APPEARED', 'warning', message)], seen}
-  }
+  if (!file.present) return appeared(file, seen, {root, absolute, finding, context})
   if (!probed.isFile || file.sha256 === null) return {findings: [], seen}
   if (probed.readError) {
     return {findings: [finding('FILE_UNREADABLE', 'error', unreadable(absolute, probed.readError))], seen}
@@ -363,6 +355,42 @@ function judge(file: FileToCheck, probed: ProbeResult, context: CheckContext): O
   if (seen.sha256 === file.sha256) return {findings: [], seen}
   const now = {size: probed.size, sha256: seen.sha256}
   return {findings: [changed(file, {root, absolute, now, finding})], seen}
+}
+
+/** Kinds of file only import-json records (stems, source audio, waveforms, its own inputs); the rest are Excel's. */
+const JSON_TREE_KINDS: ReadonlySet<string> = new Set([
+  'audio',
+  'waveform',
+  'metadata_json',
+  'config',
+  'hash_index',
+])
+
+/**
+ * A file missing at import that exists now (rare): the re-import that picks it up, by the importer of the file
+ * (a source's own, or the one that records files of its kind).
+ */
+async function appeared(
+  file: FileToCheck,
+  seen: Seen,
+  at: {root: string; absolute: string; finding: MakeFinding; context: CheckContext},
+): Promise<Outcome> {
+  let importer = file.importer
+  if (importer === null) {
+    const row = await at.context.props.db
+      .selectFrom('files')
+      .select('kind')
+      .where('id', '=', file.id)
+      .executeTakeFirst()
+    importer = row && JSON_TREE_KINDS.has(row.kind) ? 'json' : 'excel'
+  }
+  const reimport =
+    importer === 'json'
+      ? `the tree with aedb import-json ${quote(at.root)}`
+      : // The log's bytes did not change, so a plain re-import would skip it: --force reads it again.
+        `the log that references it with aedb backfill-excel --force <that log.xlsx>, or every log of its tree with aedb backfill-excel --force ${quote(at.root)}`
+  const message = `${at.absolute} was missing when it was imported and exists now. Re-import ${reimport} to pick it up.`
+  return {findings: [at.finding('FILE_APPEARED', 'warning', message)], seen}
 }
 
 /** The hash remembered for the size and mtime the file has now (the last verify's, else the import's). */

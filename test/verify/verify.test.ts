@@ -5,6 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startRun} from '../../src/db/runs.js'
 import {SCHEMA, type TableName} from '../../src/db/schema.js'
 import {backfillExcel} from '../../src/importers/excel/backfill-excel.js'
+import {importJson} from '../../src/importers/json/import-json.js'
 import {checkFiles} from '../../src/verify/check-files.js'
 import {hasHashAt, hashIsAt, readFilePage, readHashes, UnknownRootError} from '../../src/verify/file-page.js'
 import type {VerifyResult} from '../../src/verify/verify.js'
@@ -539,6 +540,31 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     const again = await backfillExcel({db: s.opened.db, paths: [log], version: 'test', force: true})
     expect(again.files).toMatchObject({imported: 0, unchanged: 1})
     expect(again.tables.synchronizations).toMatchObject({inserted: 0, updated: 0, deleted: 0})
+  })
+
+  it('a stem missing at import that appears: FILE_APPEARED naming import-json, resolved by the import it names', async () => {
+    const stem = stemFile('drums.opus')
+    const bytes = await readFile(stem)
+    await unlink(stem)
+    try {
+      await importJson({db: s.opened.db, paths: [s.stemset], jobs: 2})
+      await writeFile(stem, bytes)
+      const broken = await runVerify(s)
+      expect(beyondBaseline(broken).map(brief)).toEqual([
+        {check: 'files', code: 'FILE_APPEARED', severity: 'warning'},
+      ])
+      const found = beyondBaseline(broken)[0]!
+      expect(found.path).toBe(stem)
+      expect(found.message).toContain(`Re-import the tree with aedb import-json ${s.stemset} to pick it up.`)
+      await importJson({db: s.opened.db, paths: [s.stemset], jobs: 2})
+      const fixed = await runVerify(s)
+      expect(beyondBaseline(fixed)).toEqual([])
+      expect(fixed.resolved.map(brief)).toEqual([
+        {check: 'files', code: 'FILE_APPEARED', severity: 'warning'},
+      ])
+    } finally {
+      await writeFile(stem, bytes)
+    }
   })
 
   it('a referenced file that appears after import: FILE_APPEARED, resolved by the --force re-import it names', async () => {
