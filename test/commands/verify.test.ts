@@ -1,4 +1,4 @@
-import {readFile, unlink, writeFile} from 'node:fs/promises'
+import {readFile, rm, unlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {MIGRATIONS} from '../../src/db/migrations.js'
@@ -20,6 +20,7 @@ describe.each(testBackends())('aedb verify (%s)', (backend) => {
 
   afterAll(async () => {
     await s?.database.drop()
+    if (s) await rm(s.root, {recursive: true, force: true})
   })
 
   it('--json on a clean import: exit 0, one document of the documented shape', async () => {
