@@ -61,6 +61,11 @@ export interface CheckFilesResult {
   checked: number
   /** The last file checked: the findings of the files checked (after `after`, up to it) can be resolved. */
   lastId: string | null
+  /**
+   * The run checked every file up to the end of the id order (it read a last page, not stopped by its deadline):
+   * the pass is complete. Not `checked >= due`: files an import adds while the run goes make `due` too small.
+   */
+  reachedEnd: boolean
   /** Files in scope after `after` (due in this run), and in the whole database. */
   due: number
   total: number
@@ -122,6 +127,7 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
     findings: [],
     checked: 0,
     lastId: null,
+    reachedEnd: false,
     due: 0,
     total: 0,
     bytesHashed: 0,
@@ -168,7 +174,10 @@ async function checkPages(
   let writing: Promise<void> = Promise.resolve()
   while (!context.stopped()) {
     const page = await next
-    if (page.length === 0) break
+    if (page.length === 0) {
+      context.result.reachedEnd = true
+      break
+    }
     next = quietly(readPage(props, roots, idAt(page, page.length - 1)))
     const {handedOut, checked} = await handOutPage(page, context)
     const written = writing
@@ -179,6 +188,10 @@ async function checkPages(
       }),
     )
     if (handedOut < page.length) break
+    if (page.last) {
+      context.result.reachedEnd = true
+      break
+    }
   }
   await writing
   await next.catch(() => undefined)
@@ -286,6 +299,9 @@ async function judgeBatch(
   }
   if (look.length > 0) await readHashes(context.props.db, page, look)
   for (const i of look) {
+    // Its recorded hash is gone since the page was read (an import beside this run recorded it missing): the row
+    // changed under the run, and the next run judges it as it is now.
+    if (hasHashAt(page, i) && !hashKnownAt(page, i)) continue
     const file = fileAt(page, i)
     const judged = judge(file, probeResultAt(reply, i - start), context)
     // Only a missing file needs a wait (the search for where it moved); the rest is judged without one.

@@ -158,7 +158,9 @@ const EXCEL_TABLES = new Set<ImportedTable>([
 
 /** How to write an edited row back from its source: a command that does read it again. */
 function restoreHint(table: ImportedTable, sourceFile: string | null): string {
-  if (!EXCEL_TABLES.has(table)) return 're-import the source to restore it'
+  // import-json skips a recording whose files are unchanged and never rewrites a row its source still matches.
+  if (!EXCEL_TABLES.has(table))
+    return 'set it back by hand from there (a re-import does not rewrite a row whose source is unchanged)'
   const workbook = sourceFile ? shellQuote(sourceFile) : '<log.xlsx>'
   return `restore it with aedb backfill-excel --force ${workbook} (a plain re-import skips a workbook whose bytes were imported)`
 }

@@ -38,6 +38,8 @@ type Seen = [present: boolean, size: number | null, mtimeMs: number | null, sha2
  */
 export interface FilePage {
   length: number
+  /** Fewer files than asked for came back: no file in scope comes after this page (when it was read). */
+  last: boolean
   /** The ids, 36 characters each. */
   ids: string
   relPaths: string[]
@@ -119,7 +121,7 @@ export async function readFilePage(props: {
       order by f.id
       limit ${sql.lit(props.limit)}
     ) p`.execute(props.db)
-  return toPage(rows[0]!, props.roots)
+  return {...toPage(rows[0]!, props.roots), last: rows[0]!.n < props.limit}
 }
 
 /** The import roots a pass knows, in a fixed order: a page names each file's root by its index in `ids`. */
@@ -165,7 +167,7 @@ interface AggregatedPage {
   seen: string | null
 }
 
-function toPage(row: AggregatedPage, roots: PageRoots): FilePage {
+function toPage(row: AggregatedPage, roots: PageRoots): Omit<FilePage, 'last'> {
   const n = row.n
   const ids = row.ids ?? ''
   const hashes = row.hashes

@@ -115,7 +115,7 @@ async function runChecks(
         })
       : null
   found.push(...(files?.findings ?? []))
-  const complete = files === null || files.checked >= files.due
+  const complete = files === null || files.reachedEnd
   const fullChecks = new Set([...checks].filter((c) => (c !== 'files' && c !== 'sources') || limit === null))
   const recorded = await recordFindings({
     db: props.db,

@@ -144,6 +144,11 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
         r.findings.map((f) => `${f.check} ${f.code} ${f.id} ${f.path}`).sort()
       expect(found(paged)).toEqual(found(whole))
       expect(paged.findings.filter((f) => f.code === 'FILE_MISSING').map((f) => f.path)).toEqual([stemFile()])
+      // A run reaches the end only by reading it, never because it checked as many files as were counted.
+      expect([whole.reachedEnd, paged.reachedEnd]).toEqual([true, true])
+      const stopped = await checkFiles({...props, pageRows: 2, deadline: Date.now()})
+      expect(stopped.checked).toBeLessThan(whole.total)
+      expect(stopped.reachedEnd).toBe(false)
     } finally {
       await writeFile(stemFile(), bytes)
     }
