@@ -443,8 +443,8 @@ export type Row<T extends TableName> = Selectable<Database[T]>
 export type NewRow<T extends TableName> = Insertable<Database[T]>
 export type RowUpdate<T extends TableName> = Updateable<Database[T]>
 
-/** Tables whose rows come from legacy inputs and carry provenance, a content hash and an `extra` jsonb. */
-export const IMPORTED_TABLES = [
+/** The imported tables `backfill-excel` fills from the processing logs (the rest are import-json's). */
+export const EXCEL_LOG_TABLES = [
   'processing_logs',
   'audio_processing',
   'biomechanics_imports',
@@ -453,6 +453,11 @@ export const IMPORTED_TABLES = [
   'movement_cycles',
   'knee_logs',
   'knee_log_maneuvers',
+] as const satisfies readonly TableName[]
+
+/** Tables whose rows come from legacy inputs and carry provenance, a content hash and an `extra` jsonb. */
+export const IMPORTED_TABLES = [
+  ...EXCEL_LOG_TABLES,
   'profiles',
   'recordings',
   'stems',

@@ -1,6 +1,6 @@
 import {type Kysely, sql} from 'kysely'
 import {rowContentHash} from '../db/row-content-hash.js'
-import {type Database, IMPORTED_TABLES, type ImportedTable} from '../db/schema.js'
+import {type Database, EXCEL_LOG_TABLES, IMPORTED_TABLES, type ImportedTable} from '../db/schema.js'
 import type {CheckFinding, Severity} from './finding.js'
 
 export interface CheckRowsResult {
@@ -145,16 +145,7 @@ const NATURAL_KEY: Record<ImportedTable, string[]> = {
 const PAGE_ROWS = 2000
 
 /** Tables the Excel logs fill: their sources' bytes are unchanged, so only a forced re-import reads them again. */
-const EXCEL_TABLES = new Set<ImportedTable>([
-  'processing_logs',
-  'audio_processing',
-  'biomechanics_imports',
-  'synchronizations',
-  'cycle_extraction_summaries',
-  'movement_cycles',
-  'knee_logs',
-  'knee_log_maneuvers',
-])
+const EXCEL_TABLES: ReadonlySet<ImportedTable> = new Set(EXCEL_LOG_TABLES)
 
 /** How to write an edited row back from its source: a command that does read it again. */
 function restoreHint(table: ImportedTable, sourceFile: string | null): string {
