@@ -474,8 +474,11 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     try {
       const found = await limited('error')
       expect(found.complete).toBe(false)
+      // FILE_MOVED when the tree holds a copy of its bytes (the ids, and so which file is first, vary per run).
+      const code = missing(found)[0]?.code
+      expect(['FILE_MISSING', 'FILE_MOVED']).toContain(code)
       expect(missing(found)).toEqual([
-        expect.objectContaining({code: 'FILE_MISSING', new: true, checkedThisRun: true, path: file}),
+        expect.objectContaining({code, severity: 'error', new: true, checkedThisRun: true, path: file}),
       ])
       expect(exitCodeOf(found)).toBe(3)
       const lastSeen = missing(found)[0]!.lastSeen
@@ -490,9 +493,7 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
       // The run that completes the pass does not reach the file either: still open, still failing.
       const rest = await limited('error', 600_000)
       expect(rest.complete).toBe(true)
-      expect(missing(rest).map((f) => [f.code, f.new, f.checkedThisRun])).toEqual([
-        ['FILE_MISSING', false, false],
-      ])
+      expect(missing(rest).map((f) => [f.code, f.new, f.checkedThisRun])).toEqual([[code, false, false]])
       expect(exitCodeOf(rest)).toBe(3)
       const open = await sql<{n: number}>`
         select count(*)::int as n from verify_findings where row_id = ${id} and resolved_at is null`.execute(
@@ -505,7 +506,8 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     // The next pass re-checks it first and finds it fixed: resolved, and no longer listed.
     const fixed = await limited('error')
     expect(missing(fixed)).toEqual([])
-    expect(fixed.resolved.map((f) => [f.id, f.code, f.checkedThisRun])).toEqual([[id, 'FILE_MISSING', true]])
+    expect(fixed.resolved.map((f) => [f.id, f.checkedThisRun])).toEqual([[id, true]])
+    expect(['FILE_MISSING', 'FILE_MOVED']).toContain(fixed.resolved[0]!.code)
     expect(exitCodeOf(fixed)).toBe(0)
     const after = await limited('error')
     expect(after.resolved).toEqual([])
