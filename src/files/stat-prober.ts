@@ -11,6 +11,7 @@ import {
   STATUS_OTHER,
   STATUS_STAT_FAILED,
 } from './file-prober.js'
+import {nativeStatMany, type StatMany} from './native-stat.js'
 
 /**
  * A prober for stat-only passes: the files are stat'ed on the calling thread, a batch at a time between turns of the
@@ -18,8 +19,12 @@ import {
  * worker thread, started when the first such file turns up. A stat is a short system call: on 2 cores the threads'
  * start (~40 ms of CPU each) and the hand-over of every batch cost more than the calls, and the calling thread
  * waits for the database's next page most of the time anyway. The reply is the one the threads would give.
+ * `statMany` (default: the native batch stat where it was built, see native-stat.ts) stats a batch in one call.
  */
-export function createStatProber(hashThreads: number): FileProber {
+export function createStatProber(
+  hashThreads: number,
+  statMany: StatMany | null = nativeStatMany(),
+): FileProber {
   let threads: FileProber | null = null
   const hashOnThreads = async (batch: ProbeBatch): Promise<ProbeReply> => {
     threads ??= createFileProber(hashThreads)
@@ -30,7 +35,7 @@ export function createStatProber(hashThreads: number): FileProber {
     acquire: () => new Promise((resolve) => setImmediate(resolve)),
     release: () => {},
     async probe(_slot, batch) {
-      const {reply, toHash} = statBatch(batch)
+      const {reply, toHash} = statBatch(batch, statMany)
       if (toHash.length > 0) mergeHashed(reply, toHash, await hashOnThreads(subBatch(batch, toHash)))
       return reply
     },
@@ -40,36 +45,54 @@ export function createStatProber(hashThreads: number): FileProber {
   }
 }
 
-/** What the worker thread's stat finds, and which files it would go on to hash. */
-function statBatch(batch: ProbeBatch): {reply: ProbeReply; toHash: number[]} {
+/**
+ * What the worker thread's stat finds, and which files it would go on to hash. With the native batch stat: one call
+ * for the batch and no object per file; a path it could not stat is asked of statSync again, for Node's own error
+ * code and message (and in case the file appeared meanwhile).
+ */
+function statBatch(batch: ProbeBatch, statMany: StatMany | null): {reply: ProbeReply; toHash: number[]} {
   const {paths} = batch
   const numbers = new Float64Array(4 * paths.length)
   const hashes = new Array<string | null>(paths.length).fill(null)
   const errors: Array<[number, string, string]> = []
   const toHash: number[] = []
+  statMany?.(paths, numbers)
   for (let i = 0; i < paths.length; i++) {
-    let info: Stats | undefined
-    try {
-      info = statSync(paths[i]!, {throwIfNoEntry: false})
-    } catch (error) {
-      numbers[4 * i] = STATUS_STAT_FAILED
-      errors.push([i, ...failure(error)])
-      continue
+    if (statMany === null || numbers[4 * i] === STATUS_STAT_FAILED) {
+      numbers[4 * i + 3] = 0
+      if (!statOne(paths[i]!, i, numbers, errors)) continue
     }
-    if (info === undefined) {
-      numbers[4 * i] = STATUS_STAT_FAILED
-      errors.push([i, 'ENOENT', `ENOENT: no such file or directory, stat '${paths[i]}'`])
-      continue
+    if (numbers[4 * i] === STATUS_FILE && wantsHash(batch, i, numbers[4 * i + 1]!, numbers[4 * i + 2]!)) {
+      toHash.push(i)
     }
-    const size = info.size
-    const mtime = Math.floor(info.mtimeMs)
-    const isFile = info.isFile()
-    numbers[4 * i] = isFile ? STATUS_FILE : STATUS_OTHER
-    numbers[4 * i + 1] = size
-    numbers[4 * i + 2] = mtime
-    if (isFile && wantsHash(batch, i, size, mtime)) toHash.push(i)
   }
   return {reply: {numbers, hashes, errors}, toHash}
+}
+
+/** Node's statSync of file i into the reply's numbers (or errors); false when stat failed. */
+function statOne(
+  path: string,
+  i: number,
+  numbers: Float64Array,
+  errors: Array<[number, string, string]>,
+): boolean {
+  let info: Stats | undefined
+  try {
+    info = statSync(path, {throwIfNoEntry: false})
+  } catch (error) {
+    numbers[4 * i] = STATUS_STAT_FAILED
+    errors.push([i, ...failure(error)])
+    return false
+  }
+  if (info === undefined) {
+    numbers[4 * i] = STATUS_STAT_FAILED
+    errors.push([i, 'ENOENT', `ENOENT: no such file or directory, stat '${path}'`])
+    return false
+  }
+  numbers[4 * i] = info.isFile() ? STATUS_FILE : STATUS_OTHER
+  numbers[4 * i + 1] = info.size
+  numbers[4 * i + 2] = Math.floor(info.mtimeMs)
+  return true
 }
 
 /** The thread's rule: hash when asked to and no known [size, mtime] matches (or always with REHASH). */

@@ -14,6 +14,7 @@ import {
   setKnown,
   setProbe,
 } from '../../src/files/file-prober.js'
+import {nativeStatMany} from '../../src/files/native-stat.js'
 import {createStatProber} from '../../src/files/stat-prober.js'
 
 // The stat-only prober stats on the calling thread and hands only the files to hash to a worker thread: its reply
@@ -58,31 +59,40 @@ describe('createStatProber', () => {
     }
   }
 
-  it('gives the worker threads’ reply: statuses, sizes, mtimes, hashes and errors', async () => {
-    const here = await probeWith(createStatProber(1))
-    const threads = await probeWith(createFileProber(1))
-    const sha256 = createHash('sha256').update(bytes).digest('hex')
-    const row = (r: ProbeReply, i: number) => Array.from(r.numbers.subarray(4 * i, 4 * i + 4))
-    // status (0 file, 1 not a file, 2 stat failed), size, mtime, bytes hashed
-    expect(row(here, 0)).toEqual([0, bytes.length, mtime, 0])
-    expect(row(here, 1)).toEqual([0, bytes.length, mtime, bytes.length])
-    expect(row(here, 2)).toEqual([0, bytes.length, mtime, 0])
-    expect(row(here, 3)[0]).toBe(2)
-    expect(row(here, 4)[0]).toBe(1)
-    expect(row(here, 5)[0]).toBe(2)
-    expect(row(here, 6)).toEqual([0, bytes.length, mtime, bytes.length])
-    expect(here.hashes).toEqual([null, sha256, null, null, null, null, sha256])
-    const byIndex = (r: ProbeReply) => [...r.errors].sort((a, b) => a[0] - b[0])
-    expect(byIndex(here).map(([i, code]) => [i, code])).toEqual([
-      [3, 'ENOENT'],
-      [5, 'ENOTDIR'],
-    ])
-    expect(byIndex(here)[0]![2]).toBe(
-      `ENOENT: no such file or directory, stat '${path.join(work, 'missing')}'`,
-    )
+  // Both ways of stat'ing on this thread: the native batch stat (where built) and Node's statSync.
+  const ways = [
+    ['the native batch stat', nativeStatMany()],
+    ['statSync', null],
+  ] as const
+  it.each(ways)(
+    'gives the worker threads’ reply with %s: statuses, sizes, mtimes, hashes and errors',
+    async (_, statMany) => {
+      if (process.env.AEDB_NATIVE_STAT !== '0') expect(nativeStatMany()).not.toBeNull()
+      const here = await probeWith(createStatProber(1, statMany))
+      const threads = await probeWith(createFileProber(1))
+      const sha256 = createHash('sha256').update(bytes).digest('hex')
+      const row = (r: ProbeReply, i: number) => Array.from(r.numbers.subarray(4 * i, 4 * i + 4))
+      // status (0 file, 1 not a file, 2 stat failed), size, mtime, bytes hashed
+      expect(row(here, 0)).toEqual([0, bytes.length, mtime, 0])
+      expect(row(here, 1)).toEqual([0, bytes.length, mtime, bytes.length])
+      expect(row(here, 2)).toEqual([0, bytes.length, mtime, 0])
+      expect(row(here, 3)[0]).toBe(2)
+      expect(row(here, 4)[0]).toBe(1)
+      expect(row(here, 5)[0]).toBe(2)
+      expect(row(here, 6)).toEqual([0, bytes.length, mtime, bytes.length])
+      expect(here.hashes).toEqual([null, sha256, null, null, null, null, sha256])
+      const byIndex = (r: ProbeReply) => [...r.errors].sort((a, b) => a[0] - b[0])
+      expect(byIndex(here).map(([i, code]) => [i, code])).toEqual([
+        [3, 'ENOENT'],
+        [5, 'ENOTDIR'],
+      ])
+      expect(byIndex(here)[0]![2]).toBe(
+        `ENOENT: no such file or directory, stat '${path.join(work, 'missing')}'`,
+      )
 
-    for (let i = 0; i < names.length; i++) expect(row(here, i)).toEqual(row(threads, i))
-    expect(here.hashes).toEqual(threads.hashes)
-    expect(byIndex(here)).toEqual(byIndex(threads))
-  })
+      for (let i = 0; i < names.length; i++) expect(row(here, i)).toEqual(row(threads, i))
+      expect(here.hashes).toEqual(threads.hashes)
+      expect(byIndex(here)).toEqual(byIndex(threads))
+    },
+  )
 })
