@@ -1,15 +1,19 @@
-// statMany(paths, out): stat(2) of every path, written into a Float64Array, four numbers per path:
+// statMany(joined, count, out) and statManyAsync(joined, count, out): stat(2) of each of the `count` paths of
+// `joined` (one string, the paths separated by NUL, which no path holds: one conversion per batch, not one per
+// path), written into a Float64Array, four numbers per path:
 //   out[4i]     0 a regular file, 1 something else (a directory, a device...), 2 stat failed
 //   out[4i + 1] the size in bytes (0 when stat failed)
 //   out[4i + 2] the mtime in whole milliseconds, Math.floor of what Node's fs.statSync gives as mtimeMs
 //   out[4i + 3] errno when stat failed, else 0
 // The layout of the prober's reply (src/files/file-prober.ts), so a batch is one call and no object per file: Node's
 // statSync builds a Stats object with four Dates for each file, which cost as much as the system call and leave
-// as much garbage. Symbolic links are followed, as statSync does. Errors are only numbered here; the caller asks
-// Node's own statSync for the message of the (rare) path that failed.
+// as much garbage. statManyAsync makes the calls on a thread of libuv's pool and returns a promise, so the main
+// thread reads the database meanwhile; `out` must not be touched until it settles. Symbolic links are followed, as
+// statSync does. Errors are only numbered here; the caller asks statSync for the message of a path that failed.
 #define NAPI_VERSION 8
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,14 +22,32 @@
 #define STATUS_FILE 0
 #define STATUS_OTHER 1
 #define STATUS_FAILED 2
+// The paths of one call, copied out of JavaScript (a pool thread cannot read JavaScript strings): one buffer of
+// NUL-terminated strings and where each starts.
+typedef struct {
+  uint32_t count;
+  char *chars;
+  size_t *starts;
+  double *out;
+  napi_ref out_ref;
+  napi_deferred deferred;
+  napi_async_work work;
+} Job;
 
 static napi_value fail(napi_env env, const char *message) {
   napi_throw_type_error(env, NULL, message);
   return NULL;
 }
 
+static void free_job(Job *job) {
+  free(job->chars);
+  free(job->starts);
+  free(job);
+}
+
 // Node computes mtimeMs in double arithmetic (sec * 1000 + nsec / 1e6), which rounds up within ~120 ns of the next
-// millisecond at today's dates: the same operations here give the same whole milliseconds as Math.floor(mtimeMs).
+// millisecond at today's dates: the same operations (kept apart, so no fused multiply-add) give the same whole
+// milliseconds as Math.floor(mtimeMs).
 static double mtime_ms(const struct stat *info) {
 #if defined(__APPLE__)
   double sec = (double)info->st_mtimespec.tv_sec, nsec = (double)info->st_mtimespec.tv_nsec;
@@ -39,11 +61,12 @@ static double mtime_ms(const struct stat *info) {
 
 static void stat_one(const char *path, double *out) {
   struct stat info;
-  if (stat(path, &info) != 0) {
+  // An empty path names no file (statSync says ENOENT too).
+  if (path[0] == 0 || stat(path, &info) != 0) {
     out[0] = STATUS_FAILED;
     out[1] = 0;
     out[2] = 0;
-    out[3] = errno;
+    out[3] = path[0] == 0 ? ENOENT : errno;
     return;
   }
   out[0] = S_ISREG(info.st_mode) ? STATUS_FILE : STATUS_OTHER;
@@ -52,61 +75,109 @@ static void stat_one(const char *path, double *out) {
   out[3] = 0;
 }
 
-static napi_value stat_many(napi_env env, napi_callback_info call) {
-  size_t argc = 2;
-  napi_value argv[2];
-  if (napi_get_cb_info(env, call, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return fail(env, "statMany(paths, out) takes two arguments");
+static void stat_all(Job *job) {
+  for (uint32_t i = 0; i < job->count; i++) stat_one(job->chars + job->starts[i], job->out + 4 * (size_t)i);
+}
+
+// Copies `joined` out of JavaScript and finds where each of its `count` paths starts; 0 when it holds another
+// number of paths.
+static int split_paths(napi_env env, napi_value joined, Job *job) {
+  size_t bytes = 0;
+  if (napi_get_value_string_utf8(env, joined, NULL, 0, &bytes) != napi_ok) return 0;
+  job->chars = malloc(bytes + 1);
+  job->starts = malloc(sizeof(size_t) * ((size_t)job->count + 1));
+  if (job->chars == NULL || job->starts == NULL) return 0;
+  napi_get_value_string_utf8(env, joined, job->chars, bytes + 1, &bytes);
+  uint32_t found = 0;
+  job->starts[found++] = 0;
+  for (size_t at = 0; at < bytes; at++) {
+    if (job->chars[at] != 0) continue;
+    if (found == job->count) return 0;
+    job->starts[found++] = at + 1;
+  }
+  return found == job->count;
+}
+
+// The arguments checked and the paths copied into a new job; NULL with an exception thrown when they are wrong.
+static Job *new_job(napi_env env, napi_callback_info call, napi_value *out_value) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, call, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
+    return (Job *)fail(env, "statMany(joined, count, out) takes three arguments");
   uint32_t count = 0;
-  if (napi_get_array_length(env, argv[0], &count) != napi_ok) return fail(env, "paths must be an array");
+  if (napi_get_value_uint32(env, argv[1], &count) != napi_ok || count == 0)
+    return (Job *)fail(env, "count must be a positive whole number");
   napi_typedarray_type type;
   size_t length = 0;
   void *data = NULL;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok ||
+  if (napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, NULL) != napi_ok ||
       type != napi_float64_array)
-    return fail(env, "out must be a Float64Array");
-  if (length < 4 * (size_t)count) return fail(env, "out must hold four numbers per path");
-  double *out = (double *)data;
-  size_t capacity = 4096;
-  char *path = malloc(capacity);
-  if (path == NULL) return fail(env, "out of memory");
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value element;
-    size_t bytes = 0;
-    // One conversion per path into the buffer; a path that filled it is measured and converted again.
-    if (napi_get_element(env, argv[0], i, &element) != napi_ok ||
-        napi_get_value_string_utf8(env, element, path, capacity, &bytes) != napi_ok) {
-      free(path);
-      return fail(env, "every path must be a string");
-    }
-    if (bytes + 1 >= capacity) {
-      napi_get_value_string_utf8(env, element, NULL, 0, &bytes);
-      char *larger = realloc(path, bytes + 1);
-      if (larger == NULL) {
-        free(path);
-        return fail(env, "out of memory");
-      }
-      path = larger;
-      capacity = bytes + 1;
-      napi_get_value_string_utf8(env, element, path, capacity, &bytes);
-    }
-    // A path with a NUL in it names no file (Node refuses it too): reported as failed with ENOENT.
-    if (strlen(path) != bytes) {
-      double *at = out + 4 * (size_t)i;
-      at[0] = STATUS_FAILED;
-      at[1] = at[2] = 0;
-      at[3] = ENOENT;
-      continue;
-    }
-    stat_one(path, out + 4 * (size_t)i);
+    return (Job *)fail(env, "out must be a Float64Array");
+  if (length < 4 * (size_t)count) return (Job *)fail(env, "out must hold four numbers per path");
+  Job *job = calloc(1, sizeof(Job));
+  if (job == NULL) return (Job *)fail(env, "out of memory");
+  job->count = count;
+  job->out = (double *)data;
+  if (!split_paths(env, argv[0], job)) {
+    free_job(job);
+    return (Job *)fail(env, "joined must be a string of count paths separated by NUL");
   }
-  free(path);
+  *out_value = argv[2];
+  return job;
+}
+
+static napi_value stat_many(napi_env env, napi_callback_info call) {
+  napi_value out;
+  Job *job = new_job(env, call, &out);
+  if (job == NULL) return NULL;
+  stat_all(job);
+  free_job(job);
   return NULL;
 }
 
+static void execute(napi_env env, void *data) {
+  (void)env;
+  stat_all((Job *)data);
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  Job *job = (Job *)data;
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  if (status == napi_ok) {
+    napi_resolve_deferred(env, job->deferred, undefined);
+  } else {
+    napi_value message, error;
+    napi_create_string_utf8(env, "statManyAsync was cancelled", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+  }
+  napi_delete_reference(env, job->out_ref);
+  napi_delete_async_work(env, job->work);
+  free_job(job);
+}
+
+static napi_value stat_many_async(napi_env env, napi_callback_info call) {
+  napi_value out, promise, name;
+  Job *job = new_job(env, call, &out);
+  if (job == NULL) return NULL;
+  // The reference keeps `out` (and so the memory the pool thread writes) alive until the job completes.
+  if (napi_create_reference(env, out, 1, &job->out_ref) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "aedb:statMany", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute, complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    free_job(job);
+    return fail(env, "statManyAsync could not start");
+  }
+  return promise;
+}
+
 NAPI_MODULE_INIT() {
-  napi_value fn;
-  if (napi_create_function(env, "statMany", NAPI_AUTO_LENGTH, stat_many, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "statMany", fn) != napi_ok) return NULL;
+  napi_property_descriptor functions[] = {
+      {"statMany", NULL, stat_many, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"statManyAsync", NULL, stat_many_async, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, 2, functions) != napi_ok) return NULL;
   return exports;
 }

@@ -10,28 +10,54 @@ import {fileURLToPath} from 'node:url'
  */
 export type StatMany = (paths: readonly string[], out: Float64Array) => void
 
+/** The native batch stat: on this thread, or on a thread of libuv's pool (`out` is filled when the promise settles). */
+export interface NativeStat {
+  statMany: StatMany
+  statManyAsync: (paths: readonly string[], out: Float64Array) => Promise<void>
+}
+
 /** Where `npm ci` builds the addon (scripts/build-native.mjs), relative to the package's root. */
 const ADDON = path.join('build', 'Release', 'aedb_stat.node')
 
-let loaded: {statMany: StatMany | null} | undefined
+/** The addon's own functions: the paths cross as one string, separated by NUL (which no path holds). */
+interface Addon {
+  statMany(joined: string, count: number, out: Float64Array): void
+  statManyAsync(joined: string, count: number, out: Float64Array): Promise<void>
+}
+
+/** A path holding a NUL would split in two: the addon refuses the batch (its count is off) rather than misplace it. */
+function joined(paths: readonly string[]): string {
+  return paths.join('\0')
+}
+
+let loaded: {native: NativeStat | null} | undefined
 
 /**
  * The native batch stat (native/stat_many.c), or null where it was not built (no C compiler when the package was
  * installed, `npm ci --ignore-scripts`) or AEDB_NATIVE_STAT=0 turns it off: the callers then use Node's statSync,
  * which gives the same numbers at about 1.5x the CPU (a Stats object with four Dates per file, and its garbage).
  */
-export function nativeStatMany(): StatMany | null {
-  loaded ??= {statMany: load()}
-  return loaded.statMany
+export function nativeStat(): NativeStat | null {
+  loaded ??= {native: load()}
+  return loaded.native
 }
 
-function load(): StatMany | null {
+function load(): NativeStat | null {
   if (process.env.AEDB_NATIVE_STAT === '0') return null
   const root = packageRoot()
   if (root === null || !existsSync(path.join(root, ADDON))) return null
   try {
-    const addon = createRequire(import.meta.url)(path.join(root, ADDON)) as {statMany?: unknown}
-    return typeof addon.statMany === 'function' ? (addon.statMany as StatMany) : null
+    const addon = createRequire(import.meta.url)(path.join(root, ADDON)) as Partial<Addon>
+    const {statMany, statManyAsync} = addon
+    if (typeof statMany !== 'function' || typeof statManyAsync !== 'function') return null
+    return {
+      statMany: (paths, out) => {
+        if (paths.length > 0) statMany(joined(paths), paths.length, out)
+      },
+      statManyAsync: async (paths, out) => {
+        if (paths.length > 0) await statManyAsync(joined(paths), paths.length, out)
+      },
+    }
   } catch {
     // Built for another Node or platform (a copied node_modules): Node's statSync does the same work.
     return null

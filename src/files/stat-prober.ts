@@ -11,7 +11,7 @@ import {
   STATUS_OTHER,
   STATUS_STAT_FAILED,
 } from './file-prober.js'
-import {nativeStatMany, type StatMany} from './native-stat.js'
+import {type NativeStat, nativeStat} from './native-stat.js'
 
 /**
  * A prober for stat-only passes: the files are stat'ed on the calling thread, a batch at a time between turns of the
@@ -21,23 +21,26 @@ import {nativeStatMany, type StatMany} from './native-stat.js'
  * waits for the database's next page most of the time anyway. The reply is the one the threads would give.
  * `statMany` (default: the native batch stat where it was built, see native-stat.ts) stats a batch in one call.
  */
-export function createStatProber(
-  hashThreads: number,
-  statMany: StatMany | null = nativeStatMany(),
-): FileProber {
+export function createStatProber(hashThreads: number, native: NativeStat | null = nativeStat()): FileProber {
   let threads: FileProber | null = null
   const hashOnThreads = async (batch: ProbeBatch): Promise<ProbeReply> => {
     threads ??= createFileProber(hashThreads)
     return threads.probe(await threads.acquire(), batch)
   }
+  const slots = native ? createSlots(1) : null
   return {
-    // A turn of the event loop before each batch: the database's replies are read while the files are stat'ed.
-    acquire: () => new Promise((resolve) => setImmediate(resolve)),
-    release: () => {},
+    // Natively: a free slot. Else a turn of the event loop before each batch, so the database's replies are read
+    // while the files are stat'ed.
+    acquire: () => slots?.acquire() ?? new Promise((resolve) => setImmediate(resolve)),
+    release: () => slots?.release(),
     async probe(_slot, batch) {
-      const {reply, toHash} = statBatch(batch, statMany)
-      if (toHash.length > 0) mergeHashed(reply, toHash, await hashOnThreads(subBatch(batch, toHash)))
-      return reply
+      try {
+        const {reply, toHash} = native ? await statBatchNative(batch, native) : statBatch(batch)
+        if (toHash.length > 0) mergeHashed(reply, toHash, await hashOnThreads(subBatch(batch, toHash)))
+        return reply
+      } finally {
+        slots?.release()
+      }
     },
     close: async () => {
       await threads?.close()
@@ -46,19 +49,60 @@ export function createStatProber(
 }
 
 /**
- * What the worker thread's stat finds, and which files it would go on to hash. With the native batch stat: one call
- * for the batch and no object per file; a path it could not stat is asked of statSync again, for Node's own error
- * code and message (and in case the file appeared meanwhile).
+ * Batches stat'ed natively at once, each on a thread of libuv's pool: one is stat'ed while the main thread judges
+ * the last and reads pages, and a deadline stops the pass within two batches.
  */
-function statBatch(batch: ProbeBatch, statMany: StatMany | null): {reply: ProbeReply; toHash: number[]} {
+const NATIVE_BATCHES_IN_FLIGHT = 2
+
+/** `count` slots: acquire waits for a free one, release frees one. */
+function createSlots(count: number): {acquire: () => Promise<unknown>; release: () => void} {
+  let free = count
+  const waiting: Array<() => void> = []
+  return {
+    acquire: () => {
+      if (free > 0) {
+        free--
+        return Promise.resolve()
+      }
+      return new Promise<void>((resolve) => waiting.push(resolve))
+    },
+    release: () => {
+      const next = waiting.shift()
+      if (next) next()
+      else free++
+    },
+  }
+}
+
+/**
+ * The batch stat'ed natively on a pool thread: no object per file. A path it could not stat is asked of statSync
+ * again, for Node's own error code and message (and in case the file appeared meanwhile).
+ */
+async function statBatchNative(batch: ProbeBatch, native: NativeStat): Promise<Stated> {
+  // A path holding a NUL (it names no file) would split in two on the way: statSync reports it as it does anywhere.
+  if (batch.paths.some((p) => p.includes('\0'))) return statBatch(batch)
+  const numbers = new Float64Array(4 * batch.paths.length)
+  native.statMany(batch.paths, numbers)
+  return afterStat(batch, numbers, true)
+}
+
+/** What the worker thread's stat finds, and which files it would go on to hash. */
+function statBatch(batch: ProbeBatch): Stated {
+  return afterStat(batch, new Float64Array(4 * batch.paths.length), false)
+}
+
+interface Stated {
+  reply: ProbeReply
+  toHash: number[]
+}
+
+/** The reply from the stats in `numbers` (statSync's where `statted` is false, or it failed), and what to hash. */
+function afterStat(batch: ProbeBatch, numbers: Float64Array, statted: boolean): Stated {
   const {paths} = batch
-  const numbers = new Float64Array(4 * paths.length)
-  const hashes = new Array<string | null>(paths.length).fill(null)
   const errors: Array<[number, string, string]> = []
   const toHash: number[] = []
-  statMany?.(paths, numbers)
   for (let i = 0; i < paths.length; i++) {
-    if (statMany === null || numbers[4 * i] === STATUS_STAT_FAILED) {
+    if (!statted || numbers[4 * i] === STATUS_STAT_FAILED) {
       numbers[4 * i + 3] = 0
       if (!statOne(paths[i]!, i, numbers, errors)) continue
     }
@@ -66,7 +110,7 @@ function statBatch(batch: ProbeBatch, statMany: StatMany | null): {reply: ProbeR
       toHash.push(i)
     }
   }
-  return {reply: {numbers, hashes, errors}, toHash}
+  return {reply: {numbers, hashes: new Array<string | null>(paths.length).fill(null), errors}, toHash}
 }
 
 /** Node's statSync of file i into the reply's numbers (or errors); false when stat failed. */

@@ -14,7 +14,7 @@ import {
   setKnown,
   setProbe,
 } from '../../src/files/file-prober.js'
-import {nativeStatMany} from '../../src/files/native-stat.js'
+import {nativeStat} from '../../src/files/native-stat.js'
 import {createStatProber} from '../../src/files/stat-prober.js'
 
 // The stat-only prober stats on the calling thread and hands only the files to hash to a worker thread: its reply
@@ -61,13 +61,13 @@ describe('createStatProber', () => {
 
   // Both ways of stat'ing on this thread: the native batch stat (where built) and Node's statSync.
   const ways = [
-    ['the native batch stat', nativeStatMany()],
+    ['the native batch stat', nativeStat()],
     ['statSync', null],
   ] as const
   it.each(ways)(
     'gives the worker threads’ reply with %s: statuses, sizes, mtimes, hashes and errors',
     async (_, statMany) => {
-      if (process.env.AEDB_NATIVE_STAT !== '0') expect(nativeStatMany()).not.toBeNull()
+      if (process.env.AEDB_NATIVE_STAT !== '0') expect(nativeStat()).not.toBeNull()
       const here = await probeWith(createStatProber(1, statMany))
       const threads = await probeWith(createFileProber(1))
       const sha256 = createHash('sha256').update(bytes).digest('hex')
