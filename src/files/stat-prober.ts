@@ -27,7 +27,7 @@ export function createStatProber(hashThreads: number, native: NativeStat | null 
     threads ??= createFileProber(hashThreads)
     return threads.probe(await threads.acquire(), batch)
   }
-  const slots = native ? createSlots(1) : null
+  const slots = native ? createSlots(NATIVE_BATCHES_IN_FLIGHT) : null
   return {
     // Natively: a free slot. Else a turn of the event loop before each batch, so the database's replies are read
     // while the files are stat'ed.
@@ -82,7 +82,7 @@ async function statBatchNative(batch: ProbeBatch, native: NativeStat): Promise<S
   // A path holding a NUL (it names no file) would split in two on the way: statSync reports it as it does anywhere.
   if (batch.paths.some((p) => p.includes('\0'))) return statBatch(batch)
   const numbers = new Float64Array(4 * batch.paths.length)
-  native.statMany(batch.paths, numbers)
+  await native.statManyAsync(batch.paths, numbers)
   return afterStat(batch, numbers, true)
 }
 
