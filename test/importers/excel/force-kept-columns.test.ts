@@ -9,13 +9,13 @@ import {backfillExcel} from '../../../src/importers/excel/backfill-excel.js'
 import type {StudyName} from '../../../src/importers/excel/parse-log.js'
 import {verify} from '../../../src/verify/verify.js'
 import {createTestDatabase, type TestDatabase, testBackends} from '../../support/backends.js'
-import {kneeSampleDir} from '../../support/knee-samples.js'
+import {type KneeSampleVersion, kneeSampleDir} from '../../support/knee-samples.js'
 
 // A v1 walk log: its Audio sheet has no per-log or per-microphone QC-fail flags (v4 has), so a re-import keeps those
 // columns of its audio_processing row as they are (upsert-rows' hashKeptColumns). A v4 walk log has no acoustic
 // threshold in its cycle summaries (v1-v3 have). Hand edits of such columns must not be blessed by --force.
-const V1_LOG = ['v1-2025-12-28', '#1019', 'Right Knee', 'Walking', 'processing_log_1019_Right_walk.xlsx']
-const V4_LOG = ['v4-2026-01-29', '#2037', 'Left Knee', 'Walking', 'processing_log_2037_Left_walk.xlsx']
+const V1_LOG: [KneeSampleVersion, ...string[]] = ['v1-2025-12-28', '#1019', 'Right Knee', 'Walking', 'processing_log_1019_Right_walk.xlsx']
+const V4_LOG: [KneeSampleVersion, ...string[]] = ['v4-2026-01-29', '#2037', 'Left Knee', 'Walking', 'processing_log_2037_Left_walk.xlsx']
 const VOLATILE = new Set(['updated_at', 'run_id'])
 
 type Row = Record<string, unknown> & {id: string; content_hash: string}
@@ -113,14 +113,15 @@ describe.each(testBackends())(
       const restored = await rowOf('audio_processing', audio.id)
       expect(stable(restored)).toEqual(stable(audio))
       expect(restored.content_hash).toBe(audio.content_hash)
-      // The restore is aedb's own write, audited under the forced run.
-      const {rows} = await sql<{new_values: Record<string, unknown>; command: string}>`
-      select a.new_values, r.command from audit_log a join runs r on r.id = a.run_id
-      where a.row_id = ${audio.id} order by a.id desc limit 1`.execute(db())
-      expect(rows[0]).toMatchObject({
-        command: 'backfill-excel',
-        new_values: {qc_fail: null, qc_fail_ch2: null},
-      })
+      // The restore is aedb's own write, audited under the forced run: the kept columns, then the written one.
+      const {rows} = await sql<{new_values: Record<string, unknown>}>`
+        select new_values from audit_log where row_id = ${audio.id} and run_id = ${forced.runId} order by id`.execute(
+        db(),
+      )
+      expect(rows.map((r) => r.new_values)).toEqual([
+        {qc_fail: null, qc_fail_ch2: null},
+        {notes: null, run_id: forced.runId},
+      ])
 
       const fixed = await rowsCheck()
       expect(fixed.findings).toEqual([])
