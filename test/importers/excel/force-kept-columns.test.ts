@@ -14,8 +14,20 @@ import {type KneeSampleVersion, kneeSampleDir} from '../../support/knee-samples.
 // A v1 walk log: its Audio sheet has no per-log or per-microphone QC-fail flags (v4 has), so a re-import keeps those
 // columns of its audio_processing row as they are (upsert-rows' hashKeptColumns). A v4 walk log has no acoustic
 // threshold in its cycle summaries (v1-v3 have). Hand edits of such columns must not be blessed by --force.
-const V1_LOG: [KneeSampleVersion, ...string[]] = ['v1-2025-12-28', '#1019', 'Right Knee', 'Walking', 'processing_log_1019_Right_walk.xlsx']
-const V4_LOG: [KneeSampleVersion, ...string[]] = ['v4-2026-01-29', '#2037', 'Left Knee', 'Walking', 'processing_log_2037_Left_walk.xlsx']
+const V1_LOG: [KneeSampleVersion, ...string[]] = [
+  'v1-2025-12-28',
+  '#1019',
+  'Right Knee',
+  'Walking',
+  'processing_log_1019_Right_walk.xlsx',
+]
+const V4_LOG: [KneeSampleVersion, ...string[]] = [
+  'v4-2026-01-29',
+  '#2037',
+  'Left Knee',
+  'Walking',
+  'processing_log_2037_Left_walk.xlsx',
+]
 const VOLATILE = new Set(['updated_at', 'run_id'])
 
 type Row = Record<string, unknown> & {id: string; content_hash: string}
