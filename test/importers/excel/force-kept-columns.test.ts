@@ -10,6 +10,7 @@ import type {StudyName} from '../../../src/importers/excel/parse-log.js'
 import {verify} from '../../../src/verify/verify.js'
 import {createTestDatabase, type TestDatabase, testBackends} from '../../support/backends.js'
 import {type KneeSampleVersion, kneeSampleDir} from '../../support/knee-samples.js'
+import {runCli} from '../../support/run-cli.js'
 
 // A v1 walk log: its Audio sheet has no per-log or per-microphone QC-fail flags (v4 has), so a re-import keeps those
 // columns of its audio_processing row as they are (upsert-rows' hashKeptColumns). A v4 walk log has no acoustic
@@ -166,6 +167,45 @@ describe.each(testBackends())(
       const fixed = await rowsCheck()
       expect(fixed.findings).toEqual([])
       expect(fixed.resolved.map((f) => [f.code, f.id])).toEqual([['ROW_EDITED', summary.id]])
+    })
+
+    it('through the CLI: verify exits 3 naming the command, which puts the row back; verify then exits 0', async () => {
+      await editBySql('audio_processing', audio.id, 'qc_fail_ch4 = true')
+      // The CLI opens the database itself (an embedded one admits one process at a time).
+      await opened.close()
+      try {
+        const verifyCli = () =>
+          runCli(['verify', '--check', 'rows', '--json', '--database-url', database.url])
+        const broken = await verifyCli()
+        expect(broken.exitCode, broken.stderr).toBe(3)
+        const findings = JSON.parse(broken.stdout).findings as Array<{
+          code: string
+          id: string
+          message: string
+        }>
+        expect(findings.map((f) => [f.code, f.id])).toEqual([['ROW_EDITED', audio.id]])
+        const named = /aedb backfill-excel --force '([^']+\.xlsx)'/.exec(findings[0]!.message)
+        expect(named?.[1]).toBe(logs.v1)
+        const forced = await runCli([
+          'backfill-excel',
+          '--force',
+          named![1]!,
+          '--json',
+          '--database-url',
+          database.url,
+        ])
+        expect(forced.exitCode, forced.stderr).toBe(0)
+        const fixed = await verifyCli()
+        expect(fixed.exitCode, fixed.stderr).toBe(0)
+        const json = JSON.parse(fixed.stdout)
+        expect(json.findings).toEqual([])
+        expect(json.resolved.map((f: {code: string; id: string}) => [f.code, f.id])).toEqual([
+          ['ROW_EDITED', audio.id],
+        ])
+      } finally {
+        opened = await database.open()
+      }
+      expect(stable(await rowOf('audio_processing', audio.id))).toEqual(stable(audio))
     })
 
     it('without an earlier value in audit_log: the edit is not blessed, ROW_EDITED stays open and says how to restore by hand', async () => {
