@@ -60,9 +60,8 @@ export async function upsertRowsReporting<T extends TableName>(
   const columns = checkedColumns(props, spec)
   const text = upsertSql(props, spec, columns)
   // Code-unit order, the order of the ids' locale collation too (lowercase uuids), at a fraction of its cost.
-  const rows = [...(await hashKeptColumns(props, columns))].sort((a, b) =>
-    compareIds(String(a.id ?? ''), String(b.id ?? '')),
-  )
+  const kept = await hashKeptColumns(props, columns)
+  const rows = [...kept.rows].sort((a, b) => compareIds(String(a.id ?? ''), String(b.id ?? '')))
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
     const chunk = rows.slice(start, start + CHUNK_ROWS)
     const params = columns.map((column) => toArrayLiteral(chunk.map((row) => row[column])))
@@ -75,11 +74,28 @@ export async function upsertRowsReporting<T extends TableName>(
     outcome.counts.updated += result.rows.length - inserted
     outcome.counts.unchanged += chunk.length - result.rows.length
   }
+  countRestored(outcome, kept.restored)
   return outcome
+}
+
+/** A row whose kept columns were put back was updated, even where the upsert then found its written ones equal. */
+function countRestored(outcome: UpsertOutcome, restored: ReadonlySet<string>): void {
+  for (const id of restored) {
+    if (outcome.inserted.has(id) || outcome.updated.has(id)) continue
+    outcome.updated.add(id)
+    outcome.counts.updated++
+    outcome.counts.unchanged--
+  }
 }
 
 function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** What hashKeptColumns hands on: the rows to write, and the ids of rows whose kept columns it put back. */
+interface KeptRows {
+  rows: ReadonlyArray<Record<string, unknown>>
+  restored: ReadonlySet<string>
 }
 
 /**
@@ -87,28 +103,138 @@ function compareIds(a: string, b: string): number {
  * existing row as they are, so the content hash it stores must cover the values kept: for such rows that already
  * exist (same id, which is derived from the natural key), the hash is recomputed over the row with the kept values.
  * Otherwise `verify` would report every such row as edited outside aedb; running again gives the same hash.
+ *
+ * A kept value is only trusted while the row still hashes to its stored content_hash. A row edited outside aedb
+ * (verify's ROW_EDITED) would otherwise have the edit blessed by the new hash: its kept columns are first put back
+ * to the values aedb's importers last wrote (audit_log), and where audit_log no longer has one, the row keeps the
+ * hash it was imported with, so that verify goes on reporting it until it is set back by hand.
  */
 async function hashKeptColumns<T extends TableName>(
   props: UpsertRowsProps<T>,
   columns: readonly string[],
-): Promise<ReadonlyArray<Record<string, unknown>>> {
+): Promise<KeptRows> {
+  const unchanged: KeptRows = {rows: props.rows, restored: new Set()}
   const table = props.table as string as ImportedTable
-  if (!(IMPORTED_TABLES as readonly string[]).includes(table)) return props.rows
-  if (!columns.includes('id') || !columns.includes('content_hash')) return props.rows
+  if (!(IMPORTED_TABLES as readonly string[]).includes(table)) return unchanged
+  if (!columns.includes('id') || !columns.includes('content_hash')) return unchanged
   const kept = contentColumns(table).filter((column) => !columns.includes(column))
-  if (kept.length === 0) return props.rows
-  const existing = new Map<string, Record<string, unknown>>()
-  for (let start = 0; start < props.rows.length; start += CHUNK_ROWS) {
-    const ids = props.rows.slice(start, start + CHUNK_ROWS).map((row) => row.id)
-    const {rows} = await sql<Record<string, unknown>>`select id, ${sql.join(kept.map((c) => sql.ref(c)))}
-      from ${sql.table(table)} where id = any(${toArrayLiteral(ids)}::uuid[])`.execute(props.db)
-    for (const row of rows) existing.set(String(row.id), row)
-  }
-  if (existing.size === 0) return props.rows
-  return props.rows.map((row) => {
+  if (kept.length === 0) return unchanged
+  const existing = await readExistingRows(props.db, table, props.rows)
+  if (existing.size === 0) return unchanged
+  const edited = [...existing.values()].filter((row) => rowContentHash(table, row) !== row.content_hash)
+  const {restored, unknown} = await restoreKeptColumns(props.db, table, kept, edited)
+  for (const row of restored) existing.set(String(row.id), row)
+  const rows = props.rows.map((row) => {
     const before = existing.get(String(row.id))
-    return before ? {...row, content_hash: rowContentHash(table, {...before, ...row})} : row
+    if (!before) return row
+    const hash = unknown.has(String(before.id))
+      ? before.content_hash
+      : rowContentHash(table, {...before, ...row})
+    return {...row, content_hash: hash}
   })
+  return {rows, restored: new Set(restored.map((row) => String(row.id)))}
+}
+
+/** The rows of this batch already in the table, by id, with every column verify hashes. */
+async function readExistingRows(
+  db: Kysely<Database>,
+  table: ImportedTable,
+  rows: ReadonlyArray<Record<string, unknown>>,
+): Promise<Map<string, Record<string, unknown>>> {
+  const existing = new Map<string, Record<string, unknown>>()
+  const read = ['id', 'content_hash', ...contentColumns(table)]
+  for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+    const ids = rows.slice(start, start + CHUNK_ROWS).map((row) => row.id)
+    const found = await sql<Record<string, unknown>>`select ${sql.join(read.map((c) => sql.ref(c)))}
+      from ${sql.table(table)} where id = any(${toArrayLiteral(ids)}::uuid[])`.execute(db)
+    for (const row of found.rows) existing.set(String(row.id), row)
+  }
+  return existing
+}
+
+/** The runs whose writes are a source's own values: an edit by `aedb sql --write` or by no run at all is not. */
+const IMPORTING_COMMANDS = ['backfill-excel', 'import-json']
+
+interface RestoredKeptColumns {
+  /** The edited rows whose kept columns were put back (only those that differed), as read back after the update. */
+  restored: Array<Record<string, unknown>>
+  /** Ids of edited rows with a kept column audit_log has no importer's value for: their edit cannot be undone. */
+  unknown: ReadonlySet<string>
+}
+
+/**
+ * Puts each kept column of rows edited outside aedb back to the value an importer last wrote to it, as audit_log
+ * recorded it (the jsonb of the row, read back into the column's type by jsonb_populate_record). Two statements per
+ * chunk of edited rows, and none at all when no row was edited.
+ */
+async function restoreKeptColumns(
+  db: Kysely<Database>,
+  table: ImportedTable,
+  kept: readonly string[],
+  edited: ReadonlyArray<Record<string, unknown>>,
+): Promise<RestoredKeptColumns> {
+  const restored: Array<Record<string, unknown>> = []
+  const unknown = new Set<string>()
+  for (let start = 0; start < edited.length; start += CHUNK_ROWS) {
+    const ids = edited.slice(start, start + CHUNK_ROWS).map((row) => String(row.id))
+    const written = await readImportedValues(db, table, kept, ids)
+    const known: Array<[string, Record<string, unknown>]> = []
+    for (const id of ids) {
+      const values = written.get(id) ?? {}
+      if (kept.some((column) => !(column in values))) unknown.add(id)
+      if (Object.keys(values).length > 0) known.push([id, values])
+    }
+    if (known.length > 0) restored.push(...(await writeImportedValues(db, table, kept, known)))
+  }
+  return {restored, unknown}
+}
+
+/** Per row id, the kept columns' values an importer last wrote (a column no importer's write names is absent). */
+async function readImportedValues(
+  db: Kysely<Database>,
+  table: ImportedTable,
+  kept: readonly string[],
+  ids: readonly string[],
+): Promise<Map<string, Record<string, unknown>>> {
+  // A jsonb key holding null gives jsonb 'null', not SQL NULL: `is not null` tells a column written as null from one
+  // the entry does not name (an update's entry names only the columns it changed).
+  const {rows} = await sql<{row_id: string; column_name: string; value: string}>`
+    select distinct on (a.row_id, k.column_name) a.row_id, k.column_name, (a.new_values -> k.column_name)::text as value
+    from audit_log a
+    join runs r on r.id = a.run_id
+    cross join unnest(${toArrayLiteral(kept)}::text[]) as k(column_name)
+    where a.table_name = ${table} and a.row_id = any(${toArrayLiteral(ids)}::uuid[])
+      and a.operation in ('insert', 'update') and r.command = any(${toArrayLiteral(IMPORTING_COMMANDS)}::text[])
+      and a.new_values -> k.column_name is not null
+    order by a.row_id, k.column_name, a.id desc`.execute(db)
+  const values = new Map<string, Record<string, unknown>>()
+  for (const r of rows) {
+    const row = values.get(r.row_id) ?? {}
+    row[r.column_name] = JSON.parse(r.value)
+    values.set(r.row_id, row)
+  }
+  return values
+}
+
+/** Sets the kept columns named in each row's values (others stay); returns the rows that changed, read back. */
+async function writeImportedValues(
+  db: Kysely<Database>,
+  table: ImportedTable,
+  kept: readonly string[],
+  known: ReadonlyArray<readonly [string, Record<string, unknown>]>,
+): Promise<Array<Record<string, unknown>>> {
+  const target = sql.table(table)
+  const value = (column: string) =>
+    sql`case when r.v -> ${column} is not null then (jsonb_populate_record(null::${target}, r.v)).${sql.ref(column)} else t.${sql.ref(column)} end`
+  const read = ['id', 'content_hash', ...contentColumns(table)]
+  const {rows} = await sql<Record<string, unknown>>`
+    update ${target} as t set ${sql.join(kept.map((c) => sql`${sql.ref(c)} = ${value(c)}`))}
+    from unnest(${toArrayLiteral(known.map(([id]) => id))}::uuid[],
+      ${toArrayLiteral(known.map(([, v]) => JSON.stringify(v)))}::jsonb[]) as r(id, v)
+    where t.id = r.id
+      and (${sql.join(kept.map((c) => sql`t.${sql.ref(c)}`))}, null) is distinct from (${sql.join(kept.map(value))}, null)
+    returning ${sql.join(read.map((c) => sql`t.${sql.ref(c)}`))}`.execute(db)
+  return rows
 }
 
 function checkedColumns(props: UpsertRowsProps<TableName>, spec: Record<string, string>): string[] {

@@ -153,7 +153,9 @@ function restoreHint(table: ImportedTable, sourceFile: string | null): string {
   if (!EXCEL_TABLES.has(table))
     return 'set it back by hand from there (a re-import does not rewrite a row whose source is unchanged)'
   const workbook = sourceFile ? shellQuote(sourceFile) : '<log.xlsx>'
-  return `restore it with aedb backfill-excel --force ${workbook} (a plain re-import skips a workbook whose bytes were imported)`
+  // --force writes back what the workbook has and takes columns its layout lacks from audit_log; where audit_log no
+  // longer holds them it leaves the row's hash as imported, so this finding stays open and the rest is by hand.
+  return `restore it with aedb backfill-excel --force ${workbook} (a plain re-import skips a workbook whose bytes were imported; columns the workbook's layout lacks are put back to the values audit_log shows aedb wrote, and if this finding is still open after --force, audit_log no longer has them: set those columns back by hand to their imported values)`
 }
 
 function shellQuote(p: string): string {
