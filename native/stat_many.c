@@ -19,6 +19,11 @@
 #include <sys/stat.h>
 #include <node_api.h>
 
+#ifdef _WIN32
+// stat() takes paths in the ANSI code page there: Windows uses Node's statSync (scripts/build-native.mjs skips it).
+#error "aedb's native stat is for POSIX systems"
+#endif
+
 #define STATUS_FILE 0
 #define STATUS_OTHER 1
 #define STATUS_FAILED 2
@@ -28,7 +33,10 @@ typedef struct {
   uint32_t count;
   char *chars;
   size_t *starts;
-  double *out;
+  // Where the numbers go: `out`'s memory for statMany; the job's own for statManyAsync, copied into `out` on the
+  // main thread when done (JavaScript could detach, transfer or shrink `out`'s buffer meanwhile).
+  double *results;
+  int owns_results;
   napi_ref out_ref;
   napi_deferred deferred;
   napi_async_work work;
@@ -42,6 +50,7 @@ static napi_value fail(napi_env env, const char *message) {
 static void free_job(Job *job) {
   free(job->chars);
   free(job->starts);
+  if (job->owns_results) free(job->results);
   free(job);
 }
 
@@ -76,7 +85,7 @@ static void stat_one(const char *path, double *out) {
 }
 
 static void stat_all(Job *job) {
-  for (uint32_t i = 0; i < job->count; i++) stat_one(job->chars + job->starts[i], job->out + 4 * (size_t)i);
+  for (uint32_t i = 0; i < job->count; i++) stat_one(job->chars + job->starts[i], job->results + 4 * (size_t)i);
 }
 
 // Copies `joined` out of JavaScript and finds where each of its `count` paths starts; 0 when it holds another
@@ -87,7 +96,7 @@ static int split_paths(napi_env env, napi_value joined, Job *job) {
   job->chars = malloc(bytes + 1);
   job->starts = malloc(sizeof(size_t) * ((size_t)job->count + 1));
   if (job->chars == NULL || job->starts == NULL) return 0;
-  napi_get_value_string_utf8(env, joined, job->chars, bytes + 1, &bytes);
+  if (napi_get_value_string_utf8(env, joined, job->chars, bytes + 1, &bytes) != napi_ok) return 0;
   uint32_t found = 0;
   job->starts[found++] = 0;
   for (size_t at = 0; at < bytes; at++) {
@@ -98,26 +107,41 @@ static int split_paths(napi_env env, napi_value joined, Job *job) {
   return found == job->count;
 }
 
-// The arguments checked and the paths copied into a new job; NULL with an exception thrown when they are wrong.
-static Job *new_job(napi_env env, napi_callback_info call, napi_value *out_value) {
+// `value` as a Float64Array of at least 4 * count numbers (its memory in `data`), else 0.
+static int float64_array(napi_env env, napi_value value, uint32_t count, double **data) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *at = NULL;
+  if (napi_get_typedarray_info(env, value, &type, &length, &at, NULL, NULL) != napi_ok ||
+      type != napi_float64_array || length / 4 < (size_t)count)
+    return 0;
+  *data = (double *)at;
+  return 1;
+}
+
+// The arguments checked and the paths copied into a new job (results into `out` itself, or into memory of the
+// job's own when `own_results`); NULL with an exception thrown when they are wrong.
+static Job *new_job(napi_env env, napi_callback_info call, int own_results, napi_value *out_value) {
   size_t argc = 3;
   napi_value argv[3];
   if (napi_get_cb_info(env, call, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
     return (Job *)fail(env, "statMany(joined, count, out) takes three arguments");
   uint32_t count = 0;
-  if (napi_get_value_uint32(env, argv[1], &count) != napi_ok || count == 0)
+  if (napi_get_value_uint32(env, argv[1], &count) != napi_ok || count == 0 ||
+      (size_t)count > SIZE_MAX / (4 * sizeof(double)) - 1)
     return (Job *)fail(env, "count must be a positive whole number");
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *data = NULL;
-  if (napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, NULL) != napi_ok ||
-      type != napi_float64_array)
-    return (Job *)fail(env, "out must be a Float64Array");
-  if (length < 4 * (size_t)count) return (Job *)fail(env, "out must hold four numbers per path");
+  double *out = NULL;
+  if (!float64_array(env, argv[2], count, &out))
+    return (Job *)fail(env, "out must be a Float64Array of four numbers per path");
   Job *job = calloc(1, sizeof(Job));
   if (job == NULL) return (Job *)fail(env, "out of memory");
   job->count = count;
-  job->out = (double *)data;
+  job->results = own_results ? malloc(4 * sizeof(double) * (size_t)count) : out;
+  job->owns_results = own_results;
+  if (job->results == NULL) {
+    free(job);
+    return (Job *)fail(env, "out of memory");
+  }
   if (!split_paths(env, argv[0], job)) {
     free_job(job);
     return (Job *)fail(env, "joined must be a string of count paths separated by NUL");
@@ -128,7 +152,7 @@ static Job *new_job(napi_env env, napi_callback_info call, napi_value *out_value
 
 static napi_value stat_many(napi_env env, napi_callback_info call) {
   napi_value out;
-  Job *job = new_job(env, call, &out);
+  Job *job = new_job(env, call, 0, &out);
   if (job == NULL) return NULL;
   stat_all(job);
   free_job(job);
@@ -140,17 +164,28 @@ static void execute(napi_env env, void *data) {
   stat_all((Job *)data);
 }
 
+// Settles the promise: `out` filled with the job's numbers, or rejected if its memory went away meanwhile.
 static void complete(napi_env env, napi_status status, void *data) {
   Job *job = (Job *)data;
-  napi_value undefined;
-  napi_get_undefined(env, &undefined);
-  if (status == napi_ok) {
-    napi_resolve_deferred(env, job->deferred, undefined);
+  napi_value out = NULL, result = NULL;
+  double *target = NULL;
+  const char *problem = NULL;
+  if (status != napi_ok) {
+    problem = "statManyAsync did not run";
+  } else if (napi_get_reference_value(env, job->out_ref, &out) != napi_ok || out == NULL ||
+             !float64_array(env, out, job->count, &target)) {
+    problem = "statManyAsync: out was detached or shrunk before the stats were done";
   } else {
-    napi_value message, error;
-    napi_create_string_utf8(env, "statManyAsync was cancelled", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &error);
-    napi_reject_deferred(env, job->deferred, error);
+    memcpy(target, job->results, 4 * sizeof(double) * (size_t)job->count);
+  }
+  if (problem == NULL) {
+    napi_get_undefined(env, &result);
+    napi_resolve_deferred(env, job->deferred, result);
+  } else {
+    napi_value message;
+    napi_create_string_utf8(env, problem, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &result);
+    napi_reject_deferred(env, job->deferred, result);
   }
   napi_delete_reference(env, job->out_ref);
   napi_delete_async_work(env, job->work);
@@ -159,25 +194,47 @@ static void complete(napi_env env, napi_status status, void *data) {
 
 static napi_value stat_many_async(napi_env env, napi_callback_info call) {
   napi_value out, promise, name;
-  Job *job = new_job(env, call, &out);
+  Job *job = new_job(env, call, 1, &out);
   if (job == NULL) return NULL;
-  // The reference keeps `out` (and so the memory the pool thread writes) alive until the job completes.
-  if (napi_create_reference(env, out, 1, &job->out_ref) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "aedb:statMany", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, execute, complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
+  // The reference keeps `out` alive until the job completes (its memory is checked again then).
+  if (napi_create_reference(env, out, 1, &job->out_ref) != napi_ok) {
     free_job(job);
     return fail(env, "statManyAsync could not start");
+  }
+  if (napi_create_string_utf8(env, "aedb:statMany", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute, complete, job, &job->work) != napi_ok) {
+    napi_delete_reference(env, job->out_ref);
+    free_job(job);
+    return fail(env, "statManyAsync could not start");
+  }
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    napi_delete_reference(env, job->out_ref);
+    free_job(job);
+    return fail(env, "statManyAsync could not start");
+  }
+  // Once queued, `complete` settles the promise and frees the job whatever happens.
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_value message, error;
+    napi_create_string_utf8(env, "statManyAsync could not start", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+    napi_delete_async_work(env, job->work);
+    napi_delete_reference(env, job->out_ref);
+    free_job(job);
   }
   return promise;
 }
 
 NAPI_MODULE_INIT() {
+  // The calling convention's version: src/files/native-stat.ts uses a build only when it says the one it expects.
+  napi_value abi;
+  if (napi_create_uint32(env, 2, &abi) != napi_ok) return NULL;
   napi_property_descriptor functions[] = {
       {"statMany", NULL, stat_many, NULL, NULL, NULL, napi_enumerable, NULL},
       {"statManyAsync", NULL, stat_many_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, 2, functions) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 3, functions) != napi_ok) return NULL;
   return exports;
 }

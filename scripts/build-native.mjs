@@ -13,14 +13,22 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 export function buildNative({quiet = false} = {}) {
   if (process.env.AEDB_NATIVE_STAT === '0') return {built: false, reason: 'AEDB_NATIVE_STAT=0'}
+  // stat() takes paths in the ANSI code page on Windows: there verify uses Node's statSync.
+  if (process.platform === 'win32') return {built: false, reason: 'not built on Windows'}
   const gyp = process.env.npm_config_node_gyp
   const [command, args] =
     gyp && existsSync(gyp) ? [process.execPath, [gyp, 'rebuild']] : ['node-gyp', ['rebuild']]
-  const run = spawnSync(command, args, {cwd: ROOT, encoding: 'utf8', stdio: quiet ? 'pipe' : 'inherit'})
+  // node-gyp fetches Node's headers when it has none: an offline machine must not hang the install.
+  const run = spawnSync(command, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: quiet ? 'pipe' : 'inherit',
+    timeout: 5 * 60 * 1000,
+  })
   if (run.status === 0 && existsSync(path.join(ROOT, 'build', 'Release', 'aedb_stat.node')))
     return {built: true}
-  // A half-made build/ must not be mistaken for a built one.
-  rmSync(path.join(ROOT, 'build', 'Release', 'aedb_stat.node'), {force: true})
+  // A half-made build must not be mistaken for a built one (node-gyp that could not start changed nothing).
+  if (!run.error) rmSync(path.join(ROOT, 'build', 'Release', 'aedb_stat.node'), {force: true})
   const reason = run.error ? String(run.error.message) : `node-gyp exited with ${run.status}`
   const output = quiet ? String(run.stderr ?? '').trim() : ''
   return {built: false, reason: output ? `${reason}:\n${output}` : reason}
@@ -31,7 +39,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (result.built) console.log('aedb: built the native file stat (build/Release/aedb_stat.node)')
   else {
     console.warn(
-      `aedb: the native file stat was not built (${result.reason}). aedb works without it; verify then stats files with Node's statSync, about 1.5x slower. To build it: install a C compiler, make and Python 3, then run npm run build:native.`,
+      `aedb: the native file stat was not built (${result.reason}). aedb works without it; verify then stats files with Node's statSync, about 1.5x slower. To build it: install a C compiler, make and Python 3, then run npm run build:native (npm supplies node-gyp).`,
     )
   }
 }

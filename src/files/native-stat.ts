@@ -19,8 +19,12 @@ export interface NativeStat {
 /** Where `npm ci` builds the addon (scripts/build-native.mjs), relative to the package's root. */
 const ADDON = path.join('build', 'Release', 'aedb_stat.node')
 
+/** The calling convention native/stat_many.c exports as `abi`. */
+const ABI = 2
+
 /** The addon's own functions: the paths cross as one string, separated by NUL (which no path holds). */
 interface Addon {
+  abi: number
   statMany(joined: string, count: number, out: Float64Array): void
   statManyAsync(joined: string, count: number, out: Float64Array): Promise<void>
 }
@@ -49,7 +53,9 @@ function load(): NativeStat | null {
   try {
     const addon = createRequire(import.meta.url)(path.join(root, ADDON)) as Partial<Addon>
     const {statMany, statManyAsync} = addon
-    if (typeof statMany !== 'function' || typeof statManyAsync !== 'function') return null
+    // A build of another version of the calling convention (left in build/ by an older checkout) is not used.
+    if (addon.abi !== ABI || typeof statMany !== 'function' || typeof statManyAsync !== 'function')
+      return null
     return {
       statMany: (paths, out) => {
         if (paths.length > 0) statMany(joined(paths), paths.length, out)

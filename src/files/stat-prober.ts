@@ -1,4 +1,5 @@
 import {type Stats, statSync} from 'node:fs'
+import {constants} from 'node:os'
 import {
   createFileProber,
   type FileProber,
@@ -34,13 +35,16 @@ export function createStatProber(hashThreads: number, native: NativeStat | null 
     acquire: () => slots?.acquire() ?? new Promise((resolve) => setImmediate(resolve)),
     release: () => slots?.release(),
     async probe(_slot, batch) {
+      let stated: Stated
       try {
-        const {reply, toHash} = native ? await statBatchNative(batch, native) : statBatch(batch)
-        if (toHash.length > 0) mergeHashed(reply, toHash, await hashOnThreads(subBatch(batch, toHash)))
-        return reply
+        stated = native ? await statBatchNative(batch, native) : statBatch(batch)
       } finally {
+        // The slot is for the stat: the files to hash go to the hash threads, as many at once as there are threads.
         slots?.release()
       }
+      const {reply, toHash} = stated
+      if (toHash.length > 0) mergeHashed(reply, toHash, await hashOnThreads(subBatch(batch, toHash)))
+      return reply
     },
     close: async () => {
       await threads?.close()
@@ -74,10 +78,7 @@ function createSlots(count: number): {acquire: () => Promise<unknown>; release: 
   }
 }
 
-/**
- * The batch stat'ed natively on a pool thread: no object per file. A path it could not stat is asked of statSync
- * again, for Node's own error code and message (and in case the file appeared meanwhile).
- */
+/** The batch stat'ed natively on a pool thread: no object per file. */
 async function statBatchNative(batch: ProbeBatch, native: NativeStat): Promise<Stated> {
   // A path holding a NUL (it names no file) would split in two on the way: statSync reports it as it does anywhere.
   if (batch.paths.some((p) => p.includes('\0'))) return statBatch(batch)
@@ -102,15 +103,37 @@ function afterStat(batch: ProbeBatch, numbers: Float64Array, statted: boolean): 
   const errors: Array<[number, string, string]> = []
   const toHash: number[] = []
   for (let i = 0; i < paths.length; i++) {
-    if (!statted || numbers[4 * i] === STATUS_STAT_FAILED) {
-      numbers[4 * i + 3] = 0
+    if (!statted) {
       if (!statOne(paths[i]!, i, numbers, errors)) continue
+    } else if (numbers[4 * i] === STATUS_STAT_FAILED) {
+      if (!nativeFailure(paths[i]!, i, numbers, errors)) continue
     }
     if (numbers[4 * i] === STATUS_FILE && wantsHash(batch, i, numbers[4 * i + 1]!, numbers[4 * i + 2]!)) {
       toHash.push(i)
     }
   }
   return {reply: {numbers, hashes: new Array<string | null>(paths.length).fill(null), errors}, toHash}
+}
+
+const {ENOENT, ENOTDIR} = constants.errno
+
+/**
+ * A path the native stat could not stat: a missing file (ENOENT, ENOTDIR: every file of an unmounted disk) gets
+ * Node's message from its errno, without a second system call; anything else is asked of statSync, for Node's own
+ * error (and in case the file appeared meanwhile). False when it failed.
+ */
+function nativeFailure(
+  path: string,
+  i: number,
+  numbers: Float64Array,
+  errors: Array<[number, string, string]>,
+): boolean {
+  const errno = numbers[4 * i + 3]
+  numbers[4 * i + 3] = 0
+  if (errno === ENOENT) errors.push([i, 'ENOENT', `ENOENT: no such file or directory, stat '${path}'`])
+  else if (errno === ENOTDIR) errors.push([i, 'ENOTDIR', `ENOTDIR: not a directory, stat '${path}'`])
+  else return statOne(path, i, numbers, errors)
+  return false
 }
 
 /** Node's statSync of file i into the reply's numbers (or errors); false when stat failed. */

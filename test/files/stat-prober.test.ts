@@ -14,7 +14,7 @@ import {
   setKnown,
   setProbe,
 } from '../../src/files/file-prober.js'
-import {nativeStat} from '../../src/files/native-stat.js'
+import {type NativeStat, nativeStat} from '../../src/files/native-stat.js'
 import {createStatProber} from '../../src/files/stat-prober.js'
 
 // The stat-only prober stats on the calling thread and hands only the files to hash to a worker thread: its reply
@@ -59,16 +59,27 @@ describe('createStatProber', () => {
     }
   }
 
-  // Both ways of stat'ing on this thread: the native batch stat (where built) and Node's statSync.
+  // Both ways of stat'ing on this thread: the native batch stat (where built; the calls are counted, so a prober
+  // that fell back to statSync fails) and Node's statSync.
+  const native = nativeStat()
+  let nativeCalls = 0
+  const counted: NativeStat | null = native && {
+    statMany: native.statMany,
+    statManyAsync: (paths, out) => {
+      nativeCalls++
+      return native.statManyAsync(paths, out)
+    },
+  }
   const ways = [
-    ['the native batch stat', nativeStat()],
-    ['statSync', null],
-  ] as const
+    ...(counted ? [['the native batch stat', counted] as const] : []),
+    ['statSync', null] as const,
+  ]
   it.each(ways)(
     'gives the worker threads’ reply with %s: statuses, sizes, mtimes, hashes and errors',
     async (_, statMany) => {
-      if (process.env.AEDB_NATIVE_STAT !== '0') expect(nativeStat()).not.toBeNull()
+      const callsBefore = nativeCalls
       const here = await probeWith(createStatProber(1, statMany))
+      expect(nativeCalls - callsBefore).toBe(statMany ? 1 : 0)
       const threads = await probeWith(createFileProber(1))
       const sha256 = createHash('sha256').update(bytes).digest('hex')
       const row = (r: ProbeReply, i: number) => Array.from(r.numbers.subarray(4 * i, 4 * i + 4))
@@ -93,6 +104,30 @@ describe('createStatProber', () => {
       for (let i = 0; i < names.length; i++) expect(row(here, i)).toEqual(row(threads, i))
       expect(here.hashes).toEqual(threads.hashes)
       expect(byIndex(here)).toEqual(byIndex(threads))
+    },
+  )
+
+  it.each(ways)(
+    'with %s, keeps batches in flight and gives each its own reply; a slot given back unused is free again',
+    async (_, statMany) => {
+      const prober = createStatProber(2, statMany)
+      try {
+        // handOutPage's pattern: acquire, then probe without waiting; and an acquire given back when the run stops.
+        for (let round = 0; round < 3; round++) prober.release(await prober.acquire())
+        const pending: Array<Promise<ProbeReply>> = []
+        for (let k = 0; k < 6; k++) pending.push(prober.probe(await prober.acquire(), batch()))
+        const replies = await Promise.all(pending)
+        const sha256 = createHash('sha256').update(bytes).digest('hex')
+        for (const reply of replies) {
+          expect(reply.hashes).toEqual([null, sha256, null, null, null, null, sha256])
+          expect(reply.errors.map(([i, code]) => [i, code]).sort()).toEqual([
+            [3, 'ENOENT'],
+            [5, 'ENOTDIR'],
+          ])
+        }
+      } finally {
+        await prober.close()
+      }
     },
   )
 })
