@@ -30,13 +30,22 @@ export function buildNative({quiet = false} = {}) {
   // A half-made build must not be mistaken for a built one (node-gyp that could not start changed nothing).
   if (!run.error) rmSync(path.join(ROOT, 'build', 'Release', 'aedb_stat.node'), {force: true})
   const reason = run.error ? String(run.error.message) : `node-gyp exited with ${run.status}`
-  const output = quiet ? String(run.stderr ?? '').trim() : ''
+  // node-gyp's last lines say what failed; the rest of its log is for `npm run build:native`.
+  const output = quiet
+    ? String(run.stderr ?? '')
+        .trim()
+        .split('\n')
+        .slice(-4)
+        .join('\n')
+    : ''
   return {built: false, reason: output ? `${reason}:\n${output}` : reason}
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const result = buildNative({quiet: true})
   if (result.built) console.log('aedb: built the native file stat (build/Release/aedb_stat.node)')
+  else if (process.env.AEDB_NATIVE_STAT === '0')
+    console.log('aedb: AEDB_NATIVE_STAT=0: the native file stat not built')
   else {
     console.warn(
       `aedb: the native file stat was not built (${result.reason}). aedb works without it; verify then stats files with Node's statSync, about 1.5x slower. To build it: install a C compiler, make and Python 3, then run npm run build:native (npm supplies node-gyp).`,

@@ -356,6 +356,11 @@ function judge(file: FileToCheck, probed: ProbeResult, context: CheckContext): O
     message,
   })
   if (!probed.ok) return checkAbsent(file, {root, absolute, error: probed, finding, context})
+  // A regular file at import with something else at its path now (a folder, a device): the file is gone.
+  if (!probed.isFile && file.size_bytes !== null) {
+    const error = {code: 'ENOENT', message: 'not a regular file'}
+    return checkAbsent(file, {root, absolute, error, finding, context, notAFile: true})
+  }
   const seen: Seen = {
     present: true,
     size_bytes: probed.isFile ? probed.size : null,
@@ -425,6 +430,8 @@ async function checkAbsent(
     error: {code: string; message: string}
     finding: MakeFinding
     context: CheckContext
+    /** Something that is not a regular file (a folder) is at the path. */
+    notAFile?: boolean
   },
 ): Promise<Outcome> {
   const {root, absolute, finding} = at
@@ -435,15 +442,34 @@ async function checkAbsent(
     const message = `${absolute} was already missing when it was imported and still is. Nothing changed; restore it and re-import if it should exist (for a file an Excel log references: aedb backfill-excel --force on that log, since a plain re-import skips a log whose bytes were imported).`
     return {findings: [finding('FILE_ABSENT_AT_IMPORT', 'warning', message)], seen: ABSENT}
   }
-  const movedTo = file.sha256 ? await findMovedFile(at.context.moved, root, file, at.context.onBytes) : null
+  const isRecorded = (relPath: string) => recordedUnderRoot(at.context.props.db, file.root, relPath)
+  const movedTo = file.sha256
+    ? await findMovedFile(at.context.moved, root, file, at.context.onBytes, isRecorded)
+    : null
   if (movedTo) {
     const message = `${absolute} is gone but its bytes (sha256 ${file.sha256!.slice(0, 12)}…) are now at ${path.join(root, movedTo)}. Move it back, or re-import the tree so the database records the new path.`
     return {findings: [finding('FILE_MOVED', 'error', message)], seen: ABSENT}
   }
   const rootHint =
     at.context.props.rootMap.length === 0 ? ', or pass --root-map OLD=NEW if the tree moved' : ''
-  const message = `${absolute} was present at import (${file.size_bytes ?? '?'} bytes) and is gone. Restore it from backup${rootHint}.`
+  const replaced = at.notAFile
+    ? ' (what is at its path now is not a regular file: a folder, a device or a socket)'
+    : ''
+  const message = `${absolute} was present at import (${file.size_bytes ?? '?'} bytes) and is gone${replaced}. Restore it from backup${rootHint}.`
   return {findings: [finding('FILE_MISSING', 'error', message)], seen: ABSENT}
+}
+
+/** Whether the database records a file present at import at this path under the import root at `root`. */
+async function recordedUnderRoot(db: Kysely<Database>, root: string, relPath: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('files as f')
+    .innerJoin('import_roots as r', 'r.id', 'f.root_id')
+    .select('f.id')
+    .where('r.path', '=', root)
+    .where('f.rel_path', '=', relPath)
+    .where('f.present', '=', true)
+    .executeTakeFirst()
+  return row !== undefined
 }
 
 /** The scope's filter: imported sources for the `sources` check, every other file for `files`. */
@@ -587,12 +613,17 @@ function changed(
   return finding(
     'FILE_CHANGED',
     'error',
-    `${absolute} changed since import (was ${was}; now ${now}). Restore the original from backup, or re-import if the change is intended.`,
+    `${absolute} changed since import (was ${was}; now ${now}). Restore the original from backup, or re-import if the change is intended. A restored file whose size and mtime are those of the import is confirmed only by aedb verify --rehash.`,
   )
 }
 
 function unreadable(absolute: string, error: {code?: string; message: string}): string {
-  return `${absolute} cannot be read (${error.code ?? 'error'}: ${error.message}). Fix its permissions or the disk, then run verify again.`
+  // Node's messages start with the code already ("EACCES: permission denied, open …").
+  const reason =
+    error.code && !error.message.startsWith(`${error.code}:`)
+      ? `${error.code}: ${error.message}`
+      : error.message
+  return `${absolute} cannot be read (${reason}). Fix its permissions or the disk, then run aedb verify --rehash: a plain run does not read a file whose size and mtime are unchanged, so only --rehash confirms it can be read again.`
 }
 
 function quote(p: string): string {

@@ -1,4 +1,15 @@
-import {appendFile, copyFile, mkdir, readFile, rename, unlink, utimes, writeFile} from 'node:fs/promises'
+import {
+  appendFile,
+  copyFile,
+  mkdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises'
 import path from 'node:path'
 import {sql} from 'kysely'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -8,6 +19,8 @@ import {backfillExcel} from '../../src/importers/excel/backfill-excel.js'
 import {importJson} from '../../src/importers/json/import-json.js'
 import {checkFiles} from '../../src/verify/check-files.js'
 import {hasHashAt, hashIsAt, readFilePage, readHashes, UnknownRootError} from '../../src/verify/file-page.js'
+import type {CheckFinding} from '../../src/verify/finding.js'
+import {recordFindings} from '../../src/verify/finding-history.js'
 import type {VerifyResult} from '../../src/verify/verify.js'
 import {testBackends} from '../support/backends.js'
 import {columnOf, editWorkbook} from '../support/knee-trees.js'
@@ -188,6 +201,62 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     await expect(read(roots.filter((r) => r.id !== [...used][0]))).rejects.toBeInstanceOf(UnknownRootError)
   })
 
+  it('a referenced file replaced by a folder: FILE_MISSING saying what is at its path now', async () => {
+    const bytes = await readFile(stemFile())
+    await unlink(stemFile())
+    await mkdir(stemFile())
+    const {broken} = await scenario(
+      [{check: 'files', code: 'FILE_MISSING', severity: 'error'}],
+      3,
+      async () => {
+        await rm(stemFile(), {recursive: true})
+        await writeFile(stemFile(), bytes)
+      },
+    )
+    expect(beyondBaseline(broken)[0]!.path).toBe(stemFile())
+    expect(beyondBaseline(broken)[0]!.message).toContain('not a regular file')
+  })
+
+  it('FILE_UNREADABLE stays open through plain runs (they read no unchanged file); --rehash resolves it', async () => {
+    // Unreadable for real needs a user without root's rights; the finding is recorded as a --rehash run would.
+    const file = await s.opened.db
+      .selectFrom('files')
+      .select(['id'])
+      .where('rel_path', 'like', '%take_5_132df89d/drums.opus')
+      .executeTakeFirstOrThrow()
+    const unreadable: CheckFinding = {
+      check: 'files',
+      code: 'FILE_UNREADABLE',
+      severity: 'error',
+      table: 'files',
+      id: file.id,
+      path: stemFile('drums.opus'),
+      message: 'cannot be read (EACCES)',
+    }
+    const runId = await startRun({db: s.opened.db, command: 'verify', argv: [], version: 'test'})
+    const all = new Set(['files'] as const)
+    await recordFindings({
+      db: s.opened.db,
+      runId,
+      findings: [unreadable],
+      checks: all,
+      fullChecks: all,
+      readEveryFile: true,
+      checkedFiles: null,
+    })
+    const plain = await runVerify(s)
+    const carried = beyondBaseline(plain)
+    expect(carried.map(brief)).toEqual([{check: 'files', code: 'FILE_UNREADABLE', severity: 'error'}])
+    expect(carried[0]!.checkedThisRun).toBe(false)
+    expect(plain.resolved).toEqual([])
+    expect(exitCodeOf(plain)).toBe(3)
+    const rehashed = await runVerify(s, {rehash: true})
+    expect(beyondBaseline(rehashed)).toEqual([])
+    expect(rehashed.resolved.map(brief)).toEqual([
+      {check: 'files', code: 'FILE_UNREADABLE', severity: 'error'},
+    ])
+  })
+
   it('a file with changed bytes and size: FILE_CHANGED with old and new size', async () => {
     const bytes = await readFile(stemFile())
     await appendFile(stemFile(), 'tail')
@@ -238,6 +307,28 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
       rename(moved, stemFile()),
     )
     expect(beyondBaseline(broken)[0]!.message).toContain(moved)
+  })
+
+  it('a deleted file whose identical copy is imported at its own path: FILE_MISSING, not moved there', async () => {
+    const {rows} = await sql<{root: string; rel_path: string}>`
+      select r.path as root, f.rel_path from files f join import_roots r on r.id = f.root_id
+      where f.present and f.sha256 in (
+        select sha256 from files where present and sha256 is not null group by root_id, sha256 having count(*) > 1)
+      order by f.rel_path limit 1`.execute(s.opened.db)
+    expect(rows.length).toBe(1)
+    const file = path.join(rows[0]!.root, rows[0]!.rel_path)
+    const bytes = await readFile(file)
+    const {mtime} = await stat(file)
+    await unlink(file)
+    const {broken} = await scenario(
+      [{check: 'files', code: 'FILE_MISSING', severity: 'error'}],
+      3,
+      async () => {
+        await writeFile(file, bytes)
+        await utimes(file, mtime, mtime)
+      },
+    )
+    expect(beyondBaseline(broken)[0]!.path).toBe(file)
   })
 
   it('a re-rooted tree checked with --root-map: nothing new; without it, every present file is missing', async () => {
