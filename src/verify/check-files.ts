@@ -447,7 +447,7 @@ async function checkAbsent(
     ? await findMovedFile(at.context.moved, root, file, at.context.onBytes, isRecorded)
     : null
   if (movedTo) {
-    const message = `${absolute} is gone but its bytes (sha256 ${file.sha256!.slice(0, 12)}…) are now at ${path.join(root, movedTo)}. Move it back, or re-import the tree so the database records the new path.`
+    const message = `${absolute} is gone but its bytes (sha256 ${file.sha256!.slice(0, 12)}…) are now at ${path.join(root, movedTo)}. Move it back to where it was imported from (a re-import records the new path as another file and leaves this one missing).`
     return {findings: [finding('FILE_MOVED', 'error', message)], seen: ABSENT}
   }
   const rootHint =

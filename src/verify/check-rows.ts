@@ -68,7 +68,7 @@ const ROW_RULES: RowRule[] = [
           select 1 from synchronizations s where s.processing_log_id = c.processing_log_id and s.sync_file = c.sync_file)
         order by 2`,
       message: (what) =>
-        `${what} names no synchronization of its log. Correct the sync file name in the workbook and re-import it.`,
+        `${what} names no synchronization of its log. If the synchronization row was deleted outside aedb, restore it with aedb backfill-excel --force on the log's workbook; if the workbook names a sync file it does not have, correct the workbook and re-import it with --force.`,
     }),
   ),
   {

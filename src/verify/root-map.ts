@@ -24,3 +24,20 @@ export function mapRoot(root: string, mappings: readonly RootMapping[]): string 
   }
   return best ? best.to + root.slice(best.from.length) : root
 }
+
+/**
+ * The mappings whose OLD is no import root nor a folder above one (say a folder inside a root: roots are mapped
+ * whole), each with the root that holds OLD where there is one, so the usage error can name the mapping to use.
+ */
+export function unmatchedMappings(
+  roots: readonly string[],
+  mappings: readonly RootMapping[],
+): Array<{mapping: RootMapping; insideRoot: string | null}> {
+  const maps = (m: RootMapping, root: string) => root === m.from || root.startsWith(m.from + path.sep)
+  return mappings
+    .filter((m) => !roots.some((root) => maps(m, root)))
+    .map((mapping) => ({
+      mapping,
+      insideRoot: roots.find((root) => mapping.from.startsWith(root + path.sep)) ?? null,
+    }))
+}

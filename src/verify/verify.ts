@@ -17,7 +17,7 @@ import {
   type VerifyCheck,
 } from './finding.js'
 import {recordFindings} from './finding-history.js'
-import type {RootMapping} from './root-map.js'
+import {type RootMapping, unmatchedMappings} from './root-map.js'
 
 export type {FailOn}
 
@@ -58,6 +58,7 @@ export async function verify(props: VerifyProps): Promise<VerifyResult> {
   // Migration checksums are compared only by the schema check; the rest needs only to know the schema is current.
   const status = await getMigrationStatus(props.db, MIGRATIONS, {checksums: checks.has('schema')})
   assertUsable(status)
+  await assertRootMapMatches(props)
   const startedAt = Date.now()
   const runId = await startRun({db: props.db, command: 'verify', argv: props.argv, version: props.version})
   try {
@@ -78,6 +79,23 @@ export async function verify(props: VerifyProps): Promise<VerifyResult> {
     await finishRun(props.db, runId, 'failed', {error: (error as Error).message}).catch(() => {})
     throw error
   }
+}
+
+/** Every --root-map names an import root or a folder above one: a mapping that maps nothing is a usage error. */
+async function assertRootMapMatches(props: VerifyProps): Promise<void> {
+  if (!props.rootMap || props.rootMap.length === 0) return
+  const roots = (await props.db.selectFrom('import_roots').select('path').execute()).map((r) => r.path)
+  const [first] = unmatchedMappings(roots, props.rootMap)
+  if (!first) return
+  const {mapping, insideRoot} = first
+  const suggestion = insideRoot
+    ? `Import roots are mapped whole: ${mapping.from} is inside the import root ${insideRoot}, so map that, e.g. --root-map ${insideRoot}=<where ${insideRoot} is now>.`
+    : `The import roots are: ${roots.join(', ') || '(none: nothing was imported)'}. OLD is one of them or a folder above one.`
+  throw new AedbError(`--root-map ${mapping.from}=${mapping.to} maps no import root.`, {
+    code: 'USAGE',
+    exit: EXIT.USAGE,
+    suggestions: [suggestion],
+  })
 }
 
 async function runChecks(

@@ -15,6 +15,7 @@ import {sql} from 'kysely'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startRun} from '../../src/db/runs.js'
 import {SCHEMA, type TableName} from '../../src/db/schema.js'
+import {AedbError} from '../../src/errors.js'
 import {backfillExcel} from '../../src/importers/excel/backfill-excel.js'
 import {importJson} from '../../src/importers/json/import-json.js'
 import {checkFiles} from '../../src/verify/check-files.js'
@@ -348,6 +349,24 @@ describe.each(testBackends())('verify on imported samples (%s)', (backend) => {
     const back = await runVerify(s)
     expect(beyondBaseline(back)).toEqual([])
     expect(new Set(back.resolved.map((f) => f.code))).toEqual(new Set(['FILE_MISSING']))
+  })
+
+  it('a --root-map that maps no import root (a folder inside one) is a usage error naming the root to map', async () => {
+    const inside = path.join(s.stemset, 'media')
+    const error = await runVerify(s, {rootMap: [{from: inside, to: '/elsewhere/media'}]}).catch(
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(AedbError)
+    expect((error as AedbError).exit).toBe(2)
+    expect((error as AedbError).message).toContain(
+      `--root-map ${inside}=/elsewhere/media maps no import root`,
+    )
+    expect((error as AedbError).suggestions.join(' ')).toContain(`inside the import root ${s.stemset}`)
+    // A folder above a root maps it (and every root under it).
+    const above = await runVerify(s, {
+      rootMap: [{from: path.dirname(s.stemset), to: path.dirname(s.stemset)}],
+    })
+    expect(beyondBaseline(above)).toEqual([])
   })
 
   it('an edited workbook: SOURCE_CHANGED (a warning naming the command that re-imports it)', async () => {
