@@ -29,9 +29,8 @@ Bad workbooks are rejected with every problem listed as file > sheet > row > col
     },
     {
       description:
-        'Read a log again although its bytes were imported before: restore rows edited outside aedb, pick up referenced files that appeared since.',
-      command:
-        "<%= config.bin %> <%= command.id %> --force './logs/#1011/Left Knee/Walking/processing_log_1011_Left_walk.xlsx'",
+        'Read logs again although their bytes were imported before (a workbook, or every log under a folder): restore rows edited outside aedb, pick up referenced files that appeared since.',
+      command: "<%= config.bin %> <%= command.id %> --force './logs/#1011/Left Knee'",
     },
     {
       description:

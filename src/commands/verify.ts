@@ -57,6 +57,12 @@ export default class Verify extends AedbCommand {
       options: ['new', 'error', 'warning'],
       default: 'error',
     }),
+    quiet: Flags.boolean({
+      char: 'q',
+      summary:
+        'Print only errors, new warnings, findings that reach --fail-on, and what was resolved: nothing on a clean night.',
+      helpGroup: 'GLOBAL',
+    }),
     ndjson: Flags.boolean({
       summary: 'One JSON finding a line on stdout (resolved ones too), for log shippers.',
       exclusive: ['json'],
