@@ -96,6 +96,8 @@ const BATCH_BYTES = 64 * 1024 * 1024
 interface CheckContext {
   /** Files in the next batch: doubles from FIRST_BATCH_FILES to MAX_BATCH_FILES. */
   batchFiles: number
+  /** Ids of files with an open FILE_UNREADABLE finding: read again whatever their size and mtime. */
+  unreadable: ReadonlySet<string>
   props: CheckFilesProps
   prober: FileProber
   moved: MovedFileIndex
@@ -135,6 +137,7 @@ export async function checkFiles(props: CheckFilesProps): Promise<CheckFilesResu
   const prober = props.rehash ? createFileProber(props.jobs) : createStatProber(proberThreads(props))
   const context: CheckContext = {
     batchFiles: FIRST_BATCH_FILES,
+    unreadable: await openUnreadable(props.db),
     props,
     prober,
     moved: new Map(),
@@ -228,7 +231,7 @@ async function handOutPage(
     context.result.checked += end - start
     handedOut = end
     context.result.lastId = idAt(page, end - 1)
-    const probing = context.prober.probe(worker, probeBatch(page, start, end, context.props))
+    const probing = context.prober.probe(worker, probeBatch(page, start, end, context))
     const judging = probing.then((reply) => judgeBatch(page, start, reply, context))
     judging.catch(() => {
       context.failed = true
@@ -258,17 +261,17 @@ function* batches(page: FilePage, context: CheckContext): Generator<[number, num
  * Stat every file; hash one present at import and hashed then, unless its size and mtime are those of a known
  * hash (the import's, or the last verify's), or always with --rehash.
  */
-function probeBatch(page: FilePage, start: number, end: number, props: CheckFilesProps): ProbeBatch {
+function probeBatch(page: FilePage, start: number, end: number, context: CheckContext): ProbeBatch {
+  const {props, unreadable} = context
   const paths = new Array<string>(end - start)
   for (let i = start; i < end; i++) paths[i - start] = absoluteAt(page, i)
   const probes = newProbeBatch(paths)
   for (let i = start; i < end; i++) {
     const at = i - start
-    setProbe(
-      probes,
-      at,
-      (isPresentAt(page, i) && hasHashAt(page, i) ? HASH : 0) | (props.rehash ? REHASH : 0),
-    )
+    // A file found unreadable before is read again (a plain run reads no file whose size and mtime are unchanged),
+    // so its finding is resolved only by a run that could read it.
+    const reread = props.rehash || (unreadable.size > 0 && unreadable.has(idAt(page, i)))
+    setProbe(probes, at, (isPresentAt(page, i) && hasHashAt(page, i) ? HASH : 0) | (reread ? REHASH : 0))
     const size = page.sizes[i]!
     const mtime = page.mtimes[i]!
     let slot: 0 | 1 = 0
@@ -442,9 +445,11 @@ async function checkAbsent(
     const message = `${absolute} was already missing when it was imported and still is. Nothing changed; restore it and re-import if it should exist (for a file an Excel log references: aedb backfill-excel --force on that log, since a plain re-import skips a log whose bytes were imported).`
     return {findings: [finding('FILE_ABSENT_AT_IMPORT', 'warning', message)], seen: ABSENT}
   }
-  const isRecorded = (relPath: string) => recordedUnderRoot(at.context.props.db, file.root, relPath)
+  const copies = file.sha256
+    ? await recordedCopies(at.context.props.db, file.root, file.sha256)
+    : new Set<string>()
   const movedTo = file.sha256
-    ? await findMovedFile(at.context.moved, root, file, at.context.onBytes, isRecorded)
+    ? await findMovedFile(at.context.moved, root, file, at.context.onBytes, copies)
     : null
   if (movedTo) {
     const message = `${absolute} is gone but its bytes (sha256 ${file.sha256!.slice(0, 12)}…) are now at ${path.join(root, movedTo)}. Move it back to where it was imported from (a re-import records the new path as another file and leaves this one missing).`
@@ -459,17 +464,28 @@ async function checkAbsent(
   return {findings: [finding('FILE_MISSING', 'error', message)], seen: ABSENT}
 }
 
-/** Whether the database records a file present at import at this path under the import root at `root`. */
-async function recordedUnderRoot(db: Kysely<Database>, root: string, relPath: string): Promise<boolean> {
-  const row = await db
+/** The ids of files with an open FILE_UNREADABLE finding (few: none on a healthy archive). */
+async function openUnreadable(db: Kysely<Database>): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('verify_findings')
+    .select('row_id')
+    .where('code', '=', 'FILE_UNREADABLE')
+    .where('resolved_at', 'is', null)
+    .execute()
+  return new Set(rows.flatMap((r) => (r.row_id === null ? [] : [String(r.row_id).toLowerCase()])))
+}
+
+/** Paths (relative to the import root at `root`) of other files recorded present at import with these bytes. */
+async function recordedCopies(db: Kysely<Database>, root: string, sha256: string): Promise<Set<string>> {
+  const rows = await db
     .selectFrom('files as f')
     .innerJoin('import_roots as r', 'r.id', 'f.root_id')
-    .select('f.id')
+    .select('f.rel_path')
     .where('r.path', '=', root)
-    .where('f.rel_path', '=', relPath)
+    .where('f.sha256', '=', sha256)
     .where('f.present', '=', true)
-    .executeTakeFirst()
-  return row !== undefined
+    .execute()
+  return new Set(rows.map((r) => r.rel_path))
 }
 
 /** The scope's filter: imported sources for the `sources` check, every other file for `files`. */
@@ -623,7 +639,7 @@ function unreadable(absolute: string, error: {code?: string; message: string}): 
     error.code && !error.message.startsWith(`${error.code}:`)
       ? `${error.code}: ${error.message}`
       : error.message
-  return `${absolute} cannot be read (${reason}). Fix its permissions or the disk, then run aedb verify --rehash: a plain run does not read a file whose size and mtime are unchanged, so only --rehash confirms it can be read again.`
+  return `${absolute} cannot be read (${reason}). Fix its permissions or the disk; every verify reads it again until it can.`
 }
 
 function quote(p: string): string {

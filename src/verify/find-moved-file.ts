@@ -6,15 +6,15 @@ export type MovedFileIndex = Map<string, Promise<Map<number, string[]>>>
 
 /**
  * Where a missing file's bytes sit now under the same root: files of the recorded size are hashed until one has
- * the recorded SHA-256 and is not a file of its own in the database (`isRecorded`: an identical copy that was
- * imported at its own path is a duplicate, not where this one went). Returns the path relative to the root, or null.
+ * the recorded SHA-256, skipping `recordedCopies` (files with these bytes imported at their own paths: duplicates,
+ * not where this one went). Returns the path relative to the root, or null.
  */
 export async function findMovedFile(
   index: MovedFileIndex,
   root: string,
   file: {rel_path: string; size_bytes: number | null; sha256: string | null},
   onBytes: (bytes: number) => void,
-  isRecorded: (relPath: string) => Promise<boolean> = async () => false,
+  recordedCopies: ReadonlySet<string> = new Set(),
 ): Promise<string | null> {
   if (file.size_bytes === null || file.sha256 === null) return null
   let bySize = index.get(root)
@@ -23,14 +23,12 @@ export async function findMovedFile(
     index.set(root, bySize)
   }
   for (const candidate of (await bySize).get(file.size_bytes) ?? []) {
-    if (candidate === file.rel_path) continue
+    if (candidate === file.rel_path || recordedCopies.has(candidate)) continue
     try {
-      if ((await hashFile(path.join(root, candidate), onBytes)).sha256 !== file.sha256) continue
+      if ((await hashFile(path.join(root, candidate), onBytes)).sha256 === file.sha256) return candidate
     } catch {
       // A candidate that cannot be read is not the moved file.
-      continue
     }
-    if (!(await isRecorded(candidate))) return candidate
   }
   return null
 }

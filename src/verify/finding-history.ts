@@ -11,11 +11,7 @@ export interface RecordFindingsProps {
   checks: ReadonlySet<VerifyCheck>
   /** Checks that ran over everything they cover (a finding of theirs not seen again is resolved). */
   fullChecks: ReadonlySet<VerifyCheck>
-  /**
-   * The run read every file it checked (--rehash). Only such a run resolves FILE_UNREADABLE: a plain run reads
-   * no file whose size and mtime are unchanged, so not seeing the error again says nothing.
-   */
-  readEveryFile: boolean
+
   /**
    * The files this run checked, for the checks that ran over them: every file id after `after` up to `lastId`, or
    * to the end when `toEnd` (the run finished the pass: files are checked in id order); their files/sources
@@ -114,7 +110,6 @@ function reported(
 
 function covered(before: Row<'verify_findings'>, props: RecordFindingsProps): boolean {
   const check = before.check_name as VerifyCheck
-  if (before.code === 'FILE_UNREADABLE' && !props.readEveryFile) return false
   if (check === 'files' || check === 'sources') {
     return props.fullChecks.has(check) || checkedFile(before.row_id, check, props.checkedFiles)
   }

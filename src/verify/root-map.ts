@@ -12,17 +12,18 @@ export function parseRootMapping(text: string): RootMapping | null {
   return {from: path.resolve(text.slice(0, at)), to: path.resolve(text.slice(at + 1))}
 }
 
+/** Whether `root` is `folder` or inside it (`/` holds every root). */
+function isUnder(root: string, folder: string): boolean {
+  return root === folder || root.startsWith(folder.endsWith(path.sep) ? folder : folder + path.sep)
+}
+
 /** Where a recorded import root is now: the longest mapping whose OLD is the root or one of its parents. */
 export function mapRoot(root: string, mappings: readonly RootMapping[]): string {
   let best: RootMapping | null = null
   for (const m of mappings) {
-    if (
-      (root === m.from || root.startsWith(m.from + path.sep)) &&
-      (!best || m.from.length > best.from.length)
-    )
-      best = m
+    if (isUnder(root, m.from) && (!best || m.from.length > best.from.length)) best = m
   }
-  return best ? best.to + root.slice(best.from.length) : root
+  return best ? path.join(best.to, path.relative(best.from, root)) : root
 }
 
 /**
@@ -33,11 +34,7 @@ export function unmatchedMappings(
   roots: readonly string[],
   mappings: readonly RootMapping[],
 ): Array<{mapping: RootMapping; insideRoot: string | null}> {
-  const maps = (m: RootMapping, root: string) => root === m.from || root.startsWith(m.from + path.sep)
   return mappings
-    .filter((m) => !roots.some((root) => maps(m, root)))
-    .map((mapping) => ({
-      mapping,
-      insideRoot: roots.find((root) => mapping.from.startsWith(root + path.sep)) ?? null,
-    }))
+    .filter((m) => !roots.some((root) => isUnder(root, m.from)))
+    .map((mapping) => ({mapping, insideRoot: roots.find((root) => isUnder(mapping.from, root)) ?? null}))
 }

@@ -141,7 +141,6 @@ async function runChecks(
     findings: sortFindings(found),
     checks,
     fullChecks,
-    readEveryFile: props.rehash ?? false,
     checkedFiles: files
       ? {
           checks: new Set([...checks].filter((c) => c === 'files' || c === 'sources')),

@@ -2,7 +2,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {durationAgrees, sizeAgrees} from '../../src/verify/check-cross.js'
 import {parseTimeLimit} from '../../src/verify/parse-time-limit.js'
-import {mapRoot} from '../../src/verify/root-map.js'
+import {mapRoot, unmatchedMappings} from '../../src/verify/root-map.js'
 import {parseVerifyOptions} from '../../src/verify/verify-options.js'
 
 describe('verify options', () => {
@@ -48,6 +48,18 @@ describe('verify options', () => {
     expect(mapRoot('/mnt/old/logs', rootMap)).toBe(path.join('/data/new', 'logs'))
     expect(mapRoot('/mnt/old/media/one', rootMap)).toBe(path.join('/fast/media', 'one'))
     expect(mapRoot('/mnt/older', rootMap)).toBe('/mnt/older')
+  })
+
+  it('maps from / (every root under it); a mapping that maps no root is found, with the root holding it', () => {
+    const {rootMap} = parseVerifyOptions({rootMap: ['/=/mnt/x']})
+    expect(mapRoot('/data/logs', rootMap)).toBe('/mnt/x/data/logs')
+    expect(unmatchedMappings(['/data/logs'], rootMap)).toEqual([])
+    const inside = parseVerifyOptions({rootMap: ['/data/logs/#1011=/elsewhere', '/data=/d']}).rootMap
+    expect(unmatchedMappings(['/data/logs'], inside)).toEqual([
+      {mapping: inside[0], insideRoot: '/data/logs'},
+    ])
+    const typo = parseVerifyOptions({rootMap: ['/dtaa=/d']}).rootMap
+    expect(unmatchedMappings(['/data/logs'], typo)).toEqual([{mapping: typo[0], insideRoot: null}])
   })
 
   it('states the documented tolerances for stated vs measured values', () => {
