@@ -34,7 +34,7 @@ import {
   UnknownRootError,
 } from './file-page.js'
 import {findMovedFile, type MovedFileIndex} from './find-moved-file.js'
-import type {CheckFinding} from './finding.js'
+import {type CheckFinding, shellQuote} from './finding.js'
 import {mapRoot, type RootMapping} from './root-map.js'
 
 export interface CheckFilesProps {
@@ -410,9 +410,9 @@ async function appeared(
   }
   const reimport =
     importer === 'json'
-      ? `the tree with aedb import-json ${quote(at.root)}`
+      ? `the tree with aedb import-json ${shellQuote(at.root)}`
       : // The log's bytes did not change, so a plain re-import would skip it: --force reads it again.
-        `the log that references it with aedb backfill-excel --force <that log.xlsx>, or every log of its tree with aedb backfill-excel --force ${quote(at.root)}`
+        `the log that references it with aedb backfill-excel --force <that log.xlsx>, or every log of its tree with aedb backfill-excel --force ${shellQuote(at.root)}`
   const message = `${at.absolute} was missing when it was imported and exists now. Re-import ${reimport} to pick it up.`
   return {findings: [at.finding('FILE_APPEARED', 'warning', message)], seen}
 }
@@ -618,8 +618,8 @@ function changed(
   if (file.importer) {
     const reimport =
       file.importer === 'excel'
-        ? `aedb backfill-excel ${quote(absolute)}`
-        : `aedb import-json ${quote(at.root)}`
+        ? `aedb backfill-excel ${shellQuote(absolute)}`
+        : `aedb import-json ${shellQuote(at.root)}`
     return finding(
       'SOURCE_CHANGED',
       'warning',
@@ -640,8 +640,4 @@ function unreadable(absolute: string, error: {code?: string; message: string}): 
       ? `${error.code}: ${error.message}`
       : error.message
   return `${absolute} cannot be read (${reason}). Fix its permissions or the disk; every verify reads it again until it can.`
-}
-
-function quote(p: string): string {
-  return /^[\w./#-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`
 }

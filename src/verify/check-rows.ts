@@ -1,7 +1,7 @@
 import {type Kysely, sql} from 'kysely'
 import {rowContentHash} from '../db/row-content-hash.js'
 import {type Database, EXCEL_LOG_TABLES, IMPORTED_TABLES, type ImportedTable} from '../db/schema.js'
-import type {CheckFinding, Severity} from './finding.js'
+import {type CheckFinding, type Severity, shellQuote} from './finding.js'
 
 export interface CheckRowsResult {
   findings: CheckFinding[]
@@ -156,10 +156,6 @@ function restoreHint(table: ImportedTable, sourceFile: string | null): string {
   // --force writes back what the workbook has and takes columns its layout lacks from audit_log; where audit_log no
   // longer holds them it leaves the row's hash as imported, so this finding stays open and the rest is by hand.
   return `restore it with aedb backfill-excel --force ${workbook} (a plain re-import skips a workbook whose bytes were imported; columns the workbook's layout lacks are put back to the values audit_log shows aedb wrote, and if this finding is still open after --force, audit_log no longer has them: set those columns back by hand to their imported values)`
-}
-
-function shellQuote(p: string): string {
-  return /^[\w./#-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`
 }
 
 /** Rows whose stored content_hash is not the hash of their columns as read back: edited outside aedb. */

@@ -45,3 +45,8 @@ export function reachesFailOn(f: Finding, failOn: FailOn): boolean {
 export function findingKey(f: Pick<CheckFinding, 'check' | 'code' | 'table' | 'id' | 'path'>): string {
   return [f.check, f.code, f.table ?? '', f.id ?? '', f.id === null ? (f.path ?? '') : ''].join('|')
 }
+
+/** A path as a shell word for the commands findings name: bare when it is plain, else single-quoted. */
+export function shellQuote(p: string): string {
+  return /^[\w./#-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`
+}
