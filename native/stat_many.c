@@ -1,4 +1,4 @@
-// statMany(joined, count, out) and statManyAsync(joined, count, out): stat(2) of each of the `count` paths of
+// statManyAsync(joined, count, out): stat(2) of each of the `count` paths of
 // `joined` (one string, the paths separated by NUL, which no path holds: one conversion per batch, not one per
 // path), written into a Float64Array, four numbers per path:
 //   out[4i]     0 a regular file, 1 something else (a directory, a device...), 2 stat failed
@@ -7,8 +7,8 @@
 //   out[4i + 3] errno when stat failed, else 0
 // The layout of the prober's reply (src/files/file-prober.ts), so a batch is one call and no object per file: Node's
 // statSync builds a Stats object with four Dates for each file, which cost as much as the system call and leave
-// as much garbage. statManyAsync makes the calls on a thread of libuv's pool and returns a promise, so the main
-// thread reads the database meanwhile; `out` must not be touched until it settles. Symbolic links are followed, as
+// as much garbage. The calls run on a thread of libuv's pool and a promise settles when `out` is filled, so the main
+// thread reads the database meanwhile. Symbolic links are followed, as
 // statSync does. Errors are only numbered here; the caller asks statSync for the message of a path that failed.
 #define NAPI_VERSION 8
 #include <errno.h>
@@ -33,10 +33,9 @@ typedef struct {
   uint32_t count;
   char *chars;
   size_t *starts;
-  // Where the numbers go: `out`'s memory for statMany; the job's own for statManyAsync, copied into `out` on the
-  // main thread when done (JavaScript could detach, transfer or shrink `out`'s buffer meanwhile).
+  // Where the pool thread writes the numbers: the job's own memory, copied into `out` on the main thread when done
+  // (JavaScript could detach, transfer or shrink `out`'s buffer meanwhile).
   double *results;
-  int owns_results;
   napi_ref out_ref;
   napi_deferred deferred;
   napi_async_work work;
@@ -50,7 +49,7 @@ static napi_value fail(napi_env env, const char *message) {
 static void free_job(Job *job) {
   free(job->chars);
   free(job->starts);
-  if (job->owns_results) free(job->results);
+  free(job->results);
   free(job);
 }
 
@@ -119,25 +118,24 @@ static int float64_array(napi_env env, napi_value value, uint32_t count, double 
   return 1;
 }
 
-// The arguments checked and the paths copied into a new job (results into `out` itself, or into memory of the
-// job's own when `own_results`); NULL with an exception thrown when they are wrong.
-static Job *new_job(napi_env env, napi_callback_info call, int own_results, napi_value *out_value) {
+// The arguments checked and the paths copied into a new job; NULL with an exception thrown when they are wrong.
+static Job *new_job(napi_env env, napi_callback_info call, napi_value *out_value) {
   size_t argc = 3;
   napi_value argv[3];
   if (napi_get_cb_info(env, call, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return (Job *)fail(env, "statMany(joined, count, out) takes three arguments");
+    return (Job *)fail(env, "statManyAsync(joined, count, out) takes three arguments");
   uint32_t count = 0;
   if (napi_get_value_uint32(env, argv[1], &count) != napi_ok || count == 0 ||
       (size_t)count > SIZE_MAX / (4 * sizeof(double)) - 1)
     return (Job *)fail(env, "count must be a positive whole number");
   double *out = NULL;
+  // Checked now for a clear error; checked again when the numbers are copied into it.
   if (!float64_array(env, argv[2], count, &out))
     return (Job *)fail(env, "out must be a Float64Array of four numbers per path");
   Job *job = calloc(1, sizeof(Job));
   if (job == NULL) return (Job *)fail(env, "out of memory");
   job->count = count;
-  job->results = own_results ? malloc(4 * sizeof(double) * (size_t)count) : out;
-  job->owns_results = own_results;
+  job->results = malloc(4 * sizeof(double) * (size_t)count);
   if (job->results == NULL) {
     free(job);
     return (Job *)fail(env, "out of memory");
@@ -148,15 +146,6 @@ static Job *new_job(napi_env env, napi_callback_info call, int own_results, napi
   }
   *out_value = argv[2];
   return job;
-}
-
-static napi_value stat_many(napi_env env, napi_callback_info call) {
-  napi_value out;
-  Job *job = new_job(env, call, 0, &out);
-  if (job == NULL) return NULL;
-  stat_all(job);
-  free_job(job);
-  return NULL;
 }
 
 static void execute(napi_env env, void *data) {
@@ -194,7 +183,7 @@ static void complete(napi_env env, napi_status status, void *data) {
 
 static napi_value stat_many_async(napi_env env, napi_callback_info call) {
   napi_value out, promise, name;
-  Job *job = new_job(env, call, 1, &out);
+  Job *job = new_job(env, call, &out);
   if (job == NULL) return NULL;
   // The reference keeps `out` alive until the job completes (its memory is checked again then).
   if (napi_create_reference(env, out, 1, &job->out_ref) != napi_ok) {
@@ -229,12 +218,11 @@ static napi_value stat_many_async(napi_env env, napi_callback_info call) {
 NAPI_MODULE_INIT() {
   // The calling convention's version: src/files/native-stat.ts uses a build only when it says the one it expects.
   napi_value abi;
-  if (napi_create_uint32(env, 2, &abi) != napi_ok) return NULL;
+  if (napi_create_uint32(env, 3, &abi) != napi_ok) return NULL;
   napi_property_descriptor functions[] = {
-      {"statMany", NULL, stat_many, NULL, NULL, NULL, napi_enumerable, NULL},
       {"statManyAsync", NULL, stat_many_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, 3, functions) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 2, functions) != napi_ok) return NULL;
   return exports;
 }

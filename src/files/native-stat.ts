@@ -8,11 +8,8 @@ import {fileURLToPath} from 'node:url'
  * failed), size, mtime in whole ms (Math.floor of statSync's mtimeMs), errno (0 unless stat failed). Symbolic
  * links are followed, as statSync does.
  */
-export type StatMany = (paths: readonly string[], out: Float64Array) => void
-
-/** The native batch stat: on this thread, or on a thread of libuv's pool (`out` is filled when the promise settles). */
 export interface NativeStat {
-  statMany: StatMany
+  /** The stats run on a thread of libuv's pool; `out` is filled when the promise settles. */
   statManyAsync: (paths: readonly string[], out: Float64Array) => Promise<void>
 }
 
@@ -20,12 +17,11 @@ export interface NativeStat {
 const ADDON = path.join('build', 'Release', 'aedb_stat.node')
 
 /** The calling convention native/stat_many.c exports as `abi`. */
-const ABI = 2
+const ABI = 3
 
 /** The addon's own functions: the paths cross as one string, separated by NUL (which no path holds). */
 interface Addon {
   abi: number
-  statMany(joined: string, count: number, out: Float64Array): void
   statManyAsync(joined: string, count: number, out: Float64Array): Promise<void>
 }
 
@@ -52,14 +48,10 @@ function load(): NativeStat | null {
   if (root === null || !existsSync(path.join(root, ADDON))) return null
   try {
     const addon = createRequire(import.meta.url)(path.join(root, ADDON)) as Partial<Addon>
-    const {statMany, statManyAsync} = addon
+    const {statManyAsync} = addon
     // A build of another version of the calling convention (left in build/ by an older checkout) is not used.
-    if (addon.abi !== ABI || typeof statMany !== 'function' || typeof statManyAsync !== 'function')
-      return null
+    if (addon.abi !== ABI || typeof statManyAsync !== 'function') return null
     return {
-      statMany: (paths, out) => {
-        if (paths.length > 0) statMany(joined(paths), paths.length, out)
-      },
       statManyAsync: async (paths, out) => {
         if (paths.length > 0) await statManyAsync(joined(paths), paths.length, out)
       },

@@ -20,7 +20,7 @@ import {type NativeStat, nativeStat} from './native-stat.js'
  * worker thread, started when the first such file turns up. A stat is a short system call: on 2 cores the threads'
  * start (~40 ms of CPU each) and the hand-over of every batch cost more than the calls, and the calling thread
  * waits for the database's next page most of the time anyway. The reply is the one the threads would give.
- * `statMany` (default: the native batch stat where it was built, see native-stat.ts) stats a batch in one call.
+ * `native` (default: the native batch stat where it was built, see native-stat.ts) stats a batch in one call.
  */
 export function createStatProber(hashThreads: number, native: NativeStat | null = nativeStat()): FileProber {
   let threads: FileProber | null = null

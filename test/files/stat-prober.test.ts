@@ -64,7 +64,6 @@ describe('createStatProber', () => {
   const native = nativeStat()
   let nativeCalls = 0
   const counted: NativeStat | null = native && {
-    statMany: native.statMany,
     statManyAsync: (paths, out) => {
       nativeCalls++
       return native.statManyAsync(paths, out)
@@ -76,10 +75,10 @@ describe('createStatProber', () => {
   ]
   it.each(ways)(
     'gives the worker threads’ reply with %s: statuses, sizes, mtimes, hashes and errors',
-    async (_, statMany) => {
+    async (_, way) => {
       const callsBefore = nativeCalls
-      const here = await probeWith(createStatProber(1, statMany))
-      expect(nativeCalls - callsBefore).toBe(statMany ? 1 : 0)
+      const here = await probeWith(createStatProber(1, way))
+      expect(nativeCalls - callsBefore).toBe(way ? 1 : 0)
       const threads = await probeWith(createFileProber(1))
       const sha256 = createHash('sha256').update(bytes).digest('hex')
       const row = (r: ProbeReply, i: number) => Array.from(r.numbers.subarray(4 * i, 4 * i + 4))
@@ -109,8 +108,8 @@ describe('createStatProber', () => {
 
   it.each(ways)(
     'with %s, keeps batches in flight and gives each its own reply; a slot given back unused is free again',
-    async (_, statMany) => {
-      const prober = createStatProber(2, statMany)
+    async (_, way) => {
+      const prober = createStatProber(2, way)
       try {
         // handOutPage's pattern: acquire, then probe without waiting; and an acquire given back when the run stops.
         for (let round = 0; round < 3; round++) prober.release(await prober.acquire())
